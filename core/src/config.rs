@@ -1,0 +1,422 @@
+//! Configuration from the environment (`.env` is loaded by the binary first).
+//! The variable names in ARCHITECTURE.md are a contract with operators; every
+//! variable is listed in `.env.example`. A bad value is a start-up error that
+//! names the variable, never a silent default.
+
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use secrecy::SecretString;
+
+use crate::jobs::Queue;
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value for {name}: {message}")]
+pub struct ConfigError {
+    pub name: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub redis_url: String,
+    pub redis_prefix: String,
+    pub redis_response_timeout: Duration,
+    pub bind: SocketAddr,
+    pub public_url: String,
+    /// `None` in development means "generate one per start".
+    pub jwt_secret: Option<SecretString>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    pub mail_outbox_dir: PathBuf,
+    pub admin_emails: Vec<String>,
+    pub alert_repeat: Duration,
+    pub telegram: TelegramConfig,
+    pub log_format: Option<LogFormat>,
+    pub sentry_dsn: Option<SecretString>,
+    pub max_body_bytes: usize,
+    pub metrics_bind: Option<SocketAddr>,
+    pub cors_allowed_origins: Vec<String>,
+    pub trust_forwarded_for: bool,
+    pub rate_limits: RateLimits,
+    pub pipeline: PipelineConfig,
+    pub health: HealthThresholds,
+    pub storage_url: String,
+    /// Credentials of integrations that later issues wire up; kept so that
+    /// start-up can say which are enabled.
+    pub integrations: Vec<(&'static str, bool)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    pub bot_token: Option<SecretString>,
+    pub api_url: String,
+    pub admin_chat_id: Option<i64>,
+    pub webhook_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub login_failures_per_account: u64,
+    pub login_failure_window: Duration,
+    pub login_requests_per_ip_per_minute: u64,
+    pub forgot_per_account_per_hour: u64,
+}
+
+/// Knobs of the outbox -> Redis -> worker pipeline (see APALIS.md for why each exists).
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub worker_poll_interval: Duration,
+    pub worker_heartbeat: Duration,
+    pub worker_missed_heartbeats: usize,
+    pub worker_batch_size: usize,
+    pub relay_poll_interval: Duration,
+    pub relay_batch_size: i64,
+    pub relay_backlog_cap: u64,
+    pub redeliver_after: Duration,
+    pub queues: Vec<QueuePolicy>,
+    pub done_retention: Duration,
+    pub failed_retention: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueuePolicy {
+    pub queue: Queue,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub max_attempts: i32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HealthThresholds {
+    pub max_backlog: i64,
+    pub max_failed_last_hour: i64,
+    pub max_outbox_lag: Duration,
+    pub check_timeout: Duration,
+}
+
+impl PipelineConfig {
+    pub fn policy(&self, queue: Queue) -> &QueuePolicy {
+        self.queues
+            .iter()
+            .find(|p| p.queue == queue)
+            .unwrap_or(&self.queues[0])
+    }
+}
+
+/// Reads a variable through a lookup function, so tests can configure a
+/// process without touching the real environment.
+pub struct Env<'a> {
+    lookup: Box<dyn Fn(&str) -> Option<String> + 'a>,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(lookup: impl Fn(&str) -> Option<String> + 'a) -> Self {
+        Self {
+            lookup: Box::new(lookup),
+        }
+    }
+
+    pub fn process() -> Env<'static> {
+        Env::new(|k| std::env::var(k).ok())
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn parse<T: FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError {
+                name: name.to_owned(),
+                message: format!("{v:?}: {e}"),
+            }),
+        }
+    }
+
+    fn opt_parse<T: FromStr>(&self, name: &str) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.get(name)
+            .map(|v| {
+                v.trim().parse().map_err(|e: T::Err| ConfigError {
+                    name: name.to_owned(),
+                    message: format!("{v:?}: {e}"),
+                })
+            })
+            .transpose()
+    }
+
+    fn secs(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
+        self.parse(name, default).map(Duration::from_secs)
+    }
+
+    fn millis(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
+        self.parse(name, default).map(Duration::from_millis)
+    }
+
+    fn secret(&self, name: &str) -> Option<SecretString> {
+        self.get(name).map(SecretString::from)
+    }
+
+    fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+            Some(v) => Err(ConfigError {
+                name: name.to_owned(),
+                message: format!("{v:?}: expected true or false"),
+            }),
+        }
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from(&Env::process())
+    }
+
+    pub fn from(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let environment = match env.string("BAZAAR_ENV", "development").as_str() {
+            "development" | "dev" => Environment::Development,
+            "production" | "prod" => Environment::Production,
+            other => {
+                return Err(ConfigError {
+                    name: "BAZAAR_ENV".into(),
+                    message: format!("{other:?}: expected development or production"),
+                })
+            }
+        };
+        let jwt_secret = env.secret("JWT_SECRET");
+        if environment == Environment::Production {
+            match env.get("JWT_SECRET") {
+                None => {
+                    return Err(ConfigError {
+                        name: "JWT_SECRET".into(),
+                        message: "is required when BAZAAR_ENV=production".into(),
+                    })
+                }
+                Some(s) if s.len() < 32 => {
+                    return Err(ConfigError {
+                        name: "JWT_SECRET".into(),
+                        message: "must be at least 32 bytes".into(),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        let log_format = match env.get("LOG_FORMAT").as_deref() {
+            None => None,
+            Some("json") => Some(LogFormat::Json),
+            Some("pretty") => Some(LogFormat::Pretty),
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "LOG_FORMAT".into(),
+                    message: format!("{other:?}: expected pretty or json"),
+                })
+            }
+        };
+        let list = |name: &str| -> Vec<String> {
+            env.get(name)
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let configured = |names: &[&str]| names.iter().all(|n| env.get(n).is_some());
+        let public_url = env
+            .string("BAZAAR_PUBLIC_URL", "http://127.0.0.1:8080")
+            .trim_end_matches('/')
+            .to_owned();
+
+        Ok(Config {
+            environment,
+            database_url: env.string("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bazaar"),
+            database_max_connections: env.parse("DATABASE_MAX_CONNECTIONS", 32)?,
+            redis_url: env.string("REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_prefix: env.string("REDIS_PREFIX", "bazaar"),
+            redis_response_timeout: env.millis("REDIS_RESPONSE_TIMEOUT_MS", 5_000)?,
+            bind: env.parse("BAZAAR_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            public_url,
+            jwt_secret,
+            access_token_ttl: env.secs("ACCESS_TOKEN_TTL_SECS", 15 * 60)?,
+            refresh_token_ttl: env.secs("REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600)?,
+            smtp_url: env.secret("SMTP_URL"),
+            mail_from: env.string("MAIL_FROM", "bazaar <no-reply@bazaar.local>"),
+            mail_outbox_dir: PathBuf::from(env.string("MAIL_OUTBOX_DIR", "./var/outbox")),
+            admin_emails: list("ADMIN_EMAILS"),
+            alert_repeat: Duration::from_secs(60 * env.parse::<u64>("ALERT_REPEAT_MINUTES", 30)?),
+            telegram: TelegramConfig {
+                bot_token: env.secret("TELEGRAM_BOT_TOKEN"),
+                api_url: env
+                    .string("TELEGRAM_API_URL", "https://api.telegram.org")
+                    .trim_end_matches('/')
+                    .to_owned(),
+                admin_chat_id: env.opt_parse("TELEGRAM_ADMIN_CHAT_ID")?,
+                webhook_secret: env.secret("TELEGRAM_WEBHOOK_SECRET"),
+            },
+            log_format,
+            sentry_dsn: env.secret("SENTRY_DSN"),
+            max_body_bytes: env.parse("MAX_BODY_BYTES", 1_048_576)?,
+            metrics_bind: env.opt_parse("METRICS_BIND")?,
+            cors_allowed_origins: list("CORS_ALLOWED_ORIGINS"),
+            trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
+            rate_limits: RateLimits {
+                login_failures_per_account: env.parse("RATE_LIMIT_LOGIN_FAILURES", 10)?,
+                login_failure_window: env.secs("RATE_LIMIT_LOGIN_FAILURE_WINDOW_SECS", 15 * 60)?,
+                login_requests_per_ip_per_minute: env.parse("RATE_LIMIT_LOGIN_PER_IP", 30)?,
+                forgot_per_account_per_hour: env.parse("RATE_LIMIT_FORGOT_PER_ACCOUNT", 5)?,
+            },
+            pipeline: pipeline_config(env)?,
+            health: HealthThresholds {
+                max_backlog: env.parse("HEALTH_MAX_BACKLOG", 10_000)?,
+                max_failed_last_hour: env.parse("HEALTH_MAX_FAILED_JOBS", 10)?,
+                max_outbox_lag: env.secs("HEALTH_MAX_OUTBOX_LAG_SECS", 120)?,
+                check_timeout: env.millis("HEALTH_CHECK_TIMEOUT_MS", 3_000)?,
+            },
+            storage_url: env.string("STORAGE_URL", "file://./var/media"),
+            integrations: vec![
+                ("smtp", env.get("SMTP_URL").is_some()),
+                ("telegram", configured(&["TELEGRAM_BOT_TOKEN"])),
+                ("whatsapp", configured(&["WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"])),
+                ("kaspi", configured(&["KASPI_TOKEN", "KASPI_MERCHANT_ID"])),
+                ("ozon", configured(&["OZON_CLIENT_ID", "OZON_API_KEY"])),
+                (
+                    "twitter",
+                    configured(&[
+                        "TWITTER_API_KEY",
+                        "TWITTER_API_SECRET",
+                        "TWITTER_ACCESS_TOKEN",
+                        "TWITTER_ACCESS_SECRET",
+                    ]),
+                ),
+                ("stripe", configured(&["STRIPE_SECRET_KEY"])),
+            ],
+        })
+    }
+}
+
+fn pipeline_config(env: &Env<'_>) -> Result<PipelineConfig, ConfigError> {
+    let mut queues = Vec::new();
+    for queue in Queue::ALL {
+        let d = queue.default_policy();
+        let up = queue.as_str().to_ascii_uppercase();
+        queues.push(QueuePolicy {
+            queue,
+            concurrency: env.parse(&format!("QUEUE_{up}_CONCURRENCY"), d.concurrency)?,
+            timeout: env.secs(&format!("QUEUE_{up}_TIMEOUT_SECS"), d.timeout.as_secs())?,
+            max_attempts: env.parse(&format!("QUEUE_{up}_MAX_ATTEMPTS"), d.max_attempts)?,
+            backoff_base: env.millis(
+                &format!("QUEUE_{up}_BACKOFF_BASE_MS"),
+                d.backoff_base.as_millis() as u64,
+            )?,
+            backoff_max: env.secs(&format!("QUEUE_{up}_BACKOFF_MAX_SECS"), d.backoff_max.as_secs())?,
+        });
+    }
+    Ok(PipelineConfig {
+        worker_poll_interval: env.millis("WORKER_POLL_INTERVAL_MS", 20)?,
+        worker_heartbeat: env.secs("WORKER_HEARTBEAT_SECS", 5)?,
+        worker_missed_heartbeats: env.parse("WORKER_MISSED_HEARTBEATS", 3)?,
+        worker_batch_size: env.parse("WORKER_BATCH_SIZE", 50)?,
+        relay_poll_interval: env.millis("OUTBOX_POLL_INTERVAL_MS", 500)?,
+        relay_batch_size: env.parse("OUTBOX_BATCH_SIZE", 500)?,
+        relay_backlog_cap: env.parse("OUTBOX_BACKLOG_CAP", 2_000)?,
+        redeliver_after: env.secs("OUTBOX_REDELIVER_SECS", 900)?,
+        queues,
+        done_retention: env.secs("JOB_DONE_RETENTION_SECS", 7 * 24 * 3600)?,
+        failed_retention: env.secs("JOB_FAILED_RETENTION_SECS", 30 * 24 * 3600)?,
+    })
+}
+
+/// The URL with its password replaced by `***`, for logs and start-up errors.
+pub fn mask_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparseable URL>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from(&Env::new(move |k| map.get(k).cloned()))
+    }
+
+    #[test]
+    fn defaults_match_the_documented_table() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.database_url, "postgres://postgres@127.0.0.1:5432/bazaar");
+        assert_eq!(c.redis_url, "redis://127.0.0.1:6379");
+        assert_eq!(c.redis_prefix, "bazaar");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.max_body_bytes, 1_048_576);
+        assert_eq!(c.alert_repeat, Duration::from_secs(30 * 60));
+        assert_eq!(c.telegram.api_url, "https://api.telegram.org");
+        assert!(c.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let err = config(&[("MAX_BODY_BYTES", "lots")]).unwrap_err();
+        assert_eq!(err.name, "MAX_BODY_BYTES");
+        let err = config(&[("QUEUE_EMAIL_CONCURRENCY", "-1")]).unwrap_err();
+        assert_eq!(err.name, "QUEUE_EMAIL_CONCURRENCY");
+    }
+
+    #[test]
+    fn production_requires_a_strong_jwt_secret() {
+        assert_eq!(config(&[("BAZAAR_ENV", "production")]).unwrap_err().name, "JWT_SECRET");
+        assert!(config(&[("BAZAAR_ENV", "production"), ("JWT_SECRET", "short")]).is_err());
+        assert!(config(&[("BAZAAR_ENV", "production"), ("JWT_SECRET", &"k".repeat(32))]).is_ok());
+    }
+
+    #[test]
+    fn passwords_are_masked_in_urls() {
+        assert_eq!(
+            mask_url("postgres://app:s3cret@db:5432/bazaar"),
+            "postgres://app:***@db:5432/bazaar"
+        );
+        assert_eq!(mask_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+}

@@ -1,0 +1,72 @@
+//! PostgreSQL pool, database creation and migrations.
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    ConnectOptions, Connection, PgConnection, PgPool,
+};
+
+use crate::config::mask_url;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+fn unreachable_hint(url: &str) -> String {
+    format!(
+        "cannot connect to PostgreSQL at {} (is it running? on this machine: \
+         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`; or set DATABASE_URL)",
+        mask_url(url)
+    )
+}
+
+/// Creates the database named in `url` when it does not exist yet.
+pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
+    let options = PgConnectOptions::from_str(url)
+        .with_context(|| format!("invalid DATABASE_URL {}", mask_url(url)))?;
+    let name = options
+        .get_database()
+        .map(str::to_owned)
+        .unwrap_or_else(|| options.get_username().to_owned());
+    let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
+        .await
+        .with_context(|| unreachable_hint(url))?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        match // The name is quoted as an identifier above; CREATE DATABASE takes no parameters.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).execute(&mut admin).await {
+            Ok(_) => tracing::info!(database = %name, "created database"),
+            // Another process created it between our check and our CREATE.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e).context(format!("creating database {name}")),
+        }
+    }
+    admin.close().await.ok();
+    Ok(())
+}
+
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .with_context(|| format!("invalid DATABASE_URL {}", mask_url(url)))?
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .with_context(|| unreachable_hint(url))
+}
+
+/// Creates the database if needed, connects and applies pending migrations.
+/// Concurrent callers are safe: sqlx serialises migrations with an advisory lock.
+pub async fn prepare(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    create_database_if_missing(url).await?;
+    let pool = connect(url, max_connections).await?;
+    MIGRATOR.run(&pool).await.context("applying migrations")?;
+    Ok(pool)
+}

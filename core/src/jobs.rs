@@ -1,0 +1,177 @@
+//! Queues and job payloads. A job is a serde struct with a stable `KIND`, the
+//! queue it runs on and an idempotency key; it is written to the outbox in the
+//! transaction that causes it (see `outbox`). Handlers live in the `worker` crate.
+
+use std::time::Duration;
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::mail::MailTemplate;
+
+/// One queue per class of work, so a slow marketplace never delays a password
+/// reset (apalis-redis has no priorities within a queue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Queue {
+    Email,
+    Messenger,
+    Inbound,
+    Payments,
+    Marketplace,
+    Social,
+    Ops,
+}
+
+pub struct DefaultPolicy {
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub max_attempts: i32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Queue {
+    pub const ALL: [Queue; 7] = [
+        Queue::Email,
+        Queue::Messenger,
+        Queue::Inbound,
+        Queue::Payments,
+        Queue::Marketplace,
+        Queue::Social,
+        Queue::Ops,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queue::Email => "email",
+            Queue::Messenger => "messenger",
+            Queue::Inbound => "inbound",
+            Queue::Payments => "payments",
+            Queue::Marketplace => "marketplace",
+            Queue::Social => "social",
+            Queue::Ops => "ops",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Queue> {
+        Queue::ALL.into_iter().find(|q| q.as_str() == s)
+    }
+
+    pub fn default_policy(self) -> DefaultPolicy {
+        let (concurrency, timeout_secs, max_attempts) = match self {
+            Queue::Email => (16, 60, 8),
+            Queue::Messenger => (16, 30, 8),
+            Queue::Inbound => (16, 30, 5),
+            Queue::Payments => (8, 60, 12),
+            Queue::Marketplace => (4, 300, 8),
+            Queue::Social => (2, 60, 6),
+            Queue::Ops => (32, 300, 5),
+        };
+        DefaultPolicy {
+            concurrency,
+            timeout: Duration::from_secs(timeout_secs),
+            max_attempts,
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl std::fmt::Display for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Stable name stored with the job; renaming it orphans queued jobs.
+    const KIND: &'static str;
+    const QUEUE: Queue;
+    /// Two jobs with the same key are the same job: the second enqueue is a no-op.
+    fn idempotency_key(&self) -> String;
+}
+
+/// A transactional e-mail rendered from a template by the worker.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SendEmail {
+    pub key: String,
+    pub to: String,
+    pub template: MailTemplate,
+}
+
+impl Job for SendEmail {
+    const KIND: &'static str = "email.send";
+    const QUEUE: Queue = Queue::Email;
+    fn idempotency_key(&self) -> String {
+        self.key.clone()
+    }
+}
+
+/// A job whose only effect is a row in `job_probes`: measures the pipeline
+/// (benchmarks) and proves exactly-once execution (chaos tests).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Probe {
+    pub key: String,
+    #[serde(default)]
+    pub work_ms: u64,
+    #[serde(default)]
+    pub fail_times: u32,
+}
+
+impl Job for Probe {
+    const KIND: &'static str = "ops.probe";
+    const QUEUE: Queue = Queue::Ops;
+    fn idempotency_key(&self) -> String {
+        self.key.clone()
+    }
+}
+
+/// Scheduled clean-up of finished job records, expired tokens and the task
+/// data apalis-redis never expires.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Cleanup {
+    pub tick: String,
+}
+
+impl Job for Cleanup {
+    const KIND: &'static str = "ops.cleanup";
+    const QUEUE: Queue = Queue::Ops;
+    fn idempotency_key(&self) -> String {
+        format!("ops.cleanup:{}", self.tick)
+    }
+}
+
+/// Exponential backoff with "equal jitter": half the delay is fixed, half is
+/// random, so retries of many jobs failing together spread out. `jitter` is in
+/// [0, 1) and comes from the caller, which keeps this function pure.
+pub fn retry_delay(attempt: i32, base: Duration, max: Duration, jitter: f64) -> Duration {
+    let exp = attempt.clamp(1, 30) - 1;
+    let raw = base.saturating_mul(1u32 << exp.min(20));
+    let capped = raw.min(max);
+    let half = capped / 2;
+    half + half.mul_f64(jitter.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let base = Duration::from_secs(2);
+        let max = Duration::from_secs(60);
+        assert_eq!(retry_delay(1, base, max, 0.0), Duration::from_secs(1));
+        assert_eq!(retry_delay(1, base, max, 1.0), Duration::from_secs(2));
+        assert_eq!(retry_delay(3, base, max, 1.0), Duration::from_secs(8));
+        assert_eq!(retry_delay(30, base, max, 1.0), max);
+        assert!(retry_delay(4, base, max, 0.5) >= Duration::from_secs(8));
+    }
+
+    #[test]
+    fn queue_names_round_trip() {
+        for q in Queue::ALL {
+            assert_eq!(Queue::parse(q.as_str()), Some(q));
+        }
+        assert_eq!(Queue::parse("nope"), None);
+    }
+}

@@ -1,0 +1,101 @@
+//! E-mail templates: each renders a subject, a text part and an HTML part from
+//! the same data. Values are HTML-escaped in the HTML part.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "template", rename_all = "snake_case")]
+pub enum MailTemplate {
+    Welcome { name: String },
+    PasswordReset { name: String, link: String, valid_minutes: u32 },
+    AdminAlert { subject: String, lines: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedMail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn html_page(body: &str) -> String {
+    format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">{body}\
+         <p style=\"color:#888\">bazaar</p></body></html>"
+    )
+}
+
+impl MailTemplate {
+    pub fn render(&self) -> RenderedMail {
+        match self {
+            MailTemplate::Welcome { name } => RenderedMail {
+                subject: "Welcome to bazaar".into(),
+                text: format!("Hello {name},\n\nyour bazaar account is ready.\n"),
+                html: html_page(&format!(
+                    "<p>Hello {},</p><p>your bazaar account is ready.</p>",
+                    escape_html(name)
+                )),
+            },
+            MailTemplate::PasswordReset { name, link, valid_minutes } => RenderedMail {
+                subject: "Reset your bazaar password".into(),
+                text: format!(
+                    "Hello {name},\n\nto choose a new password, open this link within {valid_minutes} minutes:\n\n{link}\n\n\
+                     The link works once. If you did not ask for it, ignore this mail.\n"
+                ),
+                html: html_page(&format!(
+                    "<p>Hello {},</p><p>to choose a new password, open this link within {valid_minutes} minutes:</p>\
+                     <p><a href=\"{link}\">{link}</a></p><p>The link works once. If you did not ask for it, ignore this mail.</p>",
+                    escape_html(name),
+                    link = escape_html(link)
+                )),
+            },
+            MailTemplate::AdminAlert { subject, lines } => RenderedMail {
+                subject: subject.clone(),
+                text: format!("{subject}\n\n{}\n", lines.join("\n")),
+                html: html_page(&format!(
+                    "<h3>{}</h3><ul>{}</ul>",
+                    escape_html(subject),
+                    lines
+                        .iter()
+                        .map(|l| format!("<li>{}</li>", escape_html(l)))
+                        .collect::<String>()
+                )),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_mail_has_the_link_in_both_parts() {
+        let link = "http://shop/reset-password?token=abc&x=1";
+        let m = MailTemplate::PasswordReset {
+            name: "<Ann>".into(),
+            link: link.into(),
+            valid_minutes: 60,
+        }
+        .render();
+        assert!(m.text.contains(link));
+        assert!(m.html.contains("token=abc&amp;x=1"));
+        assert!(m.html.contains("&lt;Ann&gt;"));
+        assert!(!m.html.contains("<Ann>"));
+    }
+}
