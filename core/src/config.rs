@@ -54,6 +54,7 @@ pub struct Config {
     pub metrics_bind: Option<SocketAddr>,
     pub cors_allowed_origins: Vec<String>,
     pub trust_forwarded_for: bool,
+    pub worker_give_up: Duration,
     pub rate_limits: RateLimits,
     pub pipeline: PipelineConfig,
     pub health: HealthThresholds,
@@ -292,6 +293,7 @@ impl Config {
             metrics_bind: env.opt_parse("METRICS_BIND")?,
             cors_allowed_origins: list("CORS_ALLOWED_ORIGINS"),
             trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
+            worker_give_up: env.secs("WORKER_GIVE_UP_SECS", 300)?,
             rate_limits: RateLimits {
                 login_failures_per_account: env.parse("RATE_LIMIT_LOGIN_FAILURES", 10)?,
                 login_failure_window: env.secs("RATE_LIMIT_LOGIN_FAILURE_WINDOW_SECS", 15 * 60)?,

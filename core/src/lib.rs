@@ -12,6 +12,7 @@ pub mod mail;
 pub mod outbox;
 pub mod queue_keys;
 pub mod redis_conn;
+pub mod telemetry;
 pub mod users;
 pub mod validate;
 

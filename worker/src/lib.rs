@@ -1,1 +1,56 @@
-// placeholder
+//! The `worker` role: the outbox relay plus one supervised apalis worker per
+//! queue that has jobs. See `relay` for how rows reach Redis, `supervisor` for
+//! how workers survive Redis failures, `execute` for the exactly-once rules.
+
+mod deps;
+mod envelope;
+mod execute;
+pub mod jobs;
+mod relay;
+mod supervisor;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use bazaar_core::config::Config;
+use bazaar_integrations::smtp::Mailer;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+pub use deps::Deps;
+pub use envelope::JobEnvelope;
+
+/// Runs the relay and the workers until `shutdown` fires, then lets in-flight
+/// jobs finish. An error means the role cannot go on (Redis gone for longer
+/// than the supervisor tolerates, or the database listener failed for good).
+pub async fn run(config: Arc<Config>, pool: PgPool, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let smtp_url = config.smtp_url.as_ref().map(secrecy::ExposeSecret::expose_secret);
+    let mailer = Mailer::new(smtp_url, &config.mail_from, &config.mail_outbox_dir)
+        .context("configuring e-mail")?;
+    tracing::info!(transport = mailer.describe(), "e-mail configured");
+    let deps = Arc::new(Deps {
+        pool: pool.clone(),
+        mailer,
+        config: config.clone(),
+    });
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(relay::run(deps.clone(), shutdown.clone()));
+    for queue in jobs::queues() {
+        tasks.spawn(supervisor::run(deps.clone(), queue, shutdown.clone()));
+    }
+    tracing::info!(queues = ?jobs::queues(), "worker started");
+
+    let mut result = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined.context("worker task panicked").and_then(|r| r);
+        if let Err(e) = outcome {
+            tracing::error!(error = format!("{e:#}"), "worker component stopped; shutting down");
+            shutdown.cancel();
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,180 @@
+//! E-mail through lettre: SMTP when `SMTP_URL` is set, otherwise `.eml` files
+//! in `MAIL_OUTBOX_DIR` (development). Every message has a text and an HTML
+//! part, a Message-ID, and the job's idempotency key in
+//! `X-Bazaar-Idempotency-Key` so duplicates can be traced.
+
+use std::{path::Path, time::Duration};
+
+use lettre::{
+    message::{
+        header::{Header, HeaderName, HeaderValue},
+        Mailbox, MultiPart,
+    },
+    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Worth retrying: connection problems, timeouts, 4xx replies.
+    #[error("transient mail failure: {0}")]
+    Transient(String),
+    /// Retrying cannot help: 5xx replies, invalid addresses or configuration.
+    #[error("permanent mail failure: {0}")]
+    Permanent(String),
+}
+
+pub struct OutgoingMail<'a> {
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+    pub idempotency_key: Option<&'a str>,
+}
+
+#[derive(Clone)]
+struct IdempotencyKeyHeader(String);
+
+impl Header for IdempotencyKeyHeader {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Bazaar-Idempotency-Key")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+#[derive(Clone)]
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(AsyncFileTransport<Tokio1Executor>),
+}
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    description: String,
+}
+
+impl Mailer {
+    /// `smtp_url` as lettre understands it (`smtp://host:2525`,
+    /// `smtp://user:pass@host:587?tls=required`, `smtps://...`).
+    pub fn new(smtp_url: Option<&str>, from: &str, outbox_dir: &Path) -> Result<Self, MailError> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| MailError::Permanent(format!("MAIL_FROM {from:?} is not a mailbox: {e}")))?;
+        let (transport, description) = match smtp_url {
+            Some(url) => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| MailError::Permanent(format!("SMTP_URL is invalid: {e}")))?
+                    .timeout(Some(Duration::from_secs(20)))
+                    .build();
+                (Transport::Smtp(transport), "SMTP".to_owned())
+            }
+            None => {
+                std::fs::create_dir_all(outbox_dir).map_err(|e| {
+                    MailError::Permanent(format!("cannot create {}: {e}", outbox_dir.display()))
+                })?;
+                (
+                    Transport::File(AsyncFileTransport::new(outbox_dir)),
+                    format!(".eml files in {}", outbox_dir.display()),
+                )
+            }
+        };
+        Ok(Self {
+            transport,
+            from,
+            description,
+        })
+    }
+
+    /// Where mail goes, for the start-up log (no credentials).
+    pub fn describe(&self) -> &str {
+        &self.description
+    }
+
+    pub fn build(&self, mail: &OutgoingMail<'_>) -> Result<Message, MailError> {
+        let to: Mailbox = mail
+            .to
+            .parse()
+            .map_err(|e| MailError::Permanent(format!("recipient {:?} is invalid: {e}", mail.to)))?;
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject)
+            .message_id(None);
+        if let Some(key) = mail.idempotency_key {
+            builder = builder.header(IdempotencyKeyHeader(key.to_owned()));
+        }
+        builder
+            .multipart(MultiPart::alternative_plain_html(
+                mail.text.to_owned(),
+                mail.html.to_owned(),
+            ))
+            .map_err(|e| MailError::Permanent(format!("building message: {e}")))
+    }
+
+    pub async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailError> {
+        let message = self.build(mail)?;
+        match &self.transport {
+            Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| {
+                if e.is_permanent() {
+                    MailError::Permanent(e.to_string())
+                } else {
+                    MailError::Transient(e.to_string())
+                }
+            }),
+            Transport::File(t) => t
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| MailError::Transient(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_both_parts_and_the_idempotency_key() {
+        let dir = std::env::temp_dir().join("bazaar-mail-unit");
+        let mailer = Mailer::new(None, "shop <shop@example.com>", &dir).unwrap();
+        let msg = mailer
+            .build(&OutgoingMail {
+                to: "ann@example.com",
+                subject: "Hi",
+                text: "plain body",
+                html: "<p>html body</p>",
+                idempotency_key: Some("welcome:1"),
+            })
+            .unwrap();
+        let raw = String::from_utf8(msg.formatted()).unwrap();
+        assert!(raw.contains("X-Bazaar-Idempotency-Key: welcome:1"));
+        assert!(raw.contains("Message-ID: <"));
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("plain body"));
+        assert!(raw.contains("<p>html body</p>"));
+    }
+
+    #[test]
+    fn an_invalid_recipient_is_permanent() {
+        let mailer = Mailer::new(None, "shop@example.com", &std::env::temp_dir()).unwrap();
+        let err = mailer
+            .build(&OutgoingMail {
+                to: "not an address",
+                subject: "x",
+                text: "x",
+                html: "x",
+                idempotency_key: None,
+            })
+            .unwrap_err();
+        assert!(matches!(err, MailError::Permanent(_)));
+    }
+}

@@ -1,0 +1,61 @@
+//! Trims what would otherwise grow forever: finished outbox rows past their
+//! retention, dead tokens, old health runs, and the task data, `done` and
+//! `dead` sets that apalis-redis never expires.
+
+use std::time::Duration;
+
+use apalis_core::backend::Vacuum;
+use apalis_redis::RedisStorage;
+use bazaar_core::{health, outbox, queue_keys, redis_conn};
+
+use super::JobError;
+use crate::{Deps, JobEnvelope};
+
+pub async fn run(deps: &Deps) -> Result<(), JobError> {
+    let db = |e: sqlx::Error| JobError::retry(format!("clean-up query failed: {e}"));
+    let pool = &deps.pool;
+    let jobs = outbox::purge_finished(pool, &deps.config.pipeline).await.map_err(db)?;
+    let tokens = sqlx::query(
+        "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'
+            OR revoked_at < now() - interval '1 day'",
+    )
+    .execute(pool)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    let resets = sqlx::query("DELETE FROM password_reset_tokens WHERE expires_at < now() - interval '1 day'")
+        .execute(pool)
+        .await
+        .map_err(db)?
+        .rows_affected();
+    let runs = health::purge_runs(pool, Duration::from_secs(30 * 24 * 3600)).await.map_err(db)?;
+    let probes = sqlx::query("DELETE FROM job_probes WHERE finished_at < now() - interval '1 day'")
+        .execute(pool)
+        .await
+        .map_err(db)?
+        .rows_affected();
+
+    let config = &deps.config;
+    let conn = redis_conn::connect(&config.redis_url, config.redis_response_timeout)
+        .await
+        .map_err(|e| JobError::retry(format!("{e:#}")))?;
+    let mut redis_tasks = 0;
+    for queue in super::queues() {
+        let name = queue_keys::queue_name(&config.redis_prefix, queue.as_str());
+        let mut storage = RedisStorage::<JobEnvelope>::new(conn.clone())
+            .with_config(apalis_redis::Config::default().queue(&name));
+        redis_tasks += storage
+            .vacuum()
+            .await
+            .map_err(|e| JobError::retry(format!("vacuuming {name}: {e}")))?;
+        let mut c = conn.clone();
+        redis::pipe()
+            .del(queue_keys::done_set(&name))
+            .del(queue_keys::dead_set(&name))
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| JobError::retry(format!("trimming {name}: {e}")))?;
+    }
+    tracing::info!(jobs, tokens, resets, runs, probes, redis_tasks, "clean-up done");
+    Ok(())
+}
