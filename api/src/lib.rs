@@ -1,1 +1,90 @@
-// placeholder
+//! The `api` role: axum routers, extractors, the error mapping and OpenAPI.
+//! Handlers parse, authorize, call `bazaar_core` and map the result.
+
+pub mod error;
+mod extract;
+mod middleware;
+mod openapi;
+mod routes;
+mod state;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use axum::{extract::DefaultBodyLimit, Router};
+use bazaar_core::config::Config;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use state::AppState;
+
+/// The whole HTTP application: API routes, webhooks, health, metrics, docs.
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = routes::router().split_for_parts();
+    let openapi = openapi::finish(openapi);
+    let cors = cors(&state.config);
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .merge(api)
+        .merge(routes::ops::router())
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(cors)
+        .layer(axum::middleware::from_fn(middleware::observe))
+        .with_state(state)
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods(Any)
+        .allow_headers(Any)
+        .expose_headers(Any)
+        .max_age(std::time::Duration::from_secs(3600));
+    if config.cors_allowed_origins.is_empty() || config.cors_allowed_origins.iter().any(|o| o == "*") {
+        // Bearer tokens, not cookies: allowing any origin exposes nothing.
+        base.allow_origin(Any)
+    } else {
+        let origins = config
+            .cors_allowed_origins
+            .iter()
+            .filter_map(|o| o.parse().ok())
+            .collect::<Vec<http::HeaderValue>>();
+        base.allow_origin(AllowOrigin::list(origins))
+    }
+}
+
+/// Serves the API on `listener` until `shutdown`, then drains open requests.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "api listening");
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
+    .context("serving HTTP")
+}
+
+/// `/metrics` alone, for the worker and scheduler roles (`METRICS_BIND`).
+pub async fn serve_metrics(
+    config: Arc<Config>,
+    pool: PgPool,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+    let app = routes::ops::metrics_router(config, pool);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("serving metrics")
+}

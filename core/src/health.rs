@@ -79,9 +79,10 @@ fn short_error(message: &str) -> String {
 }
 
 /// Runs every check; never fails, every problem becomes a component status.
+/// `redis` is the connection, or why none could be made.
 pub async fn check(
     pool: &PgPool,
-    redis: &mut ConnectionManager,
+    redis: Result<&mut ConnectionManager, String>,
     redis_prefix: &str,
     thresholds: &HealthThresholds,
     integrations: &[(&'static str, bool)],
@@ -94,7 +95,13 @@ pub async fn check(
         Ok(_) => Component::new("database", Status::Ok, "ok"),
         Err(e) => Component::new("database", Status::Error, e.clone()),
     });
-    let redis_ok = timed(limit, crate::redis_conn::ping(redis)).await;
+    let (mut redis, redis_ok) = match redis {
+        Ok(conn) => {
+            let ping = timed(limit, crate::redis_conn::ping(conn)).await;
+            (Some(conn), ping)
+        }
+        Err(e) => (None, Err(short_error(&e))),
+    };
     components.push(match &redis_ok {
         Ok(_) => Component::new("redis", Status::Ok, "ok"),
         Err(e) => Component::new("redis", Status::Error, e.clone()),
@@ -105,14 +112,14 @@ pub async fn check(
         Err(_) => None,
     };
     for queue in Queue::ALL {
-        let backlog = match redis_ok {
-            Ok(_) => timed(
+        let backlog = match (&redis_ok, redis.as_deref_mut()) {
+            (Ok(_), Some(conn)) => timed(
                 limit,
-                queue_keys::backlog(redis, &queue_keys::queue_name(redis_prefix, queue.as_str())),
+                queue_keys::backlog(conn, &queue_keys::queue_name(redis_prefix, queue.as_str())),
             )
             .await
             .ok(),
-            Err(_) => None,
+            _ => None,
         };
         let name = format!("queue:{queue}");
         let row = counts

@@ -63,6 +63,37 @@ pub async fn enqueue_raw(
     .await
 }
 
+/// Writes many jobs of one kind in one statement (bulk producers: imports,
+/// benchmarks). Returns how many were new.
+pub async fn enqueue_batch<J: Job>(
+    conn: &mut PgConnection,
+    pipeline: &PipelineConfig,
+    jobs: &[J],
+) -> sqlx::Result<u64> {
+    let ids: Vec<Uuid> = jobs.iter().map(|_| Uuid::now_v7()).collect();
+    let keys: Vec<String> = jobs.iter().map(Job::idempotency_key).collect();
+    let payloads = jobs
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let result = sqlx::query(
+        "INSERT INTO outbox (id, queue, kind, payload, idempotency_key, max_attempts)
+         SELECT t.id, $4, $5, t.payload, t.key, $6
+         FROM unnest($1::uuid[], $2::jsonb[], $3::text[]) AS t(id, payload, key)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&payloads)
+    .bind(&keys)
+    .bind(J::QUEUE.as_str())
+    .bind(J::KIND)
+    .bind(pipeline.policy(J::QUEUE).max_attempts)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
 /// A row handed to the relay: what goes into Redis.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DueJob {
@@ -70,10 +101,10 @@ pub struct DueJob {
     pub kind: String,
 }
 
-/// Claims up to `limit` due rows of `queue` for relaying, in the caller's
-/// transaction: `SKIP LOCKED` lets several relays share the work, and the new
-/// `due_at` (now + `redeliver_after`) keeps them from being pushed twice unless
-/// they are still pending by then.
+/// Claims up to `limit` due rows of `queue` for relaying: `SKIP LOCKED` lets
+/// several relays share the work, and the new `due_at` (now +
+/// `redeliver_after`) keeps them from being pushed twice unless they are still
+/// pending by then. The caller commits before pushing (see the relay).
 pub async fn claim_due(
     conn: &mut PgConnection,
     queue: Queue,
@@ -97,6 +128,15 @@ pub async fn claim_due(
     .bind(redeliver_after.as_secs_f64())
     .fetch_all(conn)
     .await
+}
+
+/// Makes claimed rows due again at once (their push to Redis failed).
+pub async fn make_due_now(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<()> {
+    sqlx::query("UPDATE outbox SET due_at = now() WHERE id = ANY($1) AND status = 'pending'")
+        .bind(ids)
+        .execute(pool)
+        .await
+        .map(|_| ())
 }
 
 /// A job locked by a worker for execution.

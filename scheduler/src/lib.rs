@@ -1,1 +1,58 @@
-// placeholder
+//! The `scheduler` role: a cron table whose entries either run the health check
+//! in this process (it must not depend on the Redis queues it watches) or
+//! enqueue a job through the outbox. Several replicas may run; each tick is
+//! executed once (health runs are unique per tick, enqueued jobs carry the tick
+//! in their idempotency key).
+
+mod alerts;
+mod monitor;
+pub mod table;
+
+use std::sync::Arc;
+
+use bazaar_core::{config::Config, jobs::Cleanup, outbox};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+pub use table::{Entry, ScheduledJob};
+
+pub async fn run(config: Arc<Config>, pool: PgPool, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let entries = table::load(&bazaar_core::config::Env::process())?;
+    let monitor = Arc::new(monitor::HealthMonitor::new(config.clone(), pool.clone())?);
+    let mut tasks = tokio::task::JoinSet::new();
+    for entry in entries {
+        tracing::info!(job = entry.job.name(), schedule = %entry.expression, "scheduled");
+        let (monitor, pool, config, shutdown) = (monitor.clone(), pool.clone(), config.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            let fire = move |tick: DateTime<Utc>| {
+                let (monitor, pool, config) = (monitor.clone(), pool.clone(), config.clone());
+                async move {
+                    match entry.job {
+                        ScheduledJob::HealthCheck => monitor.run_tick(tick).await,
+                        ScheduledJob::Cleanup => enqueue_cleanup(&pool, &config, tick).await,
+                    }
+                }
+            };
+            table::drive(&entry.schedule, fire, shutdown).await;
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn enqueue_cleanup(pool: &PgPool, config: &Config, tick: DateTime<Utc>) {
+    let job = Cleanup {
+        tick: tick.to_rfc3339(),
+    };
+    let result = async {
+        let mut conn = pool.acquire().await?;
+        outbox::enqueue(&mut conn, &config.pipeline, &job).await
+    }
+    .await;
+    match result {
+        Ok(Some(_)) => tracing::info!(%tick, "clean-up enqueued"),
+        Ok(None) => tracing::debug!(%tick, "clean-up already enqueued by another scheduler"),
+        Err(e) => tracing::error!(%tick, error = %e, "could not enqueue clean-up"),
+    }
+}

@@ -103,19 +103,23 @@ async fn relay_lane(deps: &Deps, redis: &mut ConnectionManager, lane: &mut Lane)
         tx.rollback().await?;
         return Ok(LaneState::Idle);
     }
+    // Commit the claim before pushing: a worker that picks a task up at once
+    // must find the row unlocked (a locked row means "running elsewhere").
+    tx.commit().await?;
     let moved = due.len();
+    let ids: Vec<_> = due.iter().map(|d| d.id).collect();
     let envelopes = due
         .into_iter()
         .map(|d| JobEnvelope { id: d.id, kind: d.kind })
         .collect();
-    // Pushed before the claim commits: if the push fails the rows stay due; if
-    // we die after pushing, they are pushed again later and the worker's row
-    // lock turns the duplicate into a no-op.
-    lane.storage
-        .push_bulk(envelopes)
-        .await
-        .map_err(|e| anyhow::anyhow!("pushing to Redis: {e}"))?;
-    tx.commit().await?;
+    if let Err(e) = lane.storage.push_bulk(envelopes).await {
+        // Make them due again now rather than after the redelivery timeout. If
+        // even that fails, redelivery still picks them up: nothing is lost.
+        if let Err(reset) = outbox::make_due_now(&deps.pool, &ids).await {
+            tracing::warn!(error = %reset, "could not reset claimed rows; they will be redelivered later");
+        }
+        anyhow::bail!("pushing to Redis: {e}");
+    }
     Ok(LaneState::Moved(moved))
 }
 

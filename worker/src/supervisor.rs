@@ -47,8 +47,10 @@ pub async fn run(deps: Arc<Deps>, queue: Queue, shutdown: CancellationToken) -> 
                         .heartbeat_interval(pipeline.worker_heartbeat)
                         .missed_heartbeats(pipeline.worker_missed_heartbeats)
                         .batch_size(pipeline.worker_batch_size)
+                        // persist_results also switches acknowledgements on:
+                        // without it finished tasks stay in the inflight set.
                         .emit_events(false)
-                        .persist_results(false),
+                        .persist_results(true),
                 );
                 let worker = WorkerBuilder::new(worker_name.as_str())
                     .backend(storage.poll_with_interval(pipeline.worker_poll_interval))

@@ -1,0 +1,53 @@
+//! `Authorization: Bearer <access JWT>`.
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use bazaar_core::users::Role;
+use uuid::Uuid;
+
+use crate::{error::ApiError, AppState};
+
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser {
+    pub id: Uuid,
+    pub role: Role,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| ApiError::unauthorized("expected Authorization: Bearer <token>"))?;
+        let claims = state
+            .keys
+            .verify(token.trim())
+            .ok_or_else(|| ApiError::unauthorized("invalid or expired access token"))?;
+        Ok(AuthUser {
+            id: claims.sub,
+            role: claims.role,
+        })
+    }
+}
+
+/// An authenticated admin; anyone else gets 403.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminUser(#[allow(dead_code)] pub AuthUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if user.role != Role::Admin {
+            return Err(ApiError::forbidden("admins only"));
+        }
+        Ok(AdminUser(user))
+    }
+}

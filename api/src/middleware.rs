@@ -1,0 +1,87 @@
+//! Cross-cutting HTTP behaviour: request ids, access logs and metrics
+//! (`observe`), and problem+json for errors produced outside our handlers
+//! (`problem_for_bare_errors`: axum's 405, body-limit 413, ...).
+
+use std::time::Instant;
+
+use axum::{
+    extract::{MatchedPath, Request},
+    http::{header, HeaderValue},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use tracing::Instrument;
+
+use crate::error::ApiError;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The client's id when valid (1 to 128 visible ASCII characters), else a new one.
+fn request_id(req: &Request) -> HeaderValue {
+    req.headers()
+        .get(REQUEST_ID)
+        .filter(|v| {
+            let b = v.as_bytes();
+            (1..=128).contains(&b.len()) && b.iter().all(|c| (0x21..=0x7e).contains(c))
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+        })
+}
+
+pub async fn observe(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&req);
+    req.headers_mut().insert(REQUEST_ID, id.clone());
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let span = tracing::info_span!(
+        "http",
+        request_id = %id.to_str().unwrap_or_default(),
+        method = %method,
+        route = %route,
+    );
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.clone()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    span.in_scope(|| {
+        tracing::info!(status, route, latency_ms = elapsed.as_secs_f64() * 1000.0, "request")
+    });
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
+}
+
+pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/problem+json"));
+    if is_problem {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut replaced = ApiError::bare(status).into_response();
+    if let Some(allow) = allow {
+        replaced.headers_mut().insert(header::ALLOW, allow);
+    }
+    replaced
+}

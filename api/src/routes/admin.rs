@@ -1,0 +1,179 @@
+//! Admin views of the machinery: health-check runs and job queues.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+};
+use bazaar_core::{health, jobs::Queue, outbox};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    error::{ApiError, ApiResult, Problem},
+    extract::{AdminUser, Json, Pagination},
+    AppState,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health_runs))
+        .routes(routes!(jobs))
+        .routes(routes!(retry_job))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    items: Vec<T>,
+    page: i64,
+    per_page: i64,
+    total: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComponentView {
+    #[schema(example = "redis")]
+    name: String,
+    /// `ok`, `error` or `unknown`.
+    status: String,
+    #[schema(example = "connection refused")]
+    detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthRunView {
+    /// The scheduled tick this run belongs to (one run per tick).
+    tick_at: DateTime<Utc>,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    /// `ok`, `unhealthy`, or `running`.
+    status: String,
+    components: Vec<ComponentView>,
+    /// Which scheduler process ran it.
+    runner: String,
+}
+
+/// Recent health-check runs, newest first.
+#[utoipa::path(get, path = "/api/v1/admin/health", tag = "admin", security(("bearer" = [])),
+    params(Pagination),
+    responses((status = 200, body = Page<HealthRunView>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn health_runs(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    page: Pagination,
+) -> ApiResult<Json<Page<HealthRunView>>> {
+    let (runs, total) = health::list_runs(&state.pool, page.per_page(), page.offset()).await?;
+    let items = runs
+        .into_iter()
+        .map(|r| HealthRunView {
+            tick_at: r.tick_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            status: r.status,
+            components: r
+                .components
+                .into_iter()
+                .map(|c| ComponentView {
+                    name: c.name,
+                    status: serde_json::to_value(c.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    detail: c.detail,
+                })
+                .collect(),
+            runner: r.runner,
+        })
+        .collect();
+    Ok(Json(Page {
+        items,
+        page: page.page(),
+        per_page: page.per_page(),
+        total,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueView {
+    queue: String,
+    /// Waiting in the outbox or in Redis, or running.
+    pending: i64,
+    done: i64,
+    failed: i64,
+    /// Jobs that needed more than one attempt.
+    retried: i64,
+    failed_last_hour: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailureView {
+    id: Uuid,
+    queue: String,
+    kind: String,
+    attempts: i32,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobsView {
+    queues: Vec<QueueView>,
+    latest_failures: Vec<FailureView>,
+}
+
+/// Per queue: pending, done, failed and retried jobs; the latest failures.
+#[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = JobsView), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn jobs(State(state): State<AppState>, _admin: AdminUser) -> ApiResult<Json<JobsView>> {
+    let queues = outbox::queue_counts(&state.pool)
+        .await?
+        .into_iter()
+        .map(|c| QueueView {
+            queue: c.queue,
+            pending: c.pending,
+            done: c.done,
+            failed: c.failed,
+            retried: c.retried,
+            failed_last_hour: c.failed_last_hour,
+        })
+        .collect();
+    let latest_failures = outbox::latest_failures(&state.pool, 20)
+        .await?
+        .into_iter()
+        .map(|f| FailureView {
+            id: f.id,
+            queue: f.queue,
+            kind: f.kind,
+            attempts: f.attempts,
+            last_error: f.last_error,
+            created_at: f.created_at,
+            finished_at: f.finished_at,
+        })
+        .collect();
+    Ok(Json(JobsView {
+        queues,
+        latest_failures,
+    }))
+}
+
+/// Put a failed job back in line (it gets a fresh attempt).
+#[utoipa::path(post, path = "/api/v1/admin/jobs/{queue}/{id}/retry", tag = "admin", security(("bearer" = [])),
+    params(("queue" = String, Path, description = "queue name"), ("id" = Uuid, Path, description = "job id")),
+    responses((status = 202), (status = 404, description = "no failed job with that id in that queue", body = Problem, content_type = "application/problem+json")))]
+async fn retry_job(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path((queue, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no failed job with that id in that queue");
+    let queue = Queue::parse(&queue).ok_or_else(not_found)?;
+    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    if outbox::retry_failed(&state.pool, queue, id).await? {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(not_found())
+    }
+}

@@ -1,0 +1,197 @@
+//! `/api/v1/auth/*`: register, login, refresh, logout, password reset.
+
+use axum::{extract::State, http::StatusCode};
+use bazaar_core::{auth::service::Registration, auth::TokenPair, users::User};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    error::{ApiResult, Problem},
+    extract::{AuthUser, ClientIp, Json},
+    routes::me::UserView,
+    AppState,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
+}
+
+/// Missing fields deserialize as empty and are reported by validation, so one
+/// 422 lists every problem.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "ann@example.com")]
+    email: String,
+    #[schema(min_length = 8, max_length = 128)]
+    password: String,
+    name: String,
+    /// `customer` or `vendor`.
+    #[schema(example = "customer")]
+    role: String,
+    phone: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    refresh_token: String,
+    #[schema(example = "Bearer")]
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+}
+
+impl From<TokenPair> for TokenResponse {
+    fn from(p: TokenPair) -> Self {
+        Self {
+            access_token: p.access_token,
+            refresh_token: p.refresh_token,
+            token_type: p.token_type,
+            expires_in: p.expires_in,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    user: UserView,
+    #[serde(flatten)]
+    tokens: TokenResponse,
+}
+
+fn session(user: User, tokens: TokenPair) -> SessionResponse {
+    SessionResponse {
+        user: user.into(),
+        tokens: tokens.into(),
+    }
+}
+
+/// Create an account (customer or vendor) and sign in. Sends a welcome mail.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, body = SessionResponse),
+        (status = 409, description = "e-mail already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn register(
+    State(state): State<AppState>,
+    Json(req): Json<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
+    let (user, tokens) = state
+        .auth
+        .register(Registration {
+            email: req.email,
+            password: req.password,
+            name: req.name,
+            role: req.role,
+            phone: req.phone,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(session(user, tokens))))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+/// Sign in. Wrong e-mail and wrong password get the same 401. Limited to 30
+/// requests per minute per IP and 10 failures per account per 15 minutes.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Json<SessionResponse>> {
+    let (user, tokens) = state.auth.login(&req.email, &req.password, ip).await?;
+    Ok(Json(session(user, tokens)))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// Exchange a refresh token for a new pair. The old token dies; presenting a
+/// dead one revokes every token of that session.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem, content_type = "application/problem+json")))]
+async fn refresh(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    Ok(Json(state.auth.refresh(&req.refresh_token).await?.into()))
+}
+
+/// End the session the refresh token belongs to.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    request_body = RefreshRequest, security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
+async fn logout(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(req): Json<RefreshRequest>,
+) -> ApiResult<StatusCode> {
+    state.auth.logout(user.id, &req.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForgotRequest {
+    email: String,
+}
+
+/// Always 202 for a well-formed address; mails a single-use reset link (valid
+/// one hour) when the account exists. 5 requests per account per hour.
+#[utoipa::path(post, path = "/api/v1/auth/password/forgot", tag = "auth",
+    request_body = ForgotRequest,
+    responses((status = 202), (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+async fn forgot_password(
+    State(state): State<AppState>,
+    Json(req): Json<ForgotRequest>,
+) -> ApiResult<StatusCode> {
+    state.auth.forgot_password(&req.email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResetRequest {
+    token: String,
+    new_password: String,
+}
+
+/// Set a new password with the token from the mail. The token dies, and so
+/// does every session of the account.
+#[utoipa::path(post, path = "/api/v1/auth/password/reset", tag = "auth",
+    request_body = ResetRequest,
+    responses((status = 204), (status = 400, description = "invalid, used or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn reset_password(
+    State(state): State<AppState>,
+    Json(req): Json<ResetRequest>,
+) -> ApiResult<StatusCode> {
+    state.auth.reset_password(&req.token, req.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,98 @@
+//! Liveness, readiness and Prometheus metrics.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
+use bazaar_core::{config::Config, jobs::Queue, outbox, queue_keys, redis_conn, telemetry};
+use redis::aio::ConnectionManager;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::AppState;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
+}
+
+async fn live() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+fn outcome<E: std::fmt::Display>(r: Result<Result<(), E>, tokio::time::error::Elapsed>) -> String {
+    match r {
+        Ok(Ok(())) => "ok".into(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => format!("error: no answer within {} ms", CHECK_TIMEOUT.as_millis()),
+    }
+}
+
+/// 200 when PostgreSQL and Redis both answer, 503 naming what does not.
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let mut redis = state.redis.clone();
+    let (database, redis) = tokio::join!(
+        tokio::time::timeout(CHECK_TIMEOUT, async {
+            sqlx::query("SELECT 1").execute(&state.pool).await.map(|_| ())
+        }),
+        tokio::time::timeout(CHECK_TIMEOUT, redis_conn::ping(&mut redis)),
+    );
+    let (database, redis) = (outcome(database), outcome(redis));
+    let ok = database == "ok" && redis == "ok";
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (
+        status,
+        Json(json!({
+            "status": if ok { "ok" } else { "unavailable" },
+            "checks": { "database": database, "redis": redis },
+        })),
+    )
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    render(&state.config, &state.pool, Some(state.redis.clone())).await
+}
+
+/// Refreshes the gauges every process can read (outbox, queue depth), so any
+/// role's `/metrics` shows them, then renders everything recorded.
+async fn render(config: &Config, pool: &PgPool, redis: Option<ConnectionManager>) -> impl IntoResponse {
+    if let Ok(Ok(lag)) = tokio::time::timeout(CHECK_TIMEOUT, outbox::lag(pool)).await {
+        metrics::gauge!("bazaar_outbox_pending").set(lag.pending as f64);
+        metrics::gauge!("bazaar_outbox_lag_seconds").set(lag.lag_seconds);
+    }
+    if let Some(mut conn) = redis {
+        for queue in Queue::ALL {
+            let name = queue_keys::queue_name(&config.redis_prefix, queue.as_str());
+            if let Ok(Ok(depth)) = tokio::time::timeout(CHECK_TIMEOUT, queue_keys::backlog(&mut conn, &name)).await {
+                metrics::gauge!("bazaar_queue_depth", "queue" => queue.as_str()).set(depth as f64);
+            }
+        }
+    }
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        telemetry::prometheus().render(),
+    )
+}
+
+/// The router of `METRICS_BIND` for the worker and scheduler roles.
+pub fn metrics_router(config: Arc<Config>, pool: PgPool) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let (config, pool) = (config.clone(), pool.clone());
+            async move {
+                let redis = tokio::time::timeout(
+                    CHECK_TIMEOUT,
+                    redis_conn::connect(&config.redis_url, config.redis_response_timeout),
+                )
+                .await
+                .ok()
+                .and_then(Result::ok);
+                render(&config, &pool, redis).await
+            }
+        }),
+    )
+}

@@ -1,0 +1,47 @@
+use std::sync::Arc;
+
+use bazaar_core::{
+    auth::{AuthService, JwtKeys, RateLimiter},
+    config::Config,
+};
+use redis::aio::ConnectionManager;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: PgPool,
+    pub redis: ConnectionManager,
+    pub auth: Arc<AuthService>,
+    pub keys: JwtKeys,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, pool: PgPool, redis: ConnectionManager) -> Self {
+        let secret: Vec<u8> = match &config.jwt_secret {
+            Some(s) => s.expose_secret().as_bytes().to_vec(),
+            None => {
+                tracing::warn!("JWT_SECRET unset: using a random secret; tokens die with this process");
+                bazaar_core::auth::tokens::random_token().into_bytes()
+            }
+        };
+        let keys = JwtKeys::new(&secret, config.access_token_ttl);
+        let auth = AuthService {
+            pool: pool.clone(),
+            keys: keys.clone(),
+            limiter: RateLimiter::new(redis.clone(), &config.redis_prefix),
+            limits: config.rate_limits.clone(),
+            pipeline: config.pipeline.clone(),
+            public_url: config.public_url.clone(),
+            refresh_ttl: config.refresh_token_ttl,
+        };
+        Self {
+            config,
+            pool,
+            redis,
+            auth: Arc::new(auth),
+            keys,
+        }
+    }
+}
