@@ -50,6 +50,7 @@ pub async fn run(config: Config, roles: Roles) -> anyhow::Result<()> {
     let config = Arc::new(config);
     telemetry::prometheus();
     log_integrations(&config);
+    let schedule = bazaar_scheduler::table::load(&bazaar_core::config::Env::process())?;
     let pool = db::prepare(&config.database_url, config.database_max_connections).await?;
     let redis = redis_conn::connect(&config.redis_url, config.redis_response_timeout).await?;
     let shutdown = CancellationToken::new();
@@ -72,7 +73,7 @@ pub async fn run(config: Config, roles: Roles) -> anyhow::Result<()> {
         tasks.spawn(bazaar_worker::run(config.clone(), pool.clone(), shutdown.clone()));
     }
     if roles.scheduler {
-        tasks.spawn(bazaar_scheduler::run(config.clone(), pool.clone(), shutdown.clone()));
+        tasks.spawn(bazaar_scheduler::run(config.clone(), pool.clone(), schedule, shutdown.clone()));
     }
 
     let mut result = Ok(());

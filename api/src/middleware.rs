@@ -70,12 +70,15 @@ pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_problem = response
+    // Our handlers answer errors in JSON (problem+json, or a documented body
+    // such as readiness); only bodies from elsewhere (axum's 405, the body
+    // limit's 413) are plain text.
+    let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/problem+json"));
-    if is_problem {
+        .is_some_and(|ct| ct.contains("json"));
+    if is_json {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();

@@ -19,6 +19,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Arc<Config>, pool: PgPool, redis: ConnectionManager) -> Self {
+        bazaar_core::telemetry::prometheus();
         let secret: Vec<u8> = match &config.jwt_secret {
             Some(s) => s.expose_secret().as_bytes().to_vec(),
             None => {

@@ -17,8 +17,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use table::{Entry, ScheduledJob};
 
-pub async fn run(config: Arc<Config>, pool: PgPool, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let entries = table::load(&bazaar_core::config::Env::process())?;
+/// Runs the cron table `entries` (see `table::load`) until `shutdown`.
+pub async fn run(
+    config: Arc<Config>,
+    pool: PgPool,
+    entries: Vec<Entry>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    bazaar_core::telemetry::prometheus();
     let monitor = Arc::new(monitor::HealthMonitor::new(config.clone(), pool.clone())?);
     let mut tasks = tokio::task::JoinSet::new();
     for entry in entries {

@@ -55,9 +55,10 @@ impl HealthMonitor {
             Some((mailer, config.admin_emails.clone()))
         };
         let runner = format!(
-            "{}-{}",
+            "{}-{}-{:04x}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "scheduler".into()),
-            std::process::id()
+            std::process::id(),
+            rand::random::<u16>()
         );
         Ok(Self {
             config,

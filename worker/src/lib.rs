@@ -24,6 +24,7 @@ pub use envelope::JobEnvelope;
 /// jobs finish. An error means the role cannot go on (Redis gone for longer
 /// than the supervisor tolerates, or the database listener failed for good).
 pub async fn run(config: Arc<Config>, pool: PgPool, shutdown: CancellationToken) -> anyhow::Result<()> {
+    bazaar_core::telemetry::prometheus();
     let smtp_url = config.smtp_url.as_ref().map(secrecy::ExposeSecret::expose_secret);
     let mailer = Mailer::new(smtp_url, &config.mail_from, &config.mail_outbox_dir)
         .context("configuring e-mail")?;

@@ -51,13 +51,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first, over the whole body, so trailing garbage is "malformed"
+    // even when the prefix would already fail on its shape.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(classify(String::new(), e));
+    }
+    // Every request body is an object; serde would also accept an array for a
+    // struct (fields by position), which no client means.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::validation(vec![FieldError::new("body", "must be a JSON object")]));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         classify(path, e.into_inner())
-    })?;
-    de.end().map_err(|e| classify(String::new(), e))?;
-    Ok(value)
+    })
 }
 
 fn classify(path: String, inner: serde_json::Error) -> ApiError {
@@ -117,6 +125,8 @@ mod tests {
         assert_eq!(status(parse(b"{}")), 422);
         assert_eq!(status(parse(b"{\"email\": \"a\", \"admin\": true}")), 422);
         assert_eq!(status(parse(b"{\"email\": \"a\", \"age\": 300}")), 422);
+        assert_eq!(status(parse(b"[\"a\", 1]")), 422);
+        assert_eq!(status(parse(b"\"text\"")), 422);
         assert!(parse::<Login>(b"{\"email\": \"a\"}").is_ok());
     }
 }

@@ -1,0 +1,133 @@
+//! The pipeline under failure: killed workers, a 20,000-job backlog, Redis
+//! restarts. Each test would fail if one of APALIS.md's workarounds were removed.
+
+use std::time::{Duration, Instant};
+
+use bazaar_core::{jobs::Probe, outbox, queue_keys};
+
+use crate::harness::{eventually, process::BazaarProcess, RedisServer, TestApp};
+
+async fn enqueue_probes(app: &TestApp, prefix: &str, count: usize, work_ms: u64) {
+    let probes: Vec<Probe> = (0..count)
+        .map(|i| Probe { key: format!("{prefix}{i}"), work_ms, fail_times: 0 })
+        .collect();
+    let mut tx = app.pool.begin().await.unwrap();
+    for chunk in probes.chunks(5000) {
+        outbox::enqueue_batch(&mut tx, &app.config.pipeline, chunk).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn probes_done(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM job_probes").fetch_one(&app.pool).await.unwrap()
+}
+
+async fn assert_every_probe_ran_once(app: &TestApp, count: i64) {
+    let (pending, done, failed) = app.job_counts("ops.probe").await;
+    assert_eq!((pending, done, failed), (0, count, 0));
+    // One effect row per job (the key is the primary key, so a second run of
+    // a job could not have succeeded: it would show up as a failure above).
+    assert_eq!(probes_done(app).await, count);
+}
+
+#[tokio::test]
+async fn a_killed_worker_s_jobs_are_redelivered_within_the_orphan_bound_and_run_once() {
+    // Redelivery by the outbox is pushed far out, so only apalis's orphan
+    // recovery (heartbeat 1 s x 3 missed) can bring the jobs back in time.
+    let app = TestApp::builder()
+        .without_worker()
+        .var("OUTBOX_REDELIVER_SECS", "600")
+        .var("QUEUE_OPS_CONCURRENCY", "16")
+        .start()
+        .await;
+    enqueue_probes(&app, "kill-", 300, 250).await;
+    let mut first = BazaarProcess::spawn("worker", &app.vars);
+    eventually("the first worker to be mid-batch", Duration::from_secs(60), || async {
+        (probes_done(&app).await >= 30).then_some(())
+    })
+    .await;
+    first.kill();
+    let killed_at = Instant::now();
+    let done_at_kill = probes_done(&app).await;
+    assert!(done_at_kill < 300, "the kill must land mid-batch");
+
+    let _second = BazaarProcess::spawn("worker", &app.vars);
+    eventually("all jobs after the kill", Duration::from_secs(90), || async {
+        (probes_done(&app).await == 300).then_some(())
+    })
+    .await;
+    let recovered_in = killed_at.elapsed();
+    assert!(recovered_in < Duration::from_secs(60), "took {recovered_in:?}");
+    assert_every_probe_ran_once(&app, 300).await;
+}
+
+#[tokio::test]
+async fn twenty_thousand_queued_jobs_drain_without_flooding_redis() {
+    let app = TestApp::builder().without_worker().start().await;
+    enqueue_probes(&app, "bulk-", 20_000, 0).await;
+    app.start_worker();
+
+    let cap = app.config.pipeline.relay_backlog_cap;
+    let slack = app.config.pipeline.relay_batch_size as u64;
+    let queue = queue_keys::queue_name(&app.config.redis_prefix, "ops");
+    let mut redis = bazaar_core::redis_conn::connect(&app.config.redis_url, Duration::from_secs(5)).await.unwrap();
+    let mut max_backlog = 0;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while probes_done(&app).await < 20_000 {
+        max_backlog = max_backlog.max(queue_keys::backlog(&mut redis, &queue).await.unwrap());
+        assert!(Instant::now() < deadline, "20,000 jobs did not drain in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(max_backlog > 0, "the backlog was sampled while draining");
+    assert!(max_backlog <= cap + slack, "Redis backlog reached {max_backlog}, cap {cap}");
+    assert_every_probe_ran_once(&app, 20_000).await;
+}
+
+#[tokio::test]
+async fn workers_survive_a_redis_restart_under_load_and_every_job_completes() {
+    let mut redis = RedisServer::start().await;
+    let app = TestApp::builder()
+        .without_worker()
+        .var("REDIS_URL", redis.url())
+        // The restarted Redis has lost every queued task: the outbox pushes
+        // what is still pending again after this long.
+        .var("OUTBOX_REDELIVER_SECS", "3")
+        .start()
+        .await;
+    enqueue_probes(&app, "restart-", 1000, 5).await;
+    let mut worker = BazaarProcess::spawn("worker", &app.vars);
+    eventually("the worker to be busy", Duration::from_secs(60), || async {
+        (probes_done(&app).await >= 100).then_some(())
+    })
+    .await;
+
+    redis.stop();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    redis.restart().await;
+
+    eventually("every job after the Redis restart", Duration::from_secs(120), || async {
+        (probes_done(&app).await == 1000).then_some(())
+    })
+    .await;
+    assert!(worker.try_status().is_none(), "the worker process must still run; log: {}", worker.log_text());
+    assert_every_probe_ran_once(&app, 1000).await;
+    assert!(worker.log_text().contains("restarting apalis worker"), "the supervisor restarted the workers");
+}
+
+#[tokio::test]
+async fn a_worker_that_cannot_reach_redis_for_long_exits_non_zero() {
+    let mut redis = RedisServer::start().await;
+    let app = TestApp::builder()
+        .without_worker()
+        .var("REDIS_URL", redis.url())
+        .var("WORKER_GIVE_UP_SECS", "2")
+        .start()
+        .await;
+    let mut worker = BazaarProcess::spawn("worker", &app.vars);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(worker.try_status().is_none(), "running while Redis is up");
+    redis.stop();
+    let status = worker.wait(Duration::from_secs(60)).await;
+    assert!(!status.success(), "exit status {status:?}");
+    assert!(worker.log_text().contains("kept failing"), "{}", worker.log_text());
+}

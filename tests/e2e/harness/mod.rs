@@ -1,0 +1,271 @@
+//! The test harness: the real system in-process (api, worker and optionally
+//! scheduler) on port 0, with its own database and Redis key prefix, plus fake
+//! providers at their configured base URLs.
+
+pub mod process;
+pub mod redis_server;
+pub mod smtp;
+pub mod telegram;
+
+use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use bazaar_core::config::{Config, Env};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+pub use redis_server::RedisServer;
+pub use smtp::SmtpServer;
+pub use telegram::FakeTelegram;
+
+pub const PASSWORD: &str = "correct-horse-9";
+
+fn base_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn base_redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Polls `check` until it returns `Some`, failing the test with `what` after `limit`.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {limit:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub struct Builder {
+    vars: HashMap<String, String>,
+    worker: bool,
+    schedulers: usize,
+    telegram: bool,
+}
+
+impl Builder {
+    pub fn var(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.vars.insert(k.into(), v.into());
+        self
+    }
+
+    pub fn without_worker(mut self) -> Self {
+        self.worker = false;
+        self
+    }
+
+    pub fn schedulers(mut self, n: usize) -> Self {
+        self.schedulers = n;
+        self
+    }
+
+    pub fn telegram(mut self) -> Self {
+        self.telegram = true;
+        self
+    }
+
+    pub async fn start(mut self) -> TestApp {
+        let name = format!("bazaar_t_{}", uuid::Uuid::now_v7().simple());
+        let db_url = format!("{}/{name}", base_database_url());
+        let smtp = SmtpServer::start().await;
+        let telegram = if self.telegram { Some(FakeTelegram::start().await) } else { None };
+        let defaults = [
+            ("DATABASE_URL", db_url.clone()),
+            ("DATABASE_MAX_CONNECTIONS", "20".into()),
+            ("REDIS_URL", base_redis_url()),
+            ("REDIS_PREFIX", format!("t{}", uuid::Uuid::now_v7().simple())),
+            ("JWT_SECRET", "test-secret-test-secret-test-secret".into()),
+            ("BAZAAR_PUBLIC_URL", "http://shop.test".into()),
+            ("SMTP_URL", smtp.url()),
+            ("MAIL_FROM", "bazaar <shop@bazaar.test>".into()),
+            ("WORKER_POLL_INTERVAL_MS", "20".into()),
+            ("WORKER_HEARTBEAT_SECS", "1".into()),
+            ("WORKER_MISSED_HEARTBEATS", "3".into()),
+            ("OUTBOX_POLL_INTERVAL_MS", "100".into()),
+            ("QUEUE_EMAIL_BACKOFF_BASE_MS", "100".into()),
+            ("QUEUE_OPS_BACKOFF_BASE_MS", "100".into()),
+            ("HEALTH_CHECK_TIMEOUT_MS", "1000".into()),
+        ];
+        for (k, v) in defaults {
+            self.vars.entry(k.into()).or_insert(v);
+        }
+        if let Some(t) = &telegram {
+            self.vars.entry("TELEGRAM_BOT_TOKEN".into()).or_insert(t.token.clone());
+            self.vars.entry("TELEGRAM_API_URL".into()).or_insert(t.url());
+            self.vars.entry("TELEGRAM_ADMIN_CHAT_ID".into()).or_insert("-100777".into());
+        }
+        let vars = self.vars.clone();
+        let config = Arc::new(Config::from(&Env::new(|k| vars.get(k).cloned())).expect("test config is valid"));
+        let pool = bazaar_core::db::prepare(&config.database_url, config.database_max_connections)
+            .await
+            .expect("test database");
+        let redis = bazaar_core::redis_conn::connect(&config.redis_url, config.redis_response_timeout)
+            .await
+            .expect("redis for tests");
+        let shutdown = CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind api");
+        let addr = listener.local_addr().expect("api addr");
+        let state = bazaar_api::AppState::new(config.clone(), pool.clone(), redis);
+        tokio::spawn(bazaar_api::serve(state, listener, shutdown.clone()));
+        let app = TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            pool,
+            vars: self.vars,
+            config,
+            shutdown,
+            smtp,
+            telegram,
+        };
+        if self.worker {
+            app.start_worker();
+        }
+        for _ in 0..self.schedulers {
+            app.start_scheduler();
+        }
+        app
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub vars: HashMap<String, String>,
+    pub config: Arc<Config>,
+    pub shutdown: CancellationToken,
+    pub smtp: SmtpServer,
+    pub telegram: Option<FakeTelegram>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> Builder {
+        Builder {
+            vars: HashMap::new(),
+            worker: true,
+            schedulers: 0,
+            telegram: false,
+        }
+    }
+
+    pub async fn spawn() -> TestApp {
+        Self::builder().start().await
+    }
+
+    /// Starts an in-process worker (relay + apalis workers) on this app's config.
+    pub fn start_worker(&self) {
+        tokio::spawn(bazaar_worker::run(self.config.clone(), self.pool.clone(), self.shutdown.clone()));
+    }
+
+    pub fn start_scheduler(&self) {
+        let vars = self.vars.clone();
+        let entries = bazaar_scheduler::table::load(&Env::new(|k| vars.get(k).cloned())).expect("schedule");
+        tokio::spawn(bazaar_scheduler::run(self.config.clone(), self.pool.clone(), entries, self.shutdown.clone()));
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(&body).send().await.expect("request")
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request")
+    }
+
+    /// Registers a customer and returns the session (user + tokens).
+    pub async fn register(&self, email: &str) -> Value {
+        let r = self
+            .post(
+                "/api/v1/auth/register",
+                json!({ "email": email, "password": PASSWORD, "name": "Test User", "role": "customer" }),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "register {email}");
+        r.json().await.expect("json")
+    }
+
+    /// Creates an admin the way an operator would (the core function behind
+    /// `bazaar admin create`) and logs in.
+    pub async fn admin_token(&self) -> String {
+        let email = format!("admin-{}@bazaar.test", uuid::Uuid::now_v7().simple());
+        bazaar_core::auth::service::create_admin(&self.pool, &email, "Admin", PASSWORD.into())
+            .await
+            .expect("admin");
+        let r = self.post("/api/v1/auth/login", json!({ "email": email, "password": PASSWORD })).await;
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// Waits until no job is pending; fails if any is left behind or failed.
+    pub async fn drain(&self) {
+        eventually("the job queues to drain", Duration::from_secs(60), || async {
+            let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await
+                .ok()?;
+            (pending == 0).then_some(())
+        })
+        .await;
+        let failed: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT kind, last_error FROM outbox WHERE status = 'failed'")
+                .fetch_all(&self.pool)
+                .await
+                .expect("query");
+        assert!(failed.is_empty(), "failed jobs left behind: {failed:?}");
+    }
+
+    pub async fn job_counts(&self, kind: &str) -> (i64, i64, i64) {
+        sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'done'),
+                    count(*) FILTER (WHERE status = 'failed')
+             FROM outbox WHERE kind = $1",
+        )
+        .bind(kind)
+        .fetch_one(&self.pool)
+        .await
+        .expect("counts")
+    }
+}
+
+/// Asserts a problem+json response with `status`, returning its body.
+pub async fn assert_problem(r: reqwest::Response, status: u16) -> Value {
+    assert_eq!(r.status().as_u16(), status, "status");
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(ct.starts_with("application/problem+json"), "content-type was {ct}");
+    let body: Value = r.json().await.expect("problem body");
+    assert_eq!(body["status"], status);
+    assert!(body["type"].is_string() && body["title"].is_string(), "{body}");
+    body
+}

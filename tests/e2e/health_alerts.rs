@@ -1,0 +1,94 @@
+//! Scheduled health checks: alert once, recover once, one run per tick even
+//! with two schedulers.
+
+use std::{collections::HashSet, time::Duration};
+
+use serde_json::Value;
+
+use crate::harness::{eventually, RedisServer, TestApp};
+
+async fn runs(app: &TestApp, admin: &str) -> Vec<Value> {
+    let page: Value = app
+        .get_auth("/api/v1/admin/health?per_page=100", admin)
+        .await
+        .json()
+        .await
+        .expect("runs");
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until `n` more finished runs exist than now.
+async fn wait_runs(app: &TestApp, admin: &str, n: usize) {
+    let finished = |runs: &[Value]| runs.iter().filter(|r| r["finished_at"].is_string()).count();
+    let start = finished(&runs(app, admin).await);
+    eventually(&format!("{n} more health runs"), Duration::from_secs(30), || async {
+        (finished(&runs(app, admin).await) >= start + n).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failing_check_alerts_once_across_ticks_and_schedulers_then_recovers_once() {
+    let mut redis = RedisServer::start().await;
+    let app = TestApp::builder()
+        .without_worker()
+        .telegram()
+        .schedulers(2)
+        .var("REDIS_URL", redis.url())
+        .var("SCHEDULE_HEALTH_CHECK", "* * * * * *")
+        .var("ADMIN_EMAILS", "ops@bazaar.test, cto@bazaar.test")
+        .start()
+        .await;
+    let telegram = app.telegram.as_ref().unwrap();
+    let admin = app.admin_token().await;
+    let alerts = |to: &str| app.smtp.mails_to(to);
+
+    wait_runs(&app, &admin, 2).await;
+    assert!(telegram.sent().is_empty(), "healthy: no alert");
+    let latest = &runs(&app, &admin).await[0];
+    assert_eq!(latest["status"], "ok");
+    let names: Vec<&str> = latest["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    for expected in ["database", "redis", "queue:email", "queue:ops", "outbox"] {
+        assert!(names.contains(&expected), "{expected} not in {names:?}");
+    }
+
+    redis.stop();
+    let sent = eventually("the alert", Duration::from_secs(30), || async {
+        let s = telegram.sent();
+        (!s.is_empty()).then_some(s)
+    })
+    .await;
+    assert_eq!(sent[0].chat_id, -100777);
+    assert!(sent[0].text.contains("ALERT") && sent[0].text.contains("redis"), "{}", sent[0].text);
+
+    wait_runs(&app, &admin, 4).await;
+    assert_eq!(telegram.sent().len(), 1, "one alert across several unhealthy ticks");
+    for to in ["ops@bazaar.test", "cto@bazaar.test"] {
+        let mails = alerts(to);
+        assert_eq!(mails.len(), 1, "one alert mail to {to}");
+        assert!(mails[0].header("Subject").unwrap().contains("redis"));
+    }
+    let unhealthy = runs(&app, &admin).await.into_iter().find(|r| r["status"] == "unhealthy").expect("an unhealthy run");
+    let redis_component = unhealthy["components"].as_array().unwrap().iter().find(|c| c["name"] == "redis").unwrap();
+    assert_eq!(redis_component["status"], "error");
+    assert!(!redis_component["detail"].as_str().unwrap().is_empty());
+
+    redis.restart().await;
+    let sent = eventually("the recovery message", Duration::from_secs(30), || async {
+        let s = telegram.sent();
+        (s.len() >= 2).then_some(s)
+    })
+    .await;
+    assert!(sent[1].text.contains("RECOVERED"), "{}", sent[1].text);
+    wait_runs(&app, &admin, 3).await;
+    assert_eq!(telegram.sent().len(), 2, "one recovery message");
+    assert_eq!(alerts("ops@bazaar.test").len(), 2);
+    assert!(alerts("ops@bazaar.test")[1].header("Subject").unwrap().contains("RECOVERED"));
+
+    // Two schedulers, one run per tick: every tick appears once, a second apart.
+    let all = runs(&app, &admin).await;
+    let ticks: Vec<&str> = all.iter().map(|r| r["tick_at"].as_str().unwrap()).collect();
+    let distinct: HashSet<&&str> = ticks.iter().collect();
+    assert_eq!(distinct.len(), ticks.len(), "a tick ran twice: {ticks:?}");
+    assert!(ticks.windows(2).all(|w| w[0] > w[1]), "newest first");
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: the whole system against real PostgreSQL and Redis, with
+//! fake providers. One binary, one file per capability.
+
+mod harness;
+
+mod admin_cli;
+mod auth;
+mod bad_input;
+mod chaos;
+mod health_alerts;
+mod ops;
+mod password_reset;
+mod pipeline;
