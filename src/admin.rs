@@ -6,17 +6,19 @@ use bazaar_core::{auth::service::create_admin, config::Config, db};
 pub async fn create(config: &Config, email: &str, name: &str) -> anyhow::Result<()> {
     let password = read_password()?;
     let pool = db::prepare(&config.database_url, 2).await?;
-    let user = create_admin(&pool, email, name, password).await.map_err(|e| match e {
-        bazaar_core::Error::Validation(errors) => anyhow::anyhow!(
-            "{}",
-            errors
-                .iter()
-                .map(|e| format!("{} {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        other => anyhow::anyhow!("{other}"),
-    })?;
+    let user = create_admin(&pool, email, name, password)
+        .await
+        .map_err(|e| match e {
+            bazaar_core::Error::Validation(errors) => anyhow::anyhow!(
+                "{}",
+                errors
+                    .iter()
+                    .map(|e| format!("{} {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            other => anyhow::anyhow!("{other}"),
+        })?;
     println!("admin {} created (id {})", user.email, user.id);
     Ok(())
 }

@@ -12,19 +12,28 @@ use sqlx::PgPool;
 pub async fn jobs(config: &Config, count: usize, rate: u32, seconds: u64) -> anyhow::Result<()> {
     let pool = db::prepare(&config.database_url, 4).await?;
     let run = uuid::Uuid::now_v7().simple().to_string();
-    println!("bench jobs: run {run} against {}", bazaar_core::config::mask_url(&config.database_url));
+    println!(
+        "bench jobs: run {run} against {}",
+        bazaar_core::config::mask_url(&config.database_url)
+    );
 
     // Phase 1: a burst, for throughput.
     let prefix = format!("bench:{run}:burst:");
     let probes: Vec<Probe> = (0..count)
-        .map(|i| Probe { key: format!("{prefix}{i}"), work_ms: 0, fail_times: 0 })
+        .map(|i| Probe {
+            key: format!("{prefix}{i}"),
+            work_ms: 0,
+            fail_times: 0,
+        })
         .collect();
     let mut tx = pool.begin().await?;
     for chunk in probes.chunks(5_000) {
         outbox::enqueue_batch(&mut tx, &config.pipeline, chunk).await?;
     }
     tx.commit().await?;
-    let committed: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()").fetch_one(&pool).await?;
+    let committed: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+        .fetch_one(&pool)
+        .await?;
     let last = wait_for(&pool, &prefix, count, Duration::from_secs(600)).await?;
     let elapsed = (last - committed).num_milliseconds().max(1) as f64 / 1000.0;
     println!(
@@ -42,7 +51,11 @@ pub async fn jobs(config: &Config, count: usize, rate: u32, seconds: u64) -> any
         outbox::enqueue(
             &mut conn,
             &config.pipeline,
-            &Probe { key: format!("{prefix}{i}"), work_ms: 0, fail_times: 0 },
+            &Probe {
+                key: format!("{prefix}{i}"),
+                work_ms: 0,
+                fail_times: 0,
+            },
         )
         .await?;
     }
@@ -66,7 +79,12 @@ pub async fn jobs(config: &Config, count: usize, rate: u32, seconds: u64) -> any
 }
 
 /// Waits until `count` probes with `prefix` have run; returns when the last finished.
-async fn wait_for(pool: &PgPool, prefix: &str, count: usize, limit: Duration) -> anyhow::Result<DateTime<Utc>> {
+async fn wait_for(
+    pool: &PgPool,
+    prefix: &str,
+    count: usize,
+    limit: Duration,
+) -> anyhow::Result<DateTime<Utc>> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let (done, last): (i64, Option<DateTime<Utc>>) = sqlx::query_as(

@@ -19,14 +19,18 @@ pub fn init(config: &Config) -> Option<sentry::ClientInitGuard> {
         ))
     });
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let format = config.log_format.unwrap_or(if std::io::stdout().is_terminal() {
-        LogFormat::Pretty
-    } else {
-        LogFormat::Json
-    });
-    let registry = tracing_subscriber::registry()
-        .with(filter)
-        .with(sentry.as_ref().map(|_| sentry::integrations::tracing::ErrorLayer::new()));
+    let format = config
+        .log_format
+        .unwrap_or(if std::io::stdout().is_terminal() {
+            LogFormat::Pretty
+        } else {
+            LogFormat::Json
+        });
+    let registry = tracing_subscriber::registry().with(filter).with(
+        sentry
+            .as_ref()
+            .map(|_| sentry::integrations::tracing::ErrorLayer::new()),
+    );
     let _ = match format {
         LogFormat::Json => registry
             .with(

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bazaar", version, about = "E-commerce backend: API, workers and scheduler")]
+#[command(
+    name = "bazaar",
+    version,
+    about = "E-commerce backend: API, workers and scheduler"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -81,7 +85,10 @@ fn main() -> ExitCode {
     };
     // Sentry must be initialised before the async runtime starts.
     let _sentry = logging::init(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("bazaar: cannot start the async runtime: {e}");
@@ -99,7 +106,12 @@ fn main() -> ExitCode {
                 command: AdminCommand::Create { email, name },
             } => admin::create(&config, &email, &name).await,
             Command::Bench {
-                command: BenchCommand::Jobs { count, rate, seconds },
+                command:
+                    BenchCommand::Jobs {
+                        count,
+                        rate,
+                        seconds,
+                    },
             } => bench::jobs(&config, count, rate, seconds).await,
         }
     });

@@ -16,16 +16,32 @@ pub struct Roles {
 
 impl Roles {
     pub fn all() -> Self {
-        Roles { api: true, worker: true, scheduler: true }
+        Roles {
+            api: true,
+            worker: true,
+            scheduler: true,
+        }
     }
     pub fn only_api() -> Self {
-        Roles { api: true, worker: false, scheduler: false }
+        Roles {
+            api: true,
+            worker: false,
+            scheduler: false,
+        }
     }
     pub fn only_worker() -> Self {
-        Roles { api: false, worker: true, scheduler: false }
+        Roles {
+            api: false,
+            worker: true,
+            scheduler: false,
+        }
     }
     pub fn only_scheduler() -> Self {
-        Roles { api: false, worker: false, scheduler: true }
+        Roles {
+            api: false,
+            worker: false,
+            scheduler: true,
+        }
     }
 }
 
@@ -67,13 +83,27 @@ pub async fn run(config: Config, roles: Roles) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on METRICS_BIND={addr}"))?;
-        tasks.spawn(bazaar_api::serve_metrics(config.clone(), pool.clone(), listener, shutdown.clone()));
+        tasks.spawn(bazaar_api::serve_metrics(
+            config.clone(),
+            pool.clone(),
+            listener,
+            shutdown.clone(),
+        ));
     }
     if roles.worker {
-        tasks.spawn(bazaar_worker::run(config.clone(), pool.clone(), shutdown.clone()));
+        tasks.spawn(bazaar_worker::run(
+            config.clone(),
+            pool.clone(),
+            shutdown.clone(),
+        ));
     }
     if roles.scheduler {
-        tasks.spawn(bazaar_scheduler::run(config.clone(), pool.clone(), schedule, shutdown.clone()));
+        tasks.spawn(bazaar_scheduler::run(
+            config.clone(),
+            pool.clone(),
+            schedule,
+            shutdown.clone(),
+        ));
     }
 
     let mut result = Ok(());
@@ -83,7 +113,9 @@ pub async fn run(config: Config, roles: Roles) -> anyhow::Result<()> {
             // A role ended by itself: that is a failure even if it said Ok.
             shutdown.cancel();
             if result.is_ok() {
-                result = Err(outcome.err().unwrap_or_else(|| anyhow::anyhow!("a role stopped unexpectedly")));
+                result = Err(outcome
+                    .err()
+                    .unwrap_or_else(|| anyhow::anyhow!("a role stopped unexpectedly")));
             }
         } else if let Err(e) = outcome {
             if result.is_ok() {

@@ -93,7 +93,9 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
-            Error::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such resource"),
+            Error::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such resource")
+            }
             Error::Conflict(d) => ApiError::new(StatusCode::CONFLICT, "conflict", d),
             Error::Validation(errors) => ApiError::validation(errors),
             Error::BadRequest(d) => ApiError::new(StatusCode::BAD_REQUEST, "bad-request", d),
@@ -101,7 +103,11 @@ impl From<Error> for ApiError {
             Error::Forbidden(d) => ApiError::forbidden(d),
             Error::RateLimited { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
-                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "too many requests; try again later")
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "too many requests; try again later",
+                )
             },
             Error::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
@@ -121,11 +127,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = Problem {
             kind: format!("/problems/{}", self.slug),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_owned(),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             detail: self.detail,
             errors: self.errors,

@@ -31,7 +31,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
+        .layer(axum::middleware::from_fn(
+            middleware::problem_for_bare_errors,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(cors)
         .layer(axum::middleware::from_fn(middleware::observe))
@@ -44,7 +46,9 @@ fn cors(config: &Config) -> CorsLayer {
         .allow_headers(Any)
         .expose_headers(Any)
         .max_age(std::time::Duration::from_secs(3600));
-    if config.cors_allowed_origins.is_empty() || config.cors_allowed_origins.iter().any(|o| o == "*") {
+    if config.cors_allowed_origins.is_empty()
+        || config.cors_allowed_origins.iter().any(|o| o == "*")
+    {
         // Bearer tokens, not cookies: allowing any origin exposes nothing.
         base.allow_origin(Any)
     } else {

@@ -58,7 +58,12 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
     span.in_scope(|| {
-        tracing::info!(status, route, latency_ms = elapsed.as_secs_f64() * 1000.0, "request")
+        tracing::info!(
+            status,
+            route,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        )
     });
     response.headers_mut().insert(REQUEST_ID, id);
     response

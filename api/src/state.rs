@@ -23,7 +23,9 @@ impl AppState {
         let secret: Vec<u8> = match &config.jwt_secret {
             Some(s) => s.expose_secret().as_bytes().to_vec(),
             None => {
-                tracing::warn!("JWT_SECRET unset: using a random secret; tokens die with this process");
+                tracing::warn!(
+                    "JWT_SECRET unset: using a random secret; tokens die with this process"
+                );
                 bazaar_core::auth::tokens::random_token().into_bytes()
             }
         };

@@ -125,8 +125,10 @@ impl PipelineConfig {
 
 /// Reads a variable through a lookup function, so tests can configure a
 /// process without touching the real environment.
+type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
 pub struct Env<'a> {
-    lookup: Box<dyn Fn(&str) -> Option<String> + 'a>,
+    lookup: Lookup<'a>,
 }
 
 impl<'a> Env<'a> {
@@ -311,7 +313,10 @@ impl Config {
             integrations: vec![
                 ("smtp", env.get("SMTP_URL").is_some()),
                 ("telegram", configured(&["TELEGRAM_BOT_TOKEN"])),
-                ("whatsapp", configured(&["WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"])),
+                (
+                    "whatsapp",
+                    configured(&["WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"]),
+                ),
                 ("kaspi", configured(&["KASPI_TOKEN", "KASPI_MERCHANT_ID"])),
                 ("ozon", configured(&["OZON_CLIENT_ID", "OZON_API_KEY"])),
                 (
@@ -343,7 +348,10 @@ fn pipeline_config(env: &Env<'_>) -> Result<PipelineConfig, ConfigError> {
                 &format!("QUEUE_{up}_BACKOFF_BASE_MS"),
                 d.backoff_base.as_millis() as u64,
             )?,
-            backoff_max: env.secs(&format!("QUEUE_{up}_BACKOFF_MAX_SECS"), d.backoff_max.as_secs())?,
+            backoff_max: env.secs(
+                &format!("QUEUE_{up}_BACKOFF_MAX_SECS"),
+                d.backoff_max.as_secs(),
+            )?,
         });
     }
     Ok(PipelineConfig {
@@ -380,8 +388,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from(&Env::new(move |k| map.get(k).cloned()))
     }
 
@@ -408,9 +418,16 @@ mod tests {
 
     #[test]
     fn production_requires_a_strong_jwt_secret() {
-        assert_eq!(config(&[("BAZAAR_ENV", "production")]).unwrap_err().name, "JWT_SECRET");
+        assert_eq!(
+            config(&[("BAZAAR_ENV", "production")]).unwrap_err().name,
+            "JWT_SECRET"
+        );
         assert!(config(&[("BAZAAR_ENV", "production"), ("JWT_SECRET", "short")]).is_err());
-        assert!(config(&[("BAZAAR_ENV", "production"), ("JWT_SECRET", &"k".repeat(32))]).is_ok());
+        assert!(config(&[
+            ("BAZAAR_ENV", "production"),
+            ("JWT_SECRET", &"k".repeat(32))
+        ])
+        .is_ok());
     }
 
     #[test]

@@ -146,14 +146,22 @@ pub async fn check(
             Ok(lag) => {
                 let detail = format!("{} waiting, oldest {:.1} s", lag.pending, lag.lag_seconds);
                 let bad = lag.lag_seconds > thresholds.max_outbox_lag.as_secs_f64();
-                Component::new("outbox", if bad { Status::Error } else { Status::Ok }, detail)
+                Component::new(
+                    "outbox",
+                    if bad { Status::Error } else { Status::Ok },
+                    detail,
+                )
             }
             Err(e) => Component::new("outbox", Status::Unknown, e),
         },
         None => Component::new("outbox", Status::Unknown, "database unavailable"),
     });
 
-    let enabled: Vec<&str> = integrations.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
+    let enabled: Vec<&str> = integrations
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect();
     components.push(Component::new(
         "integrations",
         Status::Ok,
@@ -230,11 +238,13 @@ pub fn decide(
 
 /// Claims a tick for this runner. Exactly one caller gets `true` per tick.
 pub async fn claim_tick(pool: &PgPool, tick: DateTime<Utc>, runner: &str) -> sqlx::Result<bool> {
-    let claimed = sqlx::query("INSERT INTO health_runs (tick_at, runner) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(tick)
-        .bind(runner)
-        .execute(pool)
-        .await?;
+    let claimed = sqlx::query(
+        "INSERT INTO health_runs (tick_at, runner) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(tick)
+    .bind(runner)
+    .execute(pool)
+    .await?;
     Ok(claimed.rows_affected() == 1)
 }
 
@@ -279,9 +289,11 @@ pub async fn list_runs(pool: &PgPool, limit: i64, offset: i64) -> sqlx::Result<(
 }
 
 pub async fn lock_alert_state(conn: &mut PgConnection) -> sqlx::Result<AlertState> {
-    sqlx::query_as("SELECT unhealthy_since, last_alert_at, failing FROM alert_state WHERE id = 1 FOR UPDATE")
-        .fetch_one(conn)
-        .await
+    sqlx::query_as(
+        "SELECT unhealthy_since, last_alert_at, failing FROM alert_state WHERE id = 1 FOR UPDATE",
+    )
+    .fetch_one(conn)
+    .await
 }
 
 pub async fn save_alert_state(conn: &mut PgConnection, s: &AlertState) -> sqlx::Result<()> {
@@ -295,11 +307,13 @@ pub async fn save_alert_state(conn: &mut PgConnection, s: &AlertState) -> sqlx::
 }
 
 pub async fn purge_runs(pool: &PgPool, keep: Duration) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM health_runs WHERE tick_at < now() - make_interval(secs => $1)")
-        .bind(keep.as_secs_f64())
-        .execute(pool)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM health_runs WHERE tick_at < now() - make_interval(secs => $1)")
+            .bind(keep.as_secs_f64())
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }
 
 #[cfg(test)]
@@ -316,8 +330,22 @@ mod tests {
         let repeat = Duration::from_secs(30 * 60);
         let mut state = AlertState::default();
         let mut actions = Vec::new();
-        for (minute, healthy) in [(0, true), (1, false), (2, false), (30, false), (31, false), (32, true), (33, true)] {
-            let (action, next) = decide(&state, healthy, "redis: connection refused", at(minute), repeat);
+        for (minute, healthy) in [
+            (0, true),
+            (1, false),
+            (2, false),
+            (30, false),
+            (31, false),
+            (32, true),
+            (33, true),
+        ] {
+            let (action, next) = decide(
+                &state,
+                healthy,
+                "redis: connection refused",
+                at(minute),
+                repeat,
+            );
             actions.push(action);
             state = next;
         }

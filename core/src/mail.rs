@@ -6,9 +6,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "template", rename_all = "snake_case")]
 pub enum MailTemplate {
-    Welcome { name: String },
-    PasswordReset { name: String, link: String, valid_minutes: u32 },
-    AdminAlert { subject: String, lines: Vec<String> },
+    Welcome {
+        name: String,
+    },
+    PasswordReset {
+        name: String,
+        link: String,
+        valid_minutes: u32,
+    },
+    AdminAlert {
+        subject: String,
+        lines: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -10,8 +10,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use crate::config::mask_url;
 
 pub async fn connect(url: &str, response_timeout: Duration) -> anyhow::Result<ConnectionManager> {
-    let client = redis::Client::open(url)
-        .with_context(|| format!("invalid REDIS_URL {}", mask_url(url)))?;
+    let client =
+        redis::Client::open(url).with_context(|| format!("invalid REDIS_URL {}", mask_url(url)))?;
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(response_timeout))
         .set_connection_timeout(Some(Duration::from_secs(3)))
@@ -28,5 +28,8 @@ pub async fn connect(url: &str, response_timeout: Duration) -> anyhow::Result<Co
 }
 
 pub async fn ping(conn: &mut ConnectionManager) -> redis::RedisResult<()> {
-    redis::cmd("PING").query_async::<String>(conn).await.map(|_| ())
+    redis::cmd("PING")
+        .query_async::<String>(conn)
+        .await
+        .map(|_| ())
 }

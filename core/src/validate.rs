@@ -38,7 +38,10 @@ pub fn name(raw: &str) -> Result<String, &'static str> {
 
 /// E.164-ish: an optional `+` and 7 to 15 digits; spaces and dashes are dropped.
 pub fn phone(raw: &str) -> Result<String, &'static str> {
-    let cleaned: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+    let cleaned: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .collect();
     let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
     if (7..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
         Ok(cleaned)
@@ -54,7 +57,16 @@ mod tests {
     #[test]
     fn emails_are_trimmed_lowercased_and_checked() {
         assert_eq!(email(" Ann@Example.COM ").as_deref(), Ok("ann@example.com"));
-        for bad in ["", "ann", "ann@", "@x.com", "a b@x.com", "ann@x", "a@b@c.com", "ann@x."] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "a b@x.com",
+            "ann@x",
+            "a@b@c.com",
+            "ann@x.",
+        ] {
             assert!(email(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -65,9 +65,9 @@ impl Mailer {
     /// `smtp_url` as lettre understands it (`smtp://host:2525`,
     /// `smtp://user:pass@host:587?tls=required`, `smtps://...`).
     pub fn new(smtp_url: Option<&str>, from: &str, outbox_dir: &Path) -> Result<Self, MailError> {
-        let from: Mailbox = from
-            .parse()
-            .map_err(|e| MailError::Permanent(format!("MAIL_FROM {from:?} is not a mailbox: {e}")))?;
+        let from: Mailbox = from.parse().map_err(|e| {
+            MailError::Permanent(format!("MAIL_FROM {from:?} is not a mailbox: {e}"))
+        })?;
         let (transport, description) = match smtp_url {
             Some(url) => {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
@@ -99,10 +99,9 @@ impl Mailer {
     }
 
     pub fn build(&self, mail: &OutgoingMail<'_>) -> Result<Message, MailError> {
-        let to: Mailbox = mail
-            .to
-            .parse()
-            .map_err(|e| MailError::Permanent(format!("recipient {:?} is invalid: {e}", mail.to)))?;
+        let to: Mailbox = mail.to.parse().map_err(|e| {
+            MailError::Permanent(format!("recipient {:?} is invalid: {e}", mail.to))
+        })?;
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)

@@ -1,11 +1,7 @@
 //! Telegram Bot API through teloxide, pointed at `TELEGRAM_API_URL` so tests
 //! and staging can use a fake server.
 
-use teloxide::{
-    prelude::Requester,
-    types::ChatId,
-    ApiError, Bot, RequestError,
-};
+use teloxide::{prelude::Requester, types::ChatId, ApiError, Bot, RequestError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelegramError {
@@ -50,7 +46,9 @@ fn classify(e: RequestError) -> TelegramError {
         },
         RequestError::Api(ApiError::Unknown(description)) => TelegramError::Rejected(description),
         RequestError::Api(api) => TelegramError::Rejected(api.to_string()),
-        RequestError::MigrateToChatId(id) => TelegramError::Rejected(format!("chat migrated to {id}")),
+        RequestError::MigrateToChatId(id) => {
+            TelegramError::Rejected(format!("chat migrated to {id}"))
+        }
         other => TelegramError::Transport(other.to_string()),
     }
 }

@@ -74,7 +74,10 @@ impl Alerter {
                         Err(e) if attempt == ATTEMPTS => {
                             tracing::error!(to, error = %e, "could not send admin alert mail");
                         }
-                        Err(_) => tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await,
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt)))
+                                .await
+                        }
                     }
                 }
             }

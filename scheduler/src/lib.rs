@@ -29,7 +29,12 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     for entry in entries {
         tracing::info!(job = entry.job.name(), schedule = %entry.expression, "scheduled");
-        let (monitor, pool, config, shutdown) = (monitor.clone(), pool.clone(), config.clone(), shutdown.clone());
+        let (monitor, pool, config, shutdown) = (
+            monitor.clone(),
+            pool.clone(),
+            config.clone(),
+            shutdown.clone(),
+        );
         tasks.spawn(async move {
             let fire = move |tick: DateTime<Utc>| {
                 let (monitor, pool, config) = (monitor.clone(), pool.clone(), config.clone());

@@ -77,7 +77,8 @@ impl HealthMonitor {
             return Ok(conn.clone());
         }
         let timeout = self.config.health.check_timeout;
-        let connect = redis_conn::connect(&self.config.redis_url, self.config.redis_response_timeout);
+        let connect =
+            redis_conn::connect(&self.config.redis_url, self.config.redis_response_timeout);
         let conn = match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => return Err(format!("{e:#}")),
@@ -119,7 +120,11 @@ impl HealthMonitor {
                 let Ok(mut conn) = self.redis().await else {
                     return true;
                 };
-                let key = format!("{}:health:tick:{}", self.config.redis_prefix, tick.timestamp());
+                let key = format!(
+                    "{}:health:tick:{}",
+                    self.config.redis_prefix,
+                    tick.timestamp()
+                );
                 let set: redis::RedisResult<Option<String>> = redis::cmd("SET")
                     .arg(&key)
                     .arg(&self.runner)
@@ -141,7 +146,8 @@ impl HealthMonitor {
         let persisted = async {
             let mut tx = self.pool.begin().await?;
             let state = health::lock_alert_state(&mut tx).await?;
-            let (action, next) = health::decide(&state, report.healthy(), &summary, Utc::now(), repeat);
+            let (action, next) =
+                health::decide(&state, report.healthy(), &summary, Utc::now(), repeat);
             self.notify(action, &state, &failing, tick).await;
             health::save_alert_state(&mut tx, &next).await?;
             tx.commit().await?;
@@ -153,14 +159,21 @@ impl HealthMonitor {
             Ok(next) => *fallback = next,
             Err(e) => {
                 tracing::warn!(error = %e, "alert state unavailable in PostgreSQL; using memory");
-                let (action, next) = health::decide(&fallback, report.healthy(), &summary, Utc::now(), repeat);
+                let (action, next) =
+                    health::decide(&fallback, report.healthy(), &summary, Utc::now(), repeat);
                 self.notify(action, &fallback, &failing, tick).await;
                 *fallback = next;
             }
         }
     }
 
-    async fn notify(&self, action: AlertAction, before: &AlertState, failing: &[String], tick: DateTime<Utc>) {
+    async fn notify(
+        &self,
+        action: AlertAction,
+        before: &AlertState,
+        failing: &[String],
+        tick: DateTime<Utc>,
+    ) {
         let components: Vec<&str> = failing
             .iter()
             .map(|f| f.split(':').next().unwrap_or(f))
@@ -173,11 +186,18 @@ impl HealthMonitor {
                 key: format!("alert:{}", tick.timestamp()),
             },
             AlertAction::Repeat => Alert {
-                subject: format!("[bazaar] ALERT: still unhealthy ({})", components.join(", ")),
+                subject: format!(
+                    "[bazaar] ALERT: still unhealthy ({})",
+                    components.join(", ")
+                ),
                 lines: failing
                     .iter()
                     .cloned()
-                    .chain(before.unhealthy_since.map(|s| format!("unhealthy since {}", s.to_rfc3339())))
+                    .chain(
+                        before
+                            .unhealthy_since
+                            .map(|s| format!("unhealthy since {}", s.to_rfc3339())),
+                    )
                     .collect(),
                 key: format!("alert:{}", tick.timestamp()),
             },

@@ -60,7 +60,10 @@ pub fn load(env: &Env<'_>) -> anyhow::Result<Vec<Entry>> {
         .into_iter()
         .map(|job| {
             let var = format!("SCHEDULE_{}", job.name().to_ascii_uppercase());
-            let expression = normalize(&env.get(&var).unwrap_or_else(|| job.default_expression().into()));
+            let expression = normalize(
+                &env.get(&var)
+                    .unwrap_or_else(|| job.default_expression().into()),
+            );
             let schedule = Schedule::from_str(&expression)
                 .map_err(|e| anyhow::anyhow!("invalid value for {var}: {expression:?}: {e}"))?;
             Ok(Entry {

@@ -12,7 +12,10 @@ async fn register_then_login_then_me() {
     assert!(session["expires_in"].as_u64().unwrap() > 0);
 
     let login = app
-        .post("/api/v1/auth/login", json!({ "email": "ANN@example.com", "password": PASSWORD }))
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "ANN@example.com", "password": PASSWORD }),
+        )
         .await;
     assert_eq!(login.status(), 200);
     let login: Value = login.json().await.unwrap();
@@ -32,7 +35,10 @@ async fn register_then_login_then_me() {
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].from, "shop@bazaar.test");
     assert!(mails[0].header("Subject").unwrap().contains("Welcome"));
-    assert!(mails[0].header("X-Bazaar-Idempotency-Key").unwrap().starts_with("welcome:"));
+    assert!(mails[0]
+        .header("X-Bazaar-Idempotency-Key")
+        .unwrap()
+        .starts_with("welcome:"));
 }
 
 #[tokio::test]
@@ -48,11 +54,17 @@ async fn duplicate_email_is_409_and_wrong_password_is_401_like_unknown_email() {
     assert_problem(again, 409).await;
 
     let wrong = app
-        .post("/api/v1/auth/login", json!({ "email": "bob@example.com", "password": "nope-nope-nope" }))
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "bob@example.com", "password": "nope-nope-nope" }),
+        )
         .await;
     let wrong = assert_problem(wrong, 401).await;
     let unknown = app
-        .post("/api/v1/auth/login", json!({ "email": "nobody@example.com", "password": "nope-nope-nope" }))
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "nobody@example.com", "password": "nope-nope-nope" }),
+        )
         .await;
     let unknown = assert_problem(unknown, 401).await;
     assert_eq!(wrong["detail"], unknown["detail"]);
@@ -77,33 +89,60 @@ async fn refresh_rotates_and_reusing_a_rotated_token_revokes_the_family() {
     let session = app.register("carol@example.com").await;
     let first = session["refresh_token"].as_str().unwrap().to_owned();
 
-    let r = app.post("/api/v1/auth/refresh", json!({ "refresh_token": first })).await;
+    let r = app
+        .post("/api/v1/auth/refresh", json!({ "refresh_token": first }))
+        .await;
     assert_eq!(r.status(), 200);
     let second: Value = r.json().await.unwrap();
     let second_refresh = second["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(second_refresh, first);
-    assert_eq!(app.get_auth("/api/v1/me", second["access_token"].as_str().unwrap()).await.status(), 200);
+    assert_eq!(
+        app.get_auth("/api/v1/me", second["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
 
-    let r = app.post("/api/v1/auth/refresh", json!({ "refresh_token": second_refresh })).await;
+    let r = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({ "refresh_token": second_refresh }),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let third: Value = r.json().await.unwrap();
     let third_refresh = third["refresh_token"].as_str().unwrap().to_owned();
 
     // The first token was rotated away: presenting it again is theft.
-    let reuse = app.post("/api/v1/auth/refresh", json!({ "refresh_token": first })).await;
+    let reuse = app
+        .post("/api/v1/auth/refresh", json!({ "refresh_token": first }))
+        .await;
     assert_problem(reuse, 401).await;
     // ...so the newest token of that family dies too.
-    let r = app.post("/api/v1/auth/refresh", json!({ "refresh_token": third_refresh })).await;
+    let r = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({ "refresh_token": third_refresh }),
+        )
+        .await;
     assert_problem(r, 401).await;
 
     // Another login (another family) is unaffected.
     let login: Value = app
-        .post("/api/v1/auth/login", json!({ "email": "carol@example.com", "password": PASSWORD }))
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "carol@example.com", "password": PASSWORD }),
+        )
         .await
         .json()
         .await
         .unwrap();
-    let r = app.post("/api/v1/auth/refresh", json!({ "refresh_token": login["refresh_token"] })).await;
+    let r = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({ "refresh_token": login["refresh_token"] }),
+        )
+        .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -112,14 +151,22 @@ async fn concurrent_refreshes_of_one_token_let_at_most_one_through() {
     let app = TestApp::spawn().await;
     let session = app.register("race@example.com").await;
     let token = session["refresh_token"].as_str().unwrap().to_owned();
-    let attempts = (0..8).map(|_| app.post("/api/v1/auth/refresh", json!({ "refresh_token": token })));
+    let attempts =
+        (0..8).map(|_| app.post("/api/v1/auth/refresh", json!({ "refresh_token": token })));
     let statuses: Vec<u16> = futures::future::join_all(attempts)
         .await
         .into_iter()
         .map(|r| r.status().as_u16())
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 200 || *s == 401), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 401),
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
@@ -128,11 +175,21 @@ async fn logout_revokes_the_refresh_token() {
     let session = app.register("dave@example.com").await;
     let access = session["access_token"].as_str().unwrap();
     let refresh = session["refresh_token"].as_str().unwrap();
-    let r = app.post_auth("/api/v1/auth/logout", access, json!({ "refresh_token": refresh })).await;
+    let r = app
+        .post_auth(
+            "/api/v1/auth/logout",
+            access,
+            json!({ "refresh_token": refresh }),
+        )
+        .await;
     assert_eq!(r.status(), 204);
-    let r = app.post("/api/v1/auth/refresh", json!({ "refresh_token": refresh })).await;
+    let r = app
+        .post("/api/v1/auth/refresh", json!({ "refresh_token": refresh }))
+        .await;
     assert_problem(r, 401).await;
-    let r = app.post("/api/v1/auth/logout", json!({ "refresh_token": refresh })).await;
+    let r = app
+        .post("/api/v1/auth/logout", json!({ "refresh_token": refresh }))
+        .await;
     assert_problem(r, 401).await;
 }
 
@@ -168,7 +225,11 @@ async fn me_can_be_patched_and_requires_a_valid_token() {
     assert_eq!(body["errors"].as_array().unwrap().len(), 2);
 
     assert_problem(app.get_auth("/api/v1/me", "not-a-jwt").await, 401).await;
-    assert_problem(app.client.get(app.url("/api/v1/me")).send().await.unwrap(), 401).await;
+    assert_problem(
+        app.client.get(app.url("/api/v1/me")).send().await.unwrap(),
+        401,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -177,30 +238,49 @@ async fn login_is_rate_limited_per_account_after_ten_failures() {
     app.register("frank@example.com").await;
     for _ in 0..10 {
         let r = app
-            .post("/api/v1/auth/login", json!({ "email": "frank@example.com", "password": "wrong-password" }))
+            .post(
+                "/api/v1/auth/login",
+                json!({ "email": "frank@example.com", "password": "wrong-password" }),
+            )
             .await;
         assert_eq!(r.status(), 401);
     }
     // Now even the right password waits: the account is locked for the window.
     let r = app
-        .post("/api/v1/auth/login", json!({ "email": "frank@example.com", "password": PASSWORD }))
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "frank@example.com", "password": PASSWORD }),
+        )
         .await;
-    let retry_after: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry_after > 0 && retry_after <= 900, "{retry_after}");
     assert_problem(r, 429).await;
 }
 
 #[tokio::test]
 async fn login_is_rate_limited_per_ip() {
-    let app = TestApp::builder().var("RATE_LIMIT_LOGIN_PER_IP", "5").start().await;
+    let app = TestApp::builder()
+        .var("RATE_LIMIT_LOGIN_PER_IP", "5")
+        .start()
+        .await;
     for i in 0..5 {
         let r = app
-            .post("/api/v1/auth/login", json!({ "email": format!("u{i}@example.com"), "password": "whatever-123" }))
+            .post(
+                "/api/v1/auth/login",
+                json!({ "email": format!("u{i}@example.com"), "password": "whatever-123" }),
+            )
             .await;
         assert_eq!(r.status(), 401);
     }
     let r = app
-        .post("/api/v1/auth/login", json!({ "email": "u9@example.com", "password": "whatever-123" }))
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "u9@example.com", "password": "whatever-123" }),
+        )
         .await;
     assert!(r.headers().contains_key("retry-after"));
     assert_problem(r, 429).await;

@@ -23,14 +23,24 @@ async fn malformed_json_is_400() {
 #[tokio::test]
 async fn wrong_types_missing_and_unknown_fields_are_422_naming_the_field() {
     let app = TestApp::spawn().await;
-    let r = app.post("/api/v1/auth/login", json!({ "email": 42, "password": "x" })).await;
+    let r = app
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": 42, "password": "x" }),
+        )
+        .await;
     let body = assert_problem(r, 422).await;
     assert_eq!(body["errors"][0]["field"], "email");
 
     // Every missing field of a registration is listed at once.
     let r = app.post("/api/v1/auth/register", json!({})).await;
     let body = assert_problem(r, 422).await;
-    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     for f in ["email", "password", "name", "role"] {
         assert!(fields.contains(&f), "{f} missing from {fields:?}");
     }
@@ -51,7 +61,10 @@ async fn wrong_types_missing_and_unknown_fields_are_422_naming_the_field() {
 
 #[tokio::test]
 async fn wrong_content_type_is_415_and_oversized_body_is_413() {
-    let app = TestApp::builder().var("MAX_BODY_BYTES", "1024").start().await;
+    let app = TestApp::builder()
+        .var("MAX_BODY_BYTES", "1024")
+        .start()
+        .await;
     let r = app
         .client
         .post(app.url("/api/v1/auth/login"))
@@ -70,17 +83,34 @@ async fn wrong_content_type_is_415_and_oversized_body_is_413() {
 #[tokio::test]
 async fn unknown_routes_wrong_methods_and_bad_pages_are_problems() {
     let app = TestApp::spawn().await;
-    assert_problem(app.client.get(app.url("/api/v1/nope")).send().await.unwrap(), 404).await;
-    let r = app.client.delete(app.url("/api/v1/auth/login")).send().await.unwrap();
+    assert_problem(
+        app.client
+            .get(app.url("/api/v1/nope"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    let r = app
+        .client
+        .delete(app.url("/api/v1/auth/login"))
+        .send()
+        .await
+        .unwrap();
     assert!(r.headers().contains_key("allow"));
     assert_problem(r, 405).await;
 
     let admin = app.admin_token().await;
     for query in ["per_page=101", "per_page=0", "page=0", "page=abc"] {
-        let r = app.get_auth(&format!("/api/v1/admin/health?{query}"), &admin).await;
+        let r = app
+            .get_auth(&format!("/api/v1/admin/health?{query}"), &admin)
+            .await;
         assert_problem(r, 422).await;
     }
-    let r = app.get_auth("/api/v1/admin/health?per_page=100", &admin).await;
+    let r = app
+        .get_auth("/api/v1/admin/health?per_page=100", &admin)
+        .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -90,12 +120,30 @@ async fn admin_routes_need_an_admin() {
     let session = app.register("ivy@example.com").await;
     let customer = session["access_token"].as_str().unwrap();
     assert_problem(app.get_auth("/api/v1/admin/jobs", customer).await, 403).await;
-    assert_problem(app.client.get(app.url("/api/v1/admin/jobs")).send().await.unwrap(), 401).await;
+    assert_problem(
+        app.client
+            .get(app.url("/api/v1/admin/jobs"))
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
     let admin = app.admin_token().await;
     let r = app
-        .post_auth(&format!("/api/v1/admin/jobs/email/{}/retry", uuid::Uuid::now_v7()), &admin, json!({}))
+        .post_auth(
+            &format!("/api/v1/admin/jobs/email/{}/retry", uuid::Uuid::now_v7()),
+            &admin,
+            json!({}),
+        )
         .await;
     assert_problem(r, 404).await;
-    let r = app.post_auth("/api/v1/admin/jobs/nope/not-a-uuid/retry", &admin, json!({})).await;
+    let r = app
+        .post_auth(
+            "/api/v1/admin/jobs/nope/not-a-uuid/retry",
+            &admin,
+            json!({}),
+        )
+        .await;
     assert_problem(r, 404).await;
 }

@@ -9,17 +9,26 @@ use crate::harness::{eventually, process::BazaarProcess, RedisServer, TestApp};
 
 async fn enqueue_probes(app: &TestApp, prefix: &str, count: usize, work_ms: u64) {
     let probes: Vec<Probe> = (0..count)
-        .map(|i| Probe { key: format!("{prefix}{i}"), work_ms, fail_times: 0 })
+        .map(|i| Probe {
+            key: format!("{prefix}{i}"),
+            work_ms,
+            fail_times: 0,
+        })
         .collect();
     let mut tx = app.pool.begin().await.unwrap();
     for chunk in probes.chunks(5000) {
-        outbox::enqueue_batch(&mut tx, &app.config.pipeline, chunk).await.unwrap();
+        outbox::enqueue_batch(&mut tx, &app.config.pipeline, chunk)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
 }
 
 async fn probes_done(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM job_probes").fetch_one(&app.pool).await.unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM job_probes")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 async fn assert_every_probe_ran_once(app: &TestApp, count: i64) {
@@ -42,9 +51,11 @@ async fn a_killed_worker_s_jobs_are_redelivered_within_the_orphan_bound_and_run_
         .await;
     enqueue_probes(&app, "kill-", 300, 250).await;
     let mut first = BazaarProcess::spawn("worker", &app.vars);
-    eventually("the first worker to be mid-batch", Duration::from_secs(60), || async {
-        (probes_done(&app).await >= 30).then_some(())
-    })
+    eventually(
+        "the first worker to be mid-batch",
+        Duration::from_secs(60),
+        || async { (probes_done(&app).await >= 30).then_some(()) },
+    )
     .await;
     first.kill();
     let killed_at = Instant::now();
@@ -52,12 +63,17 @@ async fn a_killed_worker_s_jobs_are_redelivered_within_the_orphan_bound_and_run_
     assert!(done_at_kill < 300, "the kill must land mid-batch");
 
     let _second = BazaarProcess::spawn("worker", &app.vars);
-    eventually("all jobs after the kill", Duration::from_secs(90), || async {
-        (probes_done(&app).await == 300).then_some(())
-    })
+    eventually(
+        "all jobs after the kill",
+        Duration::from_secs(90),
+        || async { (probes_done(&app).await == 300).then_some(()) },
+    )
     .await;
     let recovered_in = killed_at.elapsed();
-    assert!(recovered_in < Duration::from_secs(60), "took {recovered_in:?}");
+    assert!(
+        recovered_in < Duration::from_secs(60),
+        "took {recovered_in:?}"
+    );
     assert_every_probe_ran_once(&app, 300).await;
 }
 
@@ -70,16 +86,24 @@ async fn twenty_thousand_queued_jobs_drain_without_flooding_redis() {
     let cap = app.config.pipeline.relay_backlog_cap;
     let slack = app.config.pipeline.relay_batch_size as u64;
     let queue = queue_keys::queue_name(&app.config.redis_prefix, "ops");
-    let mut redis = bazaar_core::redis_conn::connect(&app.config.redis_url, Duration::from_secs(5)).await.unwrap();
+    let mut redis = bazaar_core::redis_conn::connect(&app.config.redis_url, Duration::from_secs(5))
+        .await
+        .unwrap();
     let mut max_backlog = 0;
     let deadline = Instant::now() + Duration::from_secs(600);
     while probes_done(&app).await < 20_000 {
         max_backlog = max_backlog.max(queue_keys::backlog(&mut redis, &queue).await.unwrap());
-        assert!(Instant::now() < deadline, "20,000 jobs did not drain in time");
+        assert!(
+            Instant::now() < deadline,
+            "20,000 jobs did not drain in time"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(max_backlog > 0, "the backlog was sampled while draining");
-    assert!(max_backlog <= cap + slack, "Redis backlog reached {max_backlog}, cap {cap}");
+    assert!(
+        max_backlog <= cap + slack,
+        "Redis backlog reached {max_backlog}, cap {cap}"
+    );
     assert_every_probe_ran_once(&app, 20_000).await;
 }
 
@@ -105,13 +129,22 @@ async fn workers_survive_a_redis_restart_under_load_and_every_job_completes() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     redis.restart().await;
 
-    eventually("every job after the Redis restart", Duration::from_secs(120), || async {
-        (probes_done(&app).await == 1000).then_some(())
-    })
+    eventually(
+        "every job after the Redis restart",
+        Duration::from_secs(120),
+        || async { (probes_done(&app).await == 1000).then_some(()) },
+    )
     .await;
-    assert!(worker.try_status().is_none(), "the worker process must still run; log: {}", worker.log_text());
+    assert!(
+        worker.try_status().is_none(),
+        "the worker process must still run; log: {}",
+        worker.log_text()
+    );
     assert_every_probe_ran_once(&app, 1000).await;
-    assert!(worker.log_text().contains("restarting apalis worker"), "the supervisor restarted the workers");
+    assert!(
+        worker.log_text().contains("restarting apalis worker"),
+        "the supervisor restarted the workers"
+    );
 }
 
 #[tokio::test]
@@ -129,5 +162,9 @@ async fn a_worker_that_cannot_reach_redis_for_long_exits_non_zero() {
     redis.stop();
     let status = worker.wait(Duration::from_secs(60)).await;
     assert!(!status.success(), "exit status {status:?}");
-    assert!(worker.log_text().contains("kept failing"), "{}", worker.log_text());
+    assert!(
+        worker.log_text().contains("kept failing"),
+        "{}",
+        worker.log_text()
+    );
 }

@@ -21,9 +21,11 @@ async fn runs(app: &TestApp, admin: &str) -> Vec<Value> {
 async fn wait_runs(app: &TestApp, admin: &str, n: usize) {
     let finished = |runs: &[Value]| runs.iter().filter(|r| r["finished_at"].is_string()).count();
     let start = finished(&runs(app, admin).await);
-    eventually(&format!("{n} more health runs"), Duration::from_secs(30), || async {
-        (finished(&runs(app, admin).await) >= start + n).then_some(())
-    })
+    eventually(
+        &format!("{n} more health runs"),
+        Duration::from_secs(30),
+        || async { (finished(&runs(app, admin).await) >= start + n).then_some(()) },
+    )
     .await;
 }
 
@@ -47,7 +49,12 @@ async fn a_failing_check_alerts_once_across_ticks_and_schedulers_then_recovers_o
     assert!(telegram.sent().is_empty(), "healthy: no alert");
     let latest = &runs(&app, &admin).await[0];
     assert_eq!(latest["status"], "ok");
-    let names: Vec<&str> = latest["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = latest["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     for expected in ["database", "redis", "queue:email", "queue:ops", "outbox"] {
         assert!(names.contains(&expected), "{expected} not in {names:?}");
     }
@@ -59,17 +66,34 @@ async fn a_failing_check_alerts_once_across_ticks_and_schedulers_then_recovers_o
     })
     .await;
     assert_eq!(sent[0].chat_id, -100777);
-    assert!(sent[0].text.contains("ALERT") && sent[0].text.contains("redis"), "{}", sent[0].text);
+    assert!(
+        sent[0].text.contains("ALERT") && sent[0].text.contains("redis"),
+        "{}",
+        sent[0].text
+    );
 
     wait_runs(&app, &admin, 4).await;
-    assert_eq!(telegram.sent().len(), 1, "one alert across several unhealthy ticks");
+    assert_eq!(
+        telegram.sent().len(),
+        1,
+        "one alert across several unhealthy ticks"
+    );
     for to in ["ops@bazaar.test", "cto@bazaar.test"] {
         let mails = alerts(to);
         assert_eq!(mails.len(), 1, "one alert mail to {to}");
         assert!(mails[0].header("Subject").unwrap().contains("redis"));
     }
-    let unhealthy = runs(&app, &admin).await.into_iter().find(|r| r["status"] == "unhealthy").expect("an unhealthy run");
-    let redis_component = unhealthy["components"].as_array().unwrap().iter().find(|c| c["name"] == "redis").unwrap();
+    let unhealthy = runs(&app, &admin)
+        .await
+        .into_iter()
+        .find(|r| r["status"] == "unhealthy")
+        .expect("an unhealthy run");
+    let redis_component = unhealthy["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "redis")
+        .unwrap();
     assert_eq!(redis_component["status"], "error");
     assert!(!redis_component["detail"].as_str().unwrap().is_empty());
 
@@ -83,7 +107,10 @@ async fn a_failing_check_alerts_once_across_ticks_and_schedulers_then_recovers_o
     wait_runs(&app, &admin, 3).await;
     assert_eq!(telegram.sent().len(), 2, "one recovery message");
     assert_eq!(alerts("ops@bazaar.test").len(), 2);
-    assert!(alerts("ops@bazaar.test")[1].header("Subject").unwrap().contains("RECOVERED"));
+    assert!(alerts("ops@bazaar.test")[1]
+        .header("Subject")
+        .unwrap()
+        .contains("RECOVERED"));
 
     // Two schedulers, one run per tick: every tick appears once, a second apart.
     let all = runs(&app, &admin).await;

@@ -1,5 +1,6 @@
 //! End-to-end tests: the whole system against real PostgreSQL and Redis, with
 //! fake providers. One binary, one file per capability.
+#![allow(clippy::unwrap_used)]
 
 mod harness;
 

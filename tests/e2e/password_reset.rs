@@ -18,7 +18,12 @@ async fn forgot_password_mails_one_single_use_link_that_resets_the_password() {
     let session = app.register("gina@example.com").await;
     let old_refresh = session["refresh_token"].as_str().unwrap().to_owned();
 
-    let r = app.post("/api/v1/auth/password/forgot", json!({ "email": "gina@example.com" })).await;
+    let r = app
+        .post(
+            "/api/v1/auth/password/forgot",
+            json!({ "email": "gina@example.com" }),
+        )
+        .await;
     assert_eq!(r.status(), 202);
     app.drain().await;
     let mails = eventually("the reset mail", Duration::from_secs(10), || async {
@@ -33,41 +38,71 @@ async fn forgot_password_mails_one_single_use_link_that_resets_the_password() {
     .await;
     assert_eq!(mails.len(), 1, "exactly one reset mail");
     let body = mails[0].decoded();
-    assert!(body.contains("http://shop.test/reset-password?token="), "{body}");
+    assert!(
+        body.contains("http://shop.test/reset-password?token="),
+        "{body}"
+    );
     assert!(body.contains("text/html") && body.contains("text/plain"));
     let token = token_from(&body);
 
     let r = app
-        .post("/api/v1/auth/password/reset", json!({ "token": token, "new_password": "brand-new-secret" }))
+        .post(
+            "/api/v1/auth/password/reset",
+            json!({ "token": token, "new_password": "brand-new-secret" }),
+        )
         .await;
     assert_eq!(r.status(), 204);
 
     let old = app
-        .post("/api/v1/auth/login", json!({ "email": "gina@example.com", "password": PASSWORD }))
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "gina@example.com", "password": PASSWORD }),
+        )
         .await;
     assert_problem(old, 401).await;
     let new = app
-        .post("/api/v1/auth/login", json!({ "email": "gina@example.com", "password": "brand-new-secret" }))
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "gina@example.com", "password": "brand-new-secret" }),
+        )
         .await;
     assert_eq!(new.status(), 200);
 
     // The token is dead, and so are the sessions from before the reset.
     let again = app
-        .post("/api/v1/auth/password/reset", json!({ "token": token, "new_password": "another-secret-1" }))
+        .post(
+            "/api/v1/auth/password/reset",
+            json!({ "token": token, "new_password": "another-secret-1" }),
+        )
         .await;
     assert_problem(again, 400).await;
-    let r = app.post("/api/v1/auth/refresh", json!({ "refresh_token": old_refresh })).await;
+    let r = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({ "refresh_token": old_refresh }),
+        )
+        .await;
     assert_problem(r, 401).await;
 }
 
 #[tokio::test]
 async fn forgot_password_reveals_nothing_about_unknown_accounts() {
     let app = TestApp::spawn().await;
-    let r = app.post("/api/v1/auth/password/forgot", json!({ "email": "ghost@example.com" })).await;
+    let r = app
+        .post(
+            "/api/v1/auth/password/forgot",
+            json!({ "email": "ghost@example.com" }),
+        )
+        .await;
     assert_eq!(r.status(), 202);
     app.drain().await;
     assert!(app.smtp.mails().is_empty());
-    let bad = app.post("/api/v1/auth/password/forgot", json!({ "email": "not-an-email" })).await;
+    let bad = app
+        .post(
+            "/api/v1/auth/password/forgot",
+            json!({ "email": "not-an-email" }),
+        )
+        .await;
     assert_problem(bad, 422).await;
 }
 
@@ -75,10 +110,20 @@ async fn forgot_password_reveals_nothing_about_unknown_accounts() {
 async fn forgot_password_is_limited_to_five_per_account_per_hour() {
     let app = TestApp::spawn().await;
     for _ in 0..5 {
-        let r = app.post("/api/v1/auth/password/forgot", json!({ "email": "hal@example.com" })).await;
+        let r = app
+            .post(
+                "/api/v1/auth/password/forgot",
+                json!({ "email": "hal@example.com" }),
+            )
+            .await;
         assert_eq!(r.status(), 202);
     }
-    let r = app.post("/api/v1/auth/password/forgot", json!({ "email": "hal@example.com" })).await;
+    let r = app
+        .post(
+            "/api/v1/auth/password/forgot",
+            json!({ "email": "hal@example.com" }),
+        )
+        .await;
     assert!(r.headers().contains_key("retry-after"));
     assert_problem(r, 429).await;
 }
@@ -87,10 +132,18 @@ async fn forgot_password_is_limited_to_five_per_account_per_hour() {
 async fn a_bad_or_weak_reset_is_refused() {
     let app = TestApp::spawn().await;
     let r = app
-        .post("/api/v1/auth/password/reset", json!({ "token": "made-up", "new_password": "long-enough-1" }))
+        .post(
+            "/api/v1/auth/password/reset",
+            json!({ "token": "made-up", "new_password": "long-enough-1" }),
+        )
         .await;
     assert_problem(r, 400).await;
-    let r = app.post("/api/v1/auth/password/reset", json!({ "token": "made-up", "new_password": "short" })).await;
+    let r = app
+        .post(
+            "/api/v1/auth/password/reset",
+            json!({ "token": "made-up", "new_password": "short" }),
+        )
+        .await;
     let body: Value = assert_problem(r, 422).await;
     assert_eq!(body["errors"][0]["field"], "new_password");
 }

@@ -9,19 +9,34 @@ use crate::harness::{eventually, RedisServer, TestApp};
 
 async fn enqueue_probe(app: &TestApp, key: &str, fail_times: u32) {
     let mut conn = app.pool.acquire().await.unwrap();
-    let probe = Probe { key: key.into(), work_ms: 0, fail_times };
-    outbox::enqueue(&mut conn, &app.config.pipeline, &probe).await.unwrap().expect("new job");
+    let probe = Probe {
+        key: key.into(),
+        work_ms: 0,
+        fail_times,
+    };
+    outbox::enqueue(&mut conn, &app.config.pipeline, &probe)
+        .await
+        .unwrap()
+        .expect("new job");
 }
 
 #[tokio::test]
 async fn forgot_password_works_while_redis_is_down_and_the_mail_arrives_once_it_is_back() {
     let mut redis = RedisServer::start().await;
-    let app = TestApp::builder().var("REDIS_URL", redis.url()).start().await;
+    let app = TestApp::builder()
+        .var("REDIS_URL", redis.url())
+        .start()
+        .await;
     app.register("jane@example.com").await;
     app.drain().await;
     redis.stop();
 
-    let r = app.post("/api/v1/auth/password/forgot", json!({ "email": "jane@example.com" })).await;
+    let r = app
+        .post(
+            "/api/v1/auth/password/forgot",
+            json!({ "email": "jane@example.com" }),
+        )
+        .await;
     assert_eq!(r.status(), 202);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let resets = |app: &TestApp| {
@@ -36,9 +51,11 @@ async fn forgot_password_works_while_redis_is_down_and_the_mail_arrives_once_it_
     assert_eq!(pending, 1, "the job waits durably in PostgreSQL");
 
     redis.restart().await;
-    eventually("the reset mail after Redis is back", Duration::from_secs(30), || async {
-        (resets(&app) >= 1).then_some(())
-    })
+    eventually(
+        "the reset mail after Redis is back",
+        Duration::from_secs(30),
+        || async { (resets(&app) >= 1).then_some(()) },
+    )
     .await;
     app.drain().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -50,52 +67,90 @@ async fn a_failing_job_is_retried_with_backoff_then_succeeds() {
     let app = TestApp::spawn().await;
     enqueue_probe(&app, "flaky", 2).await;
     app.drain().await;
-    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM outbox WHERE idempotency_key = 'flaky'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let attempts: i32 =
+        sqlx::query_scalar("SELECT attempts FROM outbox WHERE idempotency_key = 'flaky'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(attempts, 3);
-    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_probes WHERE idempotency_key = 'flaky'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let runs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM job_probes WHERE idempotency_key = 'flaky'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(runs, 1);
 }
 
 #[tokio::test]
 async fn a_job_that_exhausts_its_retries_is_failed_visible_counted_and_retryable() {
-    let app = TestApp::builder().var("QUEUE_OPS_MAX_ATTEMPTS", "3").start().await;
+    let app = TestApp::builder()
+        .var("QUEUE_OPS_MAX_ATTEMPTS", "3")
+        .start()
+        .await;
     enqueue_probe(&app, "doomed", 1000).await;
     let admin = app.admin_token().await;
-    let jobs: Value = eventually("the job to fail for good", Duration::from_secs(30), || async {
-        let jobs: Value = app.get_auth("/api/v1/admin/jobs", &admin).await.json().await.ok()?;
-        (jobs["latest_failures"].as_array()?.len() == 1).then_some(jobs)
-    })
+    let jobs: Value = eventually(
+        "the job to fail for good",
+        Duration::from_secs(30),
+        || async {
+            let jobs: Value = app
+                .get_auth("/api/v1/admin/jobs", &admin)
+                .await
+                .json()
+                .await
+                .ok()?;
+            (jobs["latest_failures"].as_array()?.len() == 1).then_some(jobs)
+        },
+    )
     .await;
     let failure = &jobs["latest_failures"][0];
     assert_eq!(failure["kind"], "ops.probe");
     assert_eq!(failure["attempts"], 3);
     assert!(failure["last_error"].as_str().unwrap().contains("fail"));
-    let ops = jobs["queues"].as_array().unwrap().iter().find(|q| q["queue"] == "ops").unwrap();
+    let ops = jobs["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "ops")
+        .unwrap();
     assert_eq!(ops["failed"], 1);
     assert_eq!(ops["retried"], 1);
 
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("bazaar_jobs_total{queue=\"ops\",outcome=\"failed\"}"));
 
     // Retrying from the admin API puts it back in line with a fresh attempt.
     let id = failure["id"].as_str().unwrap();
-    let r = app.post_auth(&format!("/api/v1/admin/jobs/ops/{id}/retry"), &admin, json!({})).await;
+    let r = app
+        .post_auth(
+            &format!("/api/v1/admin/jobs/ops/{id}/retry"),
+            &admin,
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status(), 202);
-    eventually("the retried job to fail again", Duration::from_secs(30), || async {
-        let (pending, _, failed) = app.job_counts("ops.probe").await;
-        (pending == 0 && failed == 1).then_some(())
-    })
+    eventually(
+        "the retried job to fail again",
+        Duration::from_secs(30),
+        || async {
+            let (pending, _, failed) = app.job_counts("ops.probe").await;
+            (pending == 0 && failed == 1).then_some(())
+        },
+    )
     .await;
-    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM outbox WHERE idempotency_key = 'doomed'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let attempts: i32 =
+        sqlx::query_scalar("SELECT attempts FROM outbox WHERE idempotency_key = 'doomed'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(attempts, 4);
 }
 
@@ -109,10 +164,14 @@ async fn transient_smtp_errors_are_retried_and_permanent_ones_fail_the_job() {
 
     app.smtp.fail_next(550, 1);
     app.register("lee@example.com").await;
-    eventually("the welcome mail job to fail", Duration::from_secs(20), || async {
-        let (_, _, failed) = app.job_counts("email.send").await;
-        (failed == 1).then_some(())
-    })
+    eventually(
+        "the welcome mail job to fail",
+        Duration::from_secs(20),
+        || async {
+            let (_, _, failed) = app.job_counts("email.send").await;
+            (failed == 1).then_some(())
+        },
+    )
     .await;
     let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM outbox WHERE status = 'failed'")
         .fetch_one(&app.pool)
@@ -126,9 +185,19 @@ async fn transient_smtp_errors_are_retried_and_permanent_ones_fail_the_job() {
 async fn enqueueing_the_same_job_twice_is_a_no_op() {
     let app = TestApp::spawn().await;
     let mut conn = app.pool.acquire().await.unwrap();
-    let probe = Probe { key: "once".into(), work_ms: 0, fail_times: 0 };
-    assert!(outbox::enqueue(&mut conn, &app.config.pipeline, &probe).await.unwrap().is_some());
-    assert!(outbox::enqueue(&mut conn, &app.config.pipeline, &probe).await.unwrap().is_none());
+    let probe = Probe {
+        key: "once".into(),
+        work_ms: 0,
+        fail_times: 0,
+    };
+    assert!(outbox::enqueue(&mut conn, &app.config.pipeline, &probe)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(outbox::enqueue(&mut conn, &app.config.pipeline, &probe)
+        .await
+        .unwrap()
+        .is_none());
     app.drain().await;
     let (_, done, _) = app.job_counts("ops.probe").await;
     assert_eq!(done, 1);

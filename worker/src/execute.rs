@@ -51,7 +51,8 @@ pub async fn handle(envelope: JobEnvelope, deps: Data<Arc<Deps>>) -> Result<(), 
         BoxDynError::from(e)
     })?;
     let queue = queue.map(Queue::as_str).unwrap_or("unknown");
-    metrics::counter!("bazaar_jobs_total", "queue" => queue, "outcome" => outcome.as_str()).increment(1);
+    metrics::counter!("bazaar_jobs_total", "queue" => queue, "outcome" => outcome.as_str())
+        .increment(1);
     if outcome != Outcome::Duplicate {
         metrics::histogram!("bazaar_job_duration_seconds", "queue" => queue)
             .record(started.elapsed().as_secs_f64());
@@ -68,15 +69,23 @@ async fn run(deps: &Deps, envelope: &JobEnvelope) -> anyhow::Result<(Option<Queu
     };
     let queue = Queue::parse(&job.queue);
     tracing::Span::current().record("job.queue", job.queue.as_str());
-    let policy = deps.config.pipeline.policy(queue.unwrap_or(Queue::Ops)).clone();
+    let policy = deps
+        .config
+        .pipeline
+        .policy(queue.unwrap_or(Queue::Ops))
+        .clone();
 
     let result = {
         let mut savepoint = tx.begin().await?;
-        let result = tokio::time::timeout(policy.timeout, jobs::dispatch(deps, &mut savepoint, &job))
-            .await
-            .unwrap_or_else(|_| {
-                Err(JobError::retry(format!("timed out after {} s", policy.timeout.as_secs())))
-            });
+        let result =
+            tokio::time::timeout(policy.timeout, jobs::dispatch(deps, &mut savepoint, &job))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(JobError::retry(format!(
+                        "timed out after {} s",
+                        policy.timeout.as_secs()
+                    )))
+                });
         match result {
             Ok(()) => savepoint.commit().await?,
             Err(_) => savepoint.rollback().await?,
@@ -92,7 +101,12 @@ async fn run(deps: &Deps, envelope: &JobEnvelope) -> anyhow::Result<(Option<Queu
         Err(JobError::Retry { message, after }) if job.attempts + 1 < job.max_attempts => {
             let jitter: f64 = rand::rng().random();
             let delay = after.unwrap_or_else(|| {
-                retry_delay(job.attempts + 1, policy.backoff_base, policy.backoff_max, jitter)
+                retry_delay(
+                    job.attempts + 1,
+                    policy.backoff_base,
+                    policy.backoff_max,
+                    jitter,
+                )
             });
             tracing::warn!(attempt = job.attempts + 1, retry_in_ms = delay.as_millis() as u64, error = %message, "job failed; will retry");
             outbox::schedule_retry(&mut tx, job.id, delay, &message).await?;

@@ -23,9 +23,16 @@ pub use envelope::JobEnvelope;
 /// Runs the relay and the workers until `shutdown` fires, then lets in-flight
 /// jobs finish. An error means the role cannot go on (Redis gone for longer
 /// than the supervisor tolerates, or the database listener failed for good).
-pub async fn run(config: Arc<Config>, pool: PgPool, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: Arc<Config>,
+    pool: PgPool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     bazaar_core::telemetry::prometheus();
-    let smtp_url = config.smtp_url.as_ref().map(secrecy::ExposeSecret::expose_secret);
+    let smtp_url = config
+        .smtp_url
+        .as_ref()
+        .map(secrecy::ExposeSecret::expose_secret);
     let mailer = Mailer::new(smtp_url, &config.mail_from, &config.mail_outbox_dir)
         .context("configuring e-mail")?;
     tracing::info!(transport = mailer.describe(), "e-mail configured");
@@ -46,7 +53,10 @@ pub async fn run(config: Arc<Config>, pool: PgPool, shutdown: CancellationToken)
     while let Some(joined) = tasks.join_next().await {
         let outcome = joined.context("worker task panicked").and_then(|r| r);
         if let Err(e) = outcome {
-            tracing::error!(error = format!("{e:#}"), "worker component stopped; shutting down");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "worker component stopped; shutting down"
+            );
             shutdown.cancel();
             if result.is_ok() {
                 result = Err(e);

@@ -39,9 +39,16 @@ pub async fn run(deps: Arc<Deps>, shutdown: CancellationToken) -> anyhow::Result
         .into_iter()
         .map(|queue| {
             let name = queue_keys::queue_name(&config.redis_prefix, queue.as_str());
-            let storage = RedisStorage::new(redis.clone())
-                .with_config(apalis_redis::Config::default().queue(&name).emit_events(false));
-            Lane { queue, name, storage }
+            let storage = RedisStorage::new(redis.clone()).with_config(
+                apalis_redis::Config::default()
+                    .queue(&name)
+                    .emit_events(false),
+            );
+            Lane {
+                queue,
+                name,
+                storage,
+            }
         })
         .collect();
     let mut listener = listen(&deps).await;
@@ -68,7 +75,11 @@ pub async fn run(deps: Arc<Deps>, shutdown: CancellationToken) -> anyhow::Result
                 metrics::gauge!("bazaar_outbox_lag_seconds").set(lag.lag_seconds);
             }
         }
-        let pause = if busy { BUSY_PAUSE } else { pipeline.relay_poll_interval };
+        let pause = if busy {
+            BUSY_PAUSE
+        } else {
+            pipeline.relay_poll_interval
+        };
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = tokio::time::sleep(pause) => {}
@@ -88,7 +99,11 @@ enum LaneState {
     Full,
 }
 
-async fn relay_lane(deps: &Deps, redis: &mut ConnectionManager, lane: &mut Lane) -> anyhow::Result<LaneState> {
+async fn relay_lane(
+    deps: &Deps,
+    redis: &mut ConnectionManager,
+    lane: &mut Lane,
+) -> anyhow::Result<LaneState> {
     let pipeline = &deps.config.pipeline;
     let backlog = queue_keys::backlog(redis, &lane.name).await?;
     metrics::gauge!("bazaar_queue_depth", "queue" => lane.queue.as_str()).set(backlog as f64);
@@ -110,7 +125,10 @@ async fn relay_lane(deps: &Deps, redis: &mut ConnectionManager, lane: &mut Lane)
     let ids: Vec<_> = due.iter().map(|d| d.id).collect();
     let envelopes = due
         .into_iter()
-        .map(|d| JobEnvelope { id: d.id, kind: d.kind })
+        .map(|d| JobEnvelope {
+            id: d.id,
+            kind: d.kind,
+        })
         .collect();
     if let Err(e) = lane.storage.push_bulk(envelopes).await {
         // Make them due again now rather than after the redelivery timeout. If
@@ -123,7 +141,10 @@ async fn relay_lane(deps: &Deps, redis: &mut ConnectionManager, lane: &mut Lane)
     Ok(LaneState::Moved(moved))
 }
 
-async fn connect_until_cancelled(deps: &Deps, shutdown: &CancellationToken) -> Option<ConnectionManager> {
+async fn connect_until_cancelled(
+    deps: &Deps,
+    shutdown: &CancellationToken,
+) -> Option<ConnectionManager> {
     let config = &deps.config;
     let mut errors = ErrorLog::default();
     loop {

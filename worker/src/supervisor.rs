@@ -37,7 +37,9 @@ pub async fn run(deps: Arc<Deps>, queue: Queue, shutdown: CancellationToken) -> 
             return Ok(());
         }
         let started = Instant::now();
-        let failure = match redis_conn::connect(&config.redis_url, config.redis_response_timeout).await {
+        let failure = match redis_conn::connect(&config.redis_url, config.redis_response_timeout)
+            .await
+        {
             Err(e) => format!("{e:#}"),
             Ok(conn) => {
                 let worker_name = unique_worker_name(queue);

@@ -22,7 +22,8 @@ fn is_json(req: &Request) -> bool {
         .and_then(|v| v.split(';').next())
         .map(|mime| {
             let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
         })
         .unwrap_or(false)
 }
@@ -43,7 +44,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             if status == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(status, "payload-too-large", "the request body is too large")
             } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad-request", "could not read the request body")
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad-request",
+                    "could not read the request body",
+                )
             }
         })?;
         parse(&bytes).map(Json)
@@ -59,7 +64,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Every request body is an object; serde would also accept an array for a
     // struct (fields by position), which no client means.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::validation(vec![FieldError::new("body", "must be a JSON object")]));
+        return Err(ApiError::validation(vec![FieldError::new(
+            "body",
+            "must be a JSON object",
+        )]));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -72,7 +80,11 @@ fn classify(path: String, inner: serde_json::Error) -> ApiError {
     match inner.classify() {
         serde_json::error::Category::Data => {
             let message = inner.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
             let field = if path == "." || path.is_empty() {
                 // "missing field `email`" / "unknown field `x`" name the field themselves.
                 message

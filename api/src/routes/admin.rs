@@ -168,7 +168,13 @@ async fn retry_job(
     _admin: AdminUser,
     Path((queue, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not-found", "no failed job with that id in that queue");
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no failed job with that id in that queue",
+        )
+    };
     let queue = Queue::parse(&queue).ok_or_else(not_found)?;
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     if outbox::retry_failed(&state.pool, queue, id).await? {

@@ -192,6 +192,9 @@ async fn reset_password(
     State(state): State<AppState>,
     Json(req): Json<ResetRequest>,
 ) -> ApiResult<StatusCode> {
-    state.auth.reset_password(&req.token, req.new_password).await?;
+    state
+        .auth
+        .reset_password(&req.token, req.new_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

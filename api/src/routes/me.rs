@@ -106,5 +106,9 @@ async fn patch_me(
             whatsapp: n.whatsapp,
         }),
     };
-    Ok(Json(users::update_profile(&state.pool, user.id, patch).await?.into()))
+    Ok(Json(
+        users::update_profile(&state.pool, user.id, patch)
+            .await?
+            .into(),
+    ))
 }

@@ -36,13 +36,20 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let mut redis = state.redis.clone();
     let (database, redis) = tokio::join!(
         tokio::time::timeout(CHECK_TIMEOUT, async {
-            sqlx::query("SELECT 1").execute(&state.pool).await.map(|_| ())
+            sqlx::query("SELECT 1")
+                .execute(&state.pool)
+                .await
+                .map(|_| ())
         }),
         tokio::time::timeout(CHECK_TIMEOUT, redis_conn::ping(&mut redis)),
     );
     let (database, redis) = (outcome(database), outcome(redis));
     let ok = database == "ok" && redis == "ok";
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         status,
         Json(json!({
@@ -58,7 +65,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Refreshes the gauges every process can read (outbox, queue depth), so any
 /// role's `/metrics` shows them, then renders everything recorded.
-async fn render(config: &Config, pool: &PgPool, redis: Option<ConnectionManager>) -> impl IntoResponse {
+async fn render(
+    config: &Config,
+    pool: &PgPool,
+    redis: Option<ConnectionManager>,
+) -> impl IntoResponse {
     if let Ok(Ok(lag)) = tokio::time::timeout(CHECK_TIMEOUT, outbox::lag(pool)).await {
         metrics::gauge!("bazaar_outbox_pending").set(lag.pending as f64);
         metrics::gauge!("bazaar_outbox_lag_seconds").set(lag.lag_seconds);
@@ -66,13 +77,18 @@ async fn render(config: &Config, pool: &PgPool, redis: Option<ConnectionManager>
     if let Some(mut conn) = redis {
         for queue in Queue::ALL {
             let name = queue_keys::queue_name(&config.redis_prefix, queue.as_str());
-            if let Ok(Ok(depth)) = tokio::time::timeout(CHECK_TIMEOUT, queue_keys::backlog(&mut conn, &name)).await {
+            if let Ok(Ok(depth)) =
+                tokio::time::timeout(CHECK_TIMEOUT, queue_keys::backlog(&mut conn, &name)).await
+            {
                 metrics::gauge!("bazaar_queue_depth", "queue" => queue.as_str()).set(depth as f64);
             }
         }
     }
     (
-        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         telemetry::prometheus().render(),
     )
 }

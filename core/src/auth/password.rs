@@ -51,6 +51,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_dummy_hash_parses_and_rejects() {
-        assert!(!verify("anything".into(), dummy_hash().into()).await.unwrap());
+        assert!(!verify("anything".into(), dummy_hash().into())
+            .await
+            .unwrap());
     }
 }

@@ -59,8 +59,11 @@ impl RateLimiter {
     pub async fn check(&self, name: &str, limit: u64) -> Result<(), Limited> {
         let key = self.key(name);
         let mut conn = self.conn.clone();
-        let result: redis::RedisResult<(Option<u64>, i64)> =
-            redis::pipe().get(&key).ttl(&key).query_async(&mut conn).await;
+        let result: redis::RedisResult<(Option<u64>, i64)> = redis::pipe()
+            .get(&key)
+            .ttl(&key)
+            .query_async(&mut conn)
+            .await;
         match result {
             Ok((Some(count), ttl)) if count >= limit => Err(Limited {
                 retry_after_secs: ttl.max(1) as u64,

@@ -112,16 +112,27 @@ impl AuthService {
             },
         )
         .await?;
-        let pair = self.issue_pair(&mut tx, user.id, user.role, Uuid::now_v7()).await?;
+        let pair = self
+            .issue_pair(&mut tx, user.id, user.role, Uuid::now_v7())
+            .await?;
         tx.commit().await?;
         Ok((user, pair))
     }
 
     /// The same 401 for an unknown e-mail and a wrong password, after the same
     /// amount of hashing work.
-    pub async fn login(&self, email: &str, password: &str, ip: IpAddr) -> Result<(User, TokenPair)> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        ip: IpAddr,
+    ) -> Result<(User, TokenPair)> {
         self.limiter
-            .hit(&format!("login:ip:{ip}"), self.limits.login_requests_per_ip_per_minute, Duration::from_secs(60))
+            .hit(
+                &format!("login:ip:{ip}"),
+                self.limits.login_requests_per_ip_per_minute,
+                Duration::from_secs(60),
+            )
             .await?;
         let email = email.trim().to_lowercase();
         let failures_key = format!("login:failed:{email}");
@@ -142,7 +153,9 @@ impl AuthService {
         };
         self.limiter.reset(&failures_key).await;
         let mut conn = self.pool.acquire().await?;
-        let pair = self.issue_pair(&mut conn, user.id, user.role, Uuid::now_v7()).await?;
+        let pair = self
+            .issue_pair(&mut conn, user.id, user.role, Uuid::now_v7())
+            .await?;
         Ok((user, pair))
     }
 
@@ -185,7 +198,9 @@ impl AuthService {
             .execute(&mut *tx)
             .await?;
         let role = Role::parse(&row.role).unwrap_or(Role::Customer);
-        let pair = self.issue_pair(&mut tx, row.user_id, role, row.family_id).await?;
+        let pair = self
+            .issue_pair(&mut tx, row.user_id, role, row.family_id)
+            .await?;
         tx.commit().await?;
         Ok(pair)
     }
@@ -264,7 +279,9 @@ impl AuthService {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(user_id) = user_id else {
-            return Err(Error::BadRequest("the reset token is invalid, used or expired"));
+            return Err(Error::BadRequest(
+                "the reset token is invalid, used or expired",
+            ));
         };
         users::set_password_hash(&mut tx, user_id, &hash).await?;
         sqlx::query("UPDATE password_reset_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL")
@@ -308,15 +325,22 @@ impl AuthService {
 }
 
 async fn revoke_family(conn: &mut PgConnection, family: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
-        .bind(family)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(family)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// Creates an admin account from the command line (`bazaar admin create`).
-pub async fn create_admin(pool: &PgPool, email: &str, name: &str, password: String) -> Result<User> {
+pub async fn create_admin(
+    pool: &PgPool,
+    email: &str,
+    name: &str,
+    password: String,
+) -> Result<User> {
     let mut errors = Vec::new();
     let email = validate::email(email)
         .map_err(|m| errors.push(FieldError::new("email", m)))

@@ -44,7 +44,11 @@ impl JwtKeys {
             iat: now,
             exp: now + self.ttl.as_secs(),
         };
-        Ok(encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+        Ok(encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     /// The claims of a valid, unexpired token.
@@ -89,7 +93,9 @@ mod tests {
     fn random_tokens_are_unique_and_url_safe() {
         let a = random_token();
         assert_ne!(a, random_token());
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert!(a.len() <= 64);
     }
 }

@@ -21,7 +21,8 @@ pub use telegram::FakeTelegram;
 pub const PASSWORD: &str = "correct-horse-9";
 
 fn base_database_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 pub fn base_redis_url() -> String {
@@ -39,7 +40,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {limit:?} waiting for: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -76,12 +80,19 @@ impl Builder {
         let name = format!("bazaar_t_{}", uuid::Uuid::now_v7().simple());
         let db_url = format!("{}/{name}", base_database_url());
         let smtp = SmtpServer::start().await;
-        let telegram = if self.telegram { Some(FakeTelegram::start().await) } else { None };
+        let telegram = if self.telegram {
+            Some(FakeTelegram::start().await)
+        } else {
+            None
+        };
         let defaults = [
             ("DATABASE_URL", db_url.clone()),
             ("DATABASE_MAX_CONNECTIONS", "20".into()),
             ("REDIS_URL", base_redis_url()),
-            ("REDIS_PREFIX", format!("t{}", uuid::Uuid::now_v7().simple())),
+            (
+                "REDIS_PREFIX",
+                format!("t{}", uuid::Uuid::now_v7().simple()),
+            ),
             ("JWT_SECRET", "test-secret-test-secret-test-secret".into()),
             ("BAZAAR_PUBLIC_URL", "http://shop.test".into()),
             ("SMTP_URL", smtp.url()),
@@ -98,20 +109,31 @@ impl Builder {
             self.vars.entry(k.into()).or_insert(v);
         }
         if let Some(t) = &telegram {
-            self.vars.entry("TELEGRAM_BOT_TOKEN".into()).or_insert(t.token.clone());
-            self.vars.entry("TELEGRAM_API_URL".into()).or_insert(t.url());
-            self.vars.entry("TELEGRAM_ADMIN_CHAT_ID".into()).or_insert("-100777".into());
+            self.vars
+                .entry("TELEGRAM_BOT_TOKEN".into())
+                .or_insert(t.token.clone());
+            self.vars
+                .entry("TELEGRAM_API_URL".into())
+                .or_insert(t.url());
+            self.vars
+                .entry("TELEGRAM_ADMIN_CHAT_ID".into())
+                .or_insert("-100777".into());
         }
         let vars = self.vars.clone();
-        let config = Arc::new(Config::from(&Env::new(|k| vars.get(k).cloned())).expect("test config is valid"));
+        let config = Arc::new(
+            Config::from(&Env::new(|k| vars.get(k).cloned())).expect("test config is valid"),
+        );
         let pool = bazaar_core::db::prepare(&config.database_url, config.database_max_connections)
             .await
             .expect("test database");
-        let redis = bazaar_core::redis_conn::connect(&config.redis_url, config.redis_response_timeout)
-            .await
-            .expect("redis for tests");
+        let redis =
+            bazaar_core::redis_conn::connect(&config.redis_url, config.redis_response_timeout)
+                .await
+                .expect("redis for tests");
         let shutdown = CancellationToken::new();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind api");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind api");
         let addr = listener.local_addr().expect("api addr");
         let state = bazaar_api::AppState::new(config.clone(), pool.clone(), redis);
         tokio::spawn(bazaar_api::serve(state, listener, shutdown.clone()));
@@ -168,13 +190,23 @@ impl TestApp {
 
     /// Starts an in-process worker (relay + apalis workers) on this app's config.
     pub fn start_worker(&self) {
-        tokio::spawn(bazaar_worker::run(self.config.clone(), self.pool.clone(), self.shutdown.clone()));
+        tokio::spawn(bazaar_worker::run(
+            self.config.clone(),
+            self.pool.clone(),
+            self.shutdown.clone(),
+        ));
     }
 
     pub fn start_scheduler(&self) {
         let vars = self.vars.clone();
-        let entries = bazaar_scheduler::table::load(&Env::new(|k| vars.get(k).cloned())).expect("schedule");
-        tokio::spawn(bazaar_scheduler::run(self.config.clone(), self.pool.clone(), entries, self.shutdown.clone()));
+        let entries =
+            bazaar_scheduler::table::load(&Env::new(|k| vars.get(k).cloned())).expect("schedule");
+        tokio::spawn(bazaar_scheduler::run(
+            self.config.clone(),
+            self.pool.clone(),
+            entries,
+            self.shutdown.clone(),
+        ));
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -182,7 +214,12 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(&body).send().await.expect("request")
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post_auth(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
@@ -196,7 +233,12 @@ impl TestApp {
     }
 
     pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request")
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Registers a customer and returns the session (user + tokens).
@@ -218,20 +260,33 @@ impl TestApp {
         bazaar_core::auth::service::create_admin(&self.pool, &email, "Admin", PASSWORD.into())
             .await
             .expect("admin");
-        let r = self.post("/api/v1/auth/login", json!({ "email": email, "password": PASSWORD })).await;
+        let r = self
+            .post(
+                "/api/v1/auth/login",
+                json!({ "email": email, "password": PASSWORD }),
+            )
+            .await;
         assert_eq!(r.status(), 200);
-        r.json::<Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned()
+        r.json::<Value>().await.expect("json")["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 
     /// Waits until no job is pending; fails if any is left behind or failed.
     pub async fn drain(&self) {
-        eventually("the job queues to drain", Duration::from_secs(60), || async {
-            let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE status = 'pending'")
-                .fetch_one(&self.pool)
-                .await
-                .ok()?;
-            (pending == 0).then_some(())
-        })
+        eventually(
+            "the job queues to drain",
+            Duration::from_secs(60),
+            || async {
+                let pending: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE status = 'pending'")
+                        .fetch_one(&self.pool)
+                        .await
+                        .ok()?;
+                (pending == 0).then_some(())
+            },
+        )
         .await;
         let failed: Vec<(String, Option<String>)> =
             sqlx::query_as("SELECT kind, last_error FROM outbox WHERE status = 'failed'")
@@ -263,9 +318,15 @@ pub async fn assert_problem(r: reqwest::Response, status: u16) -> Value {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert!(ct.starts_with("application/problem+json"), "content-type was {ct}");
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content-type was {ct}"
+    );
     let body: Value = r.json().await.expect("problem body");
     assert_eq!(body["status"], status);
-    assert!(body["type"].is_string() && body["title"].is_string(), "{body}");
+    assert!(
+        body["type"].is_string() && body["title"].is_string(),
+        "{body}"
+    );
     body
 }

@@ -14,7 +14,10 @@ pub struct BazaarProcess {
 
 impl BazaarProcess {
     pub fn spawn(role: &str, vars: &HashMap<String, String>) -> Self {
-        let log = std::env::temp_dir().join(format!("bazaar-{role}-{}.log", uuid::Uuid::now_v7().simple()));
+        let log = std::env::temp_dir().join(format!(
+            "bazaar-{role}-{}.log",
+            uuid::Uuid::now_v7().simple()
+        ));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_bazaar"))
             .arg(role)
@@ -56,7 +59,11 @@ impl BazaarProcess {
             if let Some(s) = self.try_status() {
                 return s;
             }
-            assert!(tokio::time::Instant::now() < deadline, "process did not exit within {limit:?}; log: {}", self.log_text());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "process did not exit within {limit:?}; log: {}",
+                self.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

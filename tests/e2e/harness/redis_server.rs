@@ -20,7 +20,10 @@ pub fn free_port() -> u16 {
 
 impl RedisServer {
     pub async fn start() -> Self {
-        let mut server = Self { port: free_port(), child: None };
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+        };
         server.restart().await;
         server
     }
@@ -34,7 +37,16 @@ impl RedisServer {
     pub async fn restart(&mut self) {
         self.stop();
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -43,7 +55,11 @@ impl RedisServer {
         let client = redis::Client::open(self.url()).expect("url");
         for _ in 0..200 {
             if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-                if redis::cmd("PING").query_async::<String>(&mut c).await.is_ok() {
+                if redis::cmd("PING")
+                    .query_async::<String>(&mut c)
+                    .await
+                    .is_ok()
+                {
                     return;
                 }
             }

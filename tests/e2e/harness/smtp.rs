@@ -71,7 +71,10 @@ impl SmtpServer {
     }
 
     pub fn mails_to(&self, to: &str) -> Vec<ReceivedMail> {
-        self.mails().into_iter().filter(|m| m.to.iter().any(|t| t == to)).collect()
+        self.mails()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .collect()
     }
 
     pub fn fail_next(&self, code: u16, times: usize) {
@@ -126,12 +129,19 @@ async fn session(stream: TcpStream, shared: Shared) {
                 if l == ".\r\n" || l == ".\n" {
                     break;
                 }
-                data.push_str(l.strip_prefix('.').filter(|_| l.starts_with("..")).unwrap_or(&l));
+                data.push_str(
+                    l.strip_prefix('.')
+                        .filter(|_| l.starts_with(".."))
+                        .unwrap_or(&l),
+                );
             }
             let failure = shared.failures.lock().expect("lock").pop_front();
             match failure {
                 Some(code) => {
-                    let msg = format!("{code} {} simulated failure\r\n", if code < 500 { "4.3.0" } else { "5.7.1" });
+                    let msg = format!(
+                        "{code} {} simulated failure\r\n",
+                        if code < 500 { "4.3.0" } else { "5.7.1" }
+                    );
                     let _ = write.write_all(msg.as_bytes()).await;
                     continue;
                 }

@@ -39,8 +39,13 @@ impl FakeTelegram {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let app = Router::new()
             .route("/{bot}/{method}", post(handle))
-            .with_state(Shared { token: token.clone(), sent: sent.clone() });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind telegram");
+            .with_state(Shared {
+                token: token.clone(),
+                sent: sent.clone(),
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind telegram");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -73,14 +78,17 @@ async fn handle(
     if bot.strip_prefix("bot") != Some(s.token.as_str()) {
         return error(401, "Unauthorized");
     }
-    if method.to_ascii_lowercase() != "sendmessage" {
+    if !method.eq_ignore_ascii_case("sendmessage") {
         return error(404, "Not Found: method not found");
     }
     let is_json = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let Some(body) = is_json.then(|| serde_json::from_slice::<Value>(&body).ok()).flatten() else {
+    let Some(body) = is_json
+        .then(|| serde_json::from_slice::<Value>(&body).ok())
+        .flatten()
+    else {
         return error(400, "Bad Request: expected a JSON body");
     };
     let (Some(chat_id), Some(text)) = (body["chat_id"].as_i64(), body["text"].as_str()) else {
@@ -89,7 +97,10 @@ async fn handle(
     if text.is_empty() || text.chars().count() > 4096 {
         return error(400, "Bad Request: message text is empty or too long");
     }
-    s.sent.lock().expect("lock").push(SentMessage { chat_id, text: text.to_owned() });
+    s.sent.lock().expect("lock").push(SentMessage {
+        chat_id,
+        text: text.to_owned(),
+    });
     (
         StatusCode::OK,
         Json(json!({

@@ -14,7 +14,9 @@ use crate::{Deps, JobEnvelope};
 pub async fn run(deps: &Deps) -> Result<(), JobError> {
     let db = |e: sqlx::Error| JobError::retry(format!("clean-up query failed: {e}"));
     let pool = &deps.pool;
-    let jobs = outbox::purge_finished(pool, &deps.config.pipeline).await.map_err(db)?;
+    let jobs = outbox::purge_finished(pool, &deps.config.pipeline)
+        .await
+        .map_err(db)?;
     let tokens = sqlx::query(
         "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'
             OR revoked_at < now() - interval '1 day'",
@@ -23,12 +25,16 @@ pub async fn run(deps: &Deps) -> Result<(), JobError> {
     .await
     .map_err(db)?
     .rows_affected();
-    let resets = sqlx::query("DELETE FROM password_reset_tokens WHERE expires_at < now() - interval '1 day'")
-        .execute(pool)
+    let resets = sqlx::query(
+        "DELETE FROM password_reset_tokens WHERE expires_at < now() - interval '1 day'",
+    )
+    .execute(pool)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    let runs = health::purge_runs(pool, Duration::from_secs(30 * 24 * 3600))
         .await
-        .map_err(db)?
-        .rows_affected();
-    let runs = health::purge_runs(pool, Duration::from_secs(30 * 24 * 3600)).await.map_err(db)?;
+        .map_err(db)?;
     let probes = sqlx::query("DELETE FROM job_probes WHERE finished_at < now() - interval '1 day'")
         .execute(pool)
         .await
@@ -56,6 +62,14 @@ pub async fn run(deps: &Deps) -> Result<(), JobError> {
             .await
             .map_err(|e| JobError::retry(format!("trimming {name}: {e}")))?;
     }
-    tracing::info!(jobs, tokens, resets, runs, probes, redis_tasks, "clean-up done");
+    tracing::info!(
+        jobs,
+        tokens,
+        resets,
+        runs,
+        probes,
+        redis_tasks,
+        "clean-up done"
+    );
     Ok(())
 }

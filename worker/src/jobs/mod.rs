@@ -19,7 +19,10 @@ use crate::Deps;
 pub enum JobError {
     /// Worth another attempt, after `after` if the provider said so.
     #[error("{message}")]
-    Retry { message: String, after: Option<Duration> },
+    Retry {
+        message: String,
+        after: Option<Duration>,
+    },
     /// Another attempt cannot succeed.
     #[error("{0}")]
     Permanent(String),
@@ -60,11 +63,17 @@ fn payload<J: DeserializeOwned>(job: &LockedJob) -> Result<J, JobError> {
 
 /// Runs `job`. Database effects go through `conn` (a savepoint of the
 /// transaction that holds the job's lock) so they commit only on success.
-pub async fn dispatch(deps: &Deps, conn: &mut PgConnection, job: &LockedJob) -> Result<(), JobError> {
+pub async fn dispatch(
+    deps: &Deps,
+    conn: &mut PgConnection,
+    job: &LockedJob,
+) -> Result<(), JobError> {
     match job.kind.as_str() {
         SendEmail::KIND => email::run(deps, payload(job)?).await,
         Probe::KIND => probe::run(conn, job, payload(job)?).await,
         Cleanup::KIND => cleanup::run(deps).await,
-        other => Err(JobError::Permanent(format!("no handler for job kind {other}"))),
+        other => Err(JobError::Permanent(format!(
+            "no handler for job kind {other}"
+        ))),
     }
 }
