@@ -34,6 +34,9 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             middleware::problem_for_bare_errors,
         ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            middleware::panic_response,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(cors)
         .layer(axum::middleware::from_fn(middleware::observe))

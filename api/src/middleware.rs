@@ -93,3 +93,14 @@ pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
     }
     replaced
 }
+
+/// A handler that panicked answers a generic 500 problem, and the panic is logged.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = message, "handler panicked");
+    ApiError::bare(http::StatusCode::INTERNAL_SERVER_ERROR).into_response()
+}

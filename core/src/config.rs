@@ -78,6 +78,7 @@ pub struct RateLimits {
     pub login_failure_window: Duration,
     pub login_requests_per_ip_per_minute: u64,
     pub forgot_per_account_per_hour: u64,
+    pub forgot_per_ip_per_hour: u64,
 }
 
 /// Knobs of the outbox -> Redis -> worker pipeline (see APALIS.md for why each exists).
@@ -293,7 +294,7 @@ impl Config {
             sentry_dsn: env.secret("SENTRY_DSN"),
             max_body_bytes: env.parse("MAX_BODY_BYTES", 1_048_576)?,
             metrics_bind: env.opt_parse("METRICS_BIND")?,
-            cors_allowed_origins: list("CORS_ALLOWED_ORIGINS"),
+            cors_allowed_origins: origins(list("CORS_ALLOWED_ORIGINS"))?,
             trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
             worker_give_up: env.secs("WORKER_GIVE_UP_SECS", 300)?,
             rate_limits: RateLimits {
@@ -301,6 +302,7 @@ impl Config {
                 login_failure_window: env.secs("RATE_LIMIT_LOGIN_FAILURE_WINDOW_SECS", 15 * 60)?,
                 login_requests_per_ip_per_minute: env.parse("RATE_LIMIT_LOGIN_PER_IP", 30)?,
                 forgot_per_account_per_hour: env.parse("RATE_LIMIT_FORGOT_PER_ACCOUNT", 5)?,
+                forgot_per_ip_per_hour: env.parse("RATE_LIMIT_FORGOT_PER_IP", 30)?,
             },
             pipeline: pipeline_config(env)?,
             health: HealthThresholds {
@@ -362,11 +364,27 @@ fn pipeline_config(env: &Env<'_>) -> Result<PipelineConfig, ConfigError> {
         relay_poll_interval: env.millis("OUTBOX_POLL_INTERVAL_MS", 500)?,
         relay_batch_size: env.parse("OUTBOX_BATCH_SIZE", 500)?,
         relay_backlog_cap: env.parse("OUTBOX_BACKLOG_CAP", 2_000)?,
-        redeliver_after: env.secs("OUTBOX_REDELIVER_SECS", 900)?,
+        redeliver_after: env.secs("OUTBOX_REDELIVER_SECS", 300)?,
         queues,
         done_retention: env.secs("JOB_DONE_RETENTION_SECS", 7 * 24 * 3600)?,
         failed_retention: env.secs("JOB_FAILED_RETENTION_SECS", 30 * 24 * 3600)?,
     })
+}
+
+fn origins(list: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    for origin in &list {
+        let valid = origin == "*"
+            || url::Url::parse(origin).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.path() == "/" && !origin.ends_with('/')
+            });
+        if !valid {
+            return Err(ConfigError {
+                name: "CORS_ALLOWED_ORIGINS".into(),
+                message: format!("{origin:?} is not an origin like https://shop.example.com"),
+            });
+        }
+    }
+    Ok(list)
 }
 
 /// The URL with its password replaced by `***`, for logs and start-up errors.
@@ -414,6 +432,23 @@ mod tests {
         assert_eq!(err.name, "MAX_BODY_BYTES");
         let err = config(&[("QUEUE_EMAIL_CONCURRENCY", "-1")]).unwrap_err();
         assert_eq!(err.name, "QUEUE_EMAIL_CONCURRENCY");
+    }
+
+    #[test]
+    fn cors_origins_must_be_origins() {
+        let ok = config(&[(
+            "CORS_ALLOWED_ORIGINS",
+            "https://shop.example.com, http://localhost:3000",
+        )])
+        .unwrap();
+        assert_eq!(ok.cors_allowed_origins.len(), 2);
+        for bad in [
+            "shop.example.com",
+            "https://shop.example.com/path",
+            "ftp://x.com",
+        ] {
+            assert!(config(&[("CORS_ALLOWED_ORIGINS", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]

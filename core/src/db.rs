@@ -51,9 +51,26 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
 }
 
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
-    let options = PgConnectOptions::from_str(url)
+    connect_with(url, max_connections, None).await
+}
+
+/// `idle_in_transaction` ends sessions that hold a transaction open without
+/// sending anything for that long: a worker that vanished from the network
+/// must not keep its jobs' row locks until TCP gives up.
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    idle_in_transaction: Option<Duration>,
+) -> anyhow::Result<PgPool> {
+    let mut options = PgConnectOptions::from_str(url)
         .with_context(|| format!("invalid DATABASE_URL {}", mask_url(url)))?
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+    if let Some(limit) = idle_in_transaction {
+        options = options.options([(
+            "idle_in_transaction_session_timeout",
+            format!("{}", limit.as_millis()),
+        )]);
+    }
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))

@@ -59,13 +59,13 @@ impl Queue {
 
     pub fn default_policy(self) -> DefaultPolicy {
         let (concurrency, timeout_secs, max_attempts) = match self {
-            Queue::Email => (16, 60, 8),
+            Queue::Email => (8, 60, 8),
             Queue::Messenger => (16, 30, 8),
             Queue::Inbound => (16, 30, 5),
             Queue::Payments => (8, 60, 12),
             Queue::Marketplace => (4, 300, 8),
             Queue::Social => (2, 60, 6),
-            Queue::Ops => (32, 300, 5),
+            Queue::Ops => (16, 300, 5),
         };
         DefaultPolicy {
             concurrency,

@@ -165,9 +165,12 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Lock
     .await
 }
 
+/// Marks the job done. Its payload is dropped: it is never needed again and
+/// may hold secrets (a password-reset link).
 pub async fn mark_done(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE outbox SET status = 'done', attempts = attempts + 1, finished_at = now(), last_error = NULL
+        "UPDATE outbox SET status = 'done', attempts = attempts + 1, finished_at = now(), last_error = NULL,
+                payload = '{}'::jsonb
          WHERE id = $1",
     )
     .bind(id)
@@ -177,6 +180,8 @@ pub async fn mark_done(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
 }
 
 /// Counts the failed attempt and makes the row due again after `delay`.
+/// Like `mark_failed`, it runs after the job's transaction rolled back, so it
+/// only touches a row that is still pending.
 pub async fn schedule_retry(
     conn: &mut PgConnection,
     id: Uuid,
@@ -185,7 +190,7 @@ pub async fn schedule_retry(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET attempts = attempts + 1, due_at = now() + make_interval(secs => $2), last_error = $3
-         WHERE id = $1",
+         WHERE id = $1 AND status = 'pending'",
     )
     .bind(id)
     .bind(delay.as_secs_f64())
@@ -198,7 +203,7 @@ pub async fn schedule_retry(
 pub async fn mark_failed(conn: &mut PgConnection, id: Uuid, error: &str) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'failed', attempts = attempts + 1, finished_at = now(), last_error = $2
-         WHERE id = $1",
+         WHERE id = $1 AND status = 'pending'",
     )
     .bind(id)
     .bind(truncate(error))

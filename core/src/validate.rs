@@ -12,7 +12,12 @@ pub fn email(raw: &str) -> Result<String, &'static str> {
     let Some((local, domain)) = s.split_once('@') else {
         return Err("is not a valid e-mail address");
     };
-    let valid_part = |p: &str| !p.is_empty() && !p.chars().any(|c| c.is_whitespace() || c == '@');
+    let valid_part = |p: &str| {
+        !p.is_empty()
+            && !p
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+    };
     if !valid_part(local) || !valid_part(domain) || !domain.contains('.') || domain.ends_with('.') {
         return Err("is not a valid e-mail address");
     }
@@ -29,6 +34,9 @@ pub fn password(raw: &str) -> Result<(), &'static str> {
 
 pub fn name(raw: &str) -> Result<String, &'static str> {
     let s = raw.trim();
+    if s.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
     match s.chars().count() {
         0 => Err("is required"),
         1..=100 => Ok(s.to_owned()),

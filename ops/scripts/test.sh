@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: unit tests of every crate and the end-to-end tests
+# Runs the whole test suite: unit tests of every crate, the end-to-end tests
 # (real PostgreSQL and Redis, fake providers, chaos tests with their own
-# redis-server processes).
+# redis-server processes), then formatting and lints.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash ops/scripts/services.sh
 # End-to-end tests mostly wait on I/O: four at a time keeps 2 cores busy
 # without starving the chaos tests of CPU.
-exec cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"
+cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -139,6 +139,10 @@ impl HealthMonitor {
         }
     }
 
+    /// Decides under the alert-state row lock, commits, then sends: a slow
+    /// channel never holds the lock, and a failed commit never leads to a
+    /// second send. With the database down the decision uses this process's
+    /// memory (several replicas may then each alert: duplicates beat silence).
     async fn apply_alert_rule(&self, tick: DateTime<Utc>, report: &Report) {
         let failing = report.failing();
         let summary = failing.join("; ");
@@ -148,23 +152,29 @@ impl HealthMonitor {
             let state = health::lock_alert_state(&mut tx).await?;
             let (action, next) =
                 health::decide(&state, report.healthy(), &summary, Utc::now(), repeat);
-            self.notify(action, &state, &failing, tick).await;
             health::save_alert_state(&mut tx, &next).await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(next)
+            Ok::<_, sqlx::Error>((action, state, next))
         }
         .await;
-        let mut fallback = self.fallback.lock().await;
-        match persisted {
-            Ok(next) => *fallback = next,
-            Err(e) => {
-                tracing::warn!(error = %e, "alert state unavailable in PostgreSQL; using memory");
-                let (action, next) =
-                    health::decide(&fallback, report.healthy(), &summary, Utc::now(), repeat);
-                self.notify(action, &fallback, &failing, tick).await;
-                *fallback = next;
+        let (action, before) = {
+            let mut fallback = self.fallback.lock().await;
+            match persisted {
+                Ok((action, before, next)) => {
+                    *fallback = next;
+                    (action, before)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "alert state unavailable in PostgreSQL; using memory");
+                    let before = fallback.clone();
+                    let (action, next) =
+                        health::decide(&before, report.healthy(), &summary, Utc::now(), repeat);
+                    *fallback = next;
+                    (action, before)
+                }
             }
-        }
+        };
+        self.notify(action, &before, &failing, tick).await;
     }
 
     async fn notify(

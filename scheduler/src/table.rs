@@ -76,25 +76,26 @@ pub fn load(env: &Env<'_>) -> anyhow::Result<Vec<Entry>> {
 }
 
 /// Calls `fire(tick)` at every tick of `schedule` until `shutdown`. Each tick
-/// runs in its own task, so a slow run never delays or skips the next tick.
+/// runs in its own task, so a slow run never delays or skips the next tick;
+/// on shutdown the runs in progress are awaited.
 pub async fn drive<F, Fut>(schedule: &Schedule, fire: F, shutdown: CancellationToken)
 where
     F: Fn(DateTime<Utc>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut after = Utc::now();
-    loop {
-        let Some(tick) = schedule.after(&after).next() else {
-            return;
-        };
+    let mut running = tokio::task::JoinSet::new();
+    while let Some(tick) = schedule.after(&after).next() {
         let wait = (tick - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
         }
-        tokio::spawn(fire(tick));
+        running.spawn(fire(tick));
+        while running.try_join_next().is_some() {}
         after = tick;
     }
+    while running.join_next().await.is_some() {}
 }
 
 #[cfg(test)]

@@ -57,6 +57,27 @@ async fn wrong_types_missing_and_unknown_fields_are_422_naming_the_field() {
 
     let r = app.post("/api/v1/auth/login", json!(["a", "b"])).await;
     assert_problem(r, 422).await;
+
+    // PostgreSQL text cannot hold NUL: refused up front, not a 500.
+    for body in [
+        json!({ "email": "a\u{0}b@example.com", "password": "long-enough" }),
+        json!({ "email": "nul@example.com", "password": "long-enough", "name": "N\u{0}", "role": "customer" }),
+    ] {
+        let r = app.post("/api/v1/auth/register", body).await;
+        assert_problem(r, 422).await;
+    }
+    let r = app
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "x\u{0}@example.com", "password": "p" }),
+        )
+        .await;
+    assert_problem(r, 422).await;
+
+    // Login lists what is missing rather than answering 401.
+    let r = app.post("/api/v1/auth/login", json!({})).await;
+    let body = assert_problem(r, 422).await;
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -102,7 +123,14 @@ async fn unknown_routes_wrong_methods_and_bad_pages_are_problems() {
     assert_problem(r, 405).await;
 
     let admin = app.admin_token().await;
-    for query in ["per_page=101", "per_page=0", "page=0", "page=abc"] {
+    for query in [
+        "per_page=101",
+        "per_page=0",
+        "page=0",
+        "page=abc",
+        "page=9223372036854775807",
+        "page=100001",
+    ] {
         let r = app
             .get_auth(&format!("/api/v1/admin/health?{query}"), &admin)
             .await;

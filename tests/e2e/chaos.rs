@@ -168,3 +168,86 @@ async fn a_worker_that_cannot_reach_redis_for_long_exits_non_zero() {
         worker.log_text()
     );
 }
+
+async fn redis_cli(redis: &RedisServer, args: &[&str]) {
+    let status = tokio::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string()])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "redis-cli {args:?}");
+}
+
+#[tokio::test]
+async fn after_redis_drops_every_connection_new_jobs_run_at_once_under_a_new_worker_name() {
+    // A 30 s registration threshold (10 s heartbeat x 3): a worker coming back
+    // under its old name would be refused for that long. Fresh names are not.
+    let redis = RedisServer::start().await;
+    let app = TestApp::builder()
+        .without_worker()
+        .var("REDIS_URL", redis.url())
+        .var("WORKER_HEARTBEAT_SECS", "10")
+        .var("OUTBOX_REDELIVER_SECS", "600")
+        .start()
+        .await;
+    let worker = BazaarProcess::spawn("worker", &app.vars);
+    enqueue_probes(&app, "before-", 5, 0).await;
+    eventually("the first jobs", Duration::from_secs(60), || async {
+        (probes_done(&app).await == 5).then_some(())
+    })
+    .await;
+
+    redis_cli(&redis, &["CLIENT", "KILL", "TYPE", "normal"]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    enqueue_probes(&app, "after-", 20, 0).await;
+    eventually(
+        "the jobs after the disconnect",
+        Duration::from_secs(60),
+        || async { (probes_done(&app).await == 25).then_some(()) },
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        worker.log_text().contains("restarting apalis worker"),
+        "{}",
+        worker.log_text()
+    );
+    assert_every_probe_ran_once(&app, 25).await;
+}
+
+#[tokio::test]
+async fn a_redis_stall_longer_than_half_a_second_does_not_stop_the_workers() {
+    // redis-rs's default response timeout (500 ms) would turn this stall into
+    // an error, and apalis-redis would end every worker.
+    let redis = RedisServer::start().await;
+    let app = TestApp::builder()
+        .without_worker()
+        .var("REDIS_URL", redis.url())
+        .start()
+        .await;
+    let worker = BazaarProcess::spawn("worker", &app.vars);
+    enqueue_probes(&app, "pre-", 3, 0).await;
+    eventually("the worker to run", Duration::from_secs(60), || async {
+        (probes_done(&app).await == 3).then_some(())
+    })
+    .await;
+
+    redis_cli(&redis, &["DEBUG", "SLEEP", "1.5"]).await;
+    enqueue_probes(&app, "post-", 10, 0).await;
+    eventually("jobs after the stall", Duration::from_secs(30), || async {
+        (probes_done(&app).await == 13).then_some(())
+    })
+    .await;
+    assert!(
+        !worker.log_text().contains("restarting apalis worker"),
+        "{}",
+        worker.log_text()
+    );
+}

@@ -125,3 +125,49 @@ async fn openapi_and_swagger_ui_are_served() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().to_lowercase().contains("swagger"));
 }
+
+#[tokio::test]
+async fn without_smtp_mail_is_written_as_eml_files() {
+    let dir = std::env::temp_dir().join(format!("bazaar-outbox-{}", uuid::Uuid::now_v7().simple()));
+    let app = TestApp::builder()
+        .var("SMTP_URL", "")
+        .var("MAIL_OUTBOX_DIR", dir.to_str().unwrap())
+        .start()
+        .await;
+    app.register("eml@example.com").await;
+    app.drain().await;
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert!(files[0].path().extension().is_some_and(|e| e == "eml"));
+    let text = std::fs::read_to_string(files[0].path()).unwrap();
+    assert!(text.contains("eml@example.com") && text.contains("Welcome"));
+    assert!(app.smtp.mails().is_empty());
+}
+
+#[tokio::test]
+async fn the_worker_serves_metrics_on_metrics_bind() {
+    let app = TestApp::builder().without_worker().start().await;
+    let port = crate::harness::redis_server::free_port();
+    let mut vars = app.vars.clone();
+    vars.insert("METRICS_BIND".into(), format!("127.0.0.1:{port}"));
+    let _worker = crate::harness::process::BazaarProcess::spawn("worker", &vars);
+    let text = crate::harness::eventually(
+        "worker metrics",
+        std::time::Duration::from_secs(60),
+        || async {
+            let r = app
+                .client
+                .get(format!("http://127.0.0.1:{port}/metrics"))
+                .send()
+                .await
+                .ok()?;
+            r.text().await.ok()
+        },
+    )
+    .await;
+    assert!(text.contains("bazaar_queue_depth{queue=\"ops\"}"), "{text}");
+    assert!(text.contains("bazaar_outbox_pending"));
+}

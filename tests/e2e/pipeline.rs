@@ -202,3 +202,79 @@ async fn enqueueing_the_same_job_twice_is_a_no_op() {
     let (_, done, _) = app.job_counts("ops.probe").await;
     assert_eq!(done, 1);
 }
+
+#[tokio::test]
+async fn jobs_start_promptly_without_waiting_for_a_worker_heartbeat() {
+    // With a 30 s heartbeat, apalis-redis alone would leave a job pushed by the
+    // relay waiting for the next heartbeat; the polling interval picks it up.
+    let app = TestApp::builder()
+        .var("WORKER_HEARTBEAT_SECS", "30")
+        .start()
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..5 {
+        enqueue_probe(&app, &format!("prompt-{i}"), 0).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.drain().await;
+    let slowest_ms: f64 = sqlx::query_scalar(
+        "SELECT max(EXTRACT(EPOCH FROM started_at - enqueued_at) * 1000)::float8 FROM job_probes",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(slowest_ms < 2000.0, "a job waited {slowest_ms} ms to start");
+}
+
+#[tokio::test]
+async fn cleanup_trims_finished_jobs_and_the_task_data_apalis_never_expires() {
+    let app = TestApp::builder()
+        .var("JOB_DONE_RETENTION_SECS", "0")
+        .start()
+        .await;
+    for i in 0..20 {
+        enqueue_probe(&app, &format!("old-{i}"), 0).await;
+    }
+    app.drain().await;
+    let queue = bazaar_core::queue_keys::queue_name(&app.config.redis_prefix, "ops");
+    let mut redis = bazaar_core::redis_conn::connect(&app.config.redis_url, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let data_before: u64 = redis::cmd("HLEN")
+        .arg(format!("{queue}:data"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(data_before >= 20, "apalis keeps task data: {data_before}");
+
+    let mut conn = app.pool.acquire().await.unwrap();
+    let cleanup = bazaar_core::jobs::Cleanup {
+        tick: "test".into(),
+    };
+    outbox::enqueue(&mut conn, &app.config.pipeline, &cleanup)
+        .await
+        .unwrap();
+    app.drain().await;
+
+    let probes_left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE kind = 'ops.probe'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(probes_left, 0, "finished jobs past retention are deleted");
+    // Only the clean-up's own task (finished after it ran) may remain.
+    let data_after: u64 = redis::cmd("HLEN")
+        .arg(format!("{queue}:data"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let done_after: u64 = redis::cmd("SCARD")
+        .arg(format!("{queue}:done"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(
+        data_after <= 1 && done_after <= 1,
+        "data {data_after}, done {done_after}"
+    );
+}

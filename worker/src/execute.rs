@@ -1,7 +1,10 @@
 //! Running one delivered job. The outbox row is locked for the whole run
 //! (`FOR UPDATE SKIP LOCKED`), so a duplicate delivery of the same job skips it
-//! instead of running it twice; database effects are written in a savepoint of
-//! the same transaction and commit together with the `done` mark.
+//! instead of running it twice; database effects are written in the same
+//! transaction and commit together with the `done` mark. A failure rolls the
+//! transaction back and is recorded in a new one (guarded by `status =
+//! 'pending'`); a duplicate delivery landing in that instant may run the job
+//! again, which at-least-once delivery allows.
 //!
 //! Failures follow bazaar's own retry policy, not apalis-redis's (which retries
 //! at `now + attempt` seconds, 25 times, ignoring `max_attempts`): a retryable
@@ -14,7 +17,6 @@ use std::{sync::Arc, time::Instant};
 use apalis::prelude::{BoxDynError, Data};
 use bazaar_core::{jobs::retry_delay, jobs::Queue, outbox};
 use rand::Rng;
-use sqlx::Acquire;
 
 use crate::{
     jobs::{self, JobError},
@@ -75,30 +77,28 @@ async fn run(deps: &Deps, envelope: &JobEnvelope) -> anyhow::Result<(Option<Queu
         .policy(queue.unwrap_or(Queue::Ops))
         .clone();
 
-    let result = {
-        let mut savepoint = tx.begin().await?;
-        let result =
-            tokio::time::timeout(policy.timeout, jobs::dispatch(deps, &mut savepoint, &job))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(JobError::retry(format!(
-                        "timed out after {} s",
-                        policy.timeout.as_secs()
-                    )))
-                });
-        match result {
-            Ok(()) => savepoint.commit().await?,
-            Err(_) => savepoint.rollback().await?,
-        }
-        result
+    // The job's database effects share the transaction that holds the lock and
+    // commit with the `done` mark; on failure the whole transaction is rolled
+    // back and the failure recorded in a new one (no savepoint round trips on
+    // the success path).
+    let result = tokio::time::timeout(policy.timeout, jobs::dispatch(deps, &mut tx, &job))
+        .await
+        .unwrap_or_else(|_| {
+            Err(JobError::retry(format!(
+                "timed out after {} s",
+                policy.timeout.as_secs()
+            )))
+        });
+    let Err(error) = result else {
+        outbox::mark_done(&mut tx, job.id).await?;
+        tx.commit().await?;
+        return Ok((queue, Outcome::Succeeded));
     };
+    tx.rollback().await?;
+    let mut conn = deps.pool.acquire().await?;
 
-    let outcome = match result {
-        Ok(()) => {
-            outbox::mark_done(&mut tx, job.id).await?;
-            Outcome::Succeeded
-        }
-        Err(JobError::Retry { message, after }) if job.attempts + 1 < job.max_attempts => {
+    let outcome = match error {
+        JobError::Retry { message, after } if job.attempts + 1 < job.max_attempts => {
             let jitter: f64 = rand::rng().random();
             let delay = after.unwrap_or_else(|| {
                 retry_delay(
@@ -109,15 +109,14 @@ async fn run(deps: &Deps, envelope: &JobEnvelope) -> anyhow::Result<(Option<Queu
                 )
             });
             tracing::warn!(attempt = job.attempts + 1, retry_in_ms = delay.as_millis() as u64, error = %message, "job failed; will retry");
-            outbox::schedule_retry(&mut tx, job.id, delay, &message).await?;
+            outbox::schedule_retry(&mut conn, job.id, delay, &message).await?;
             Outcome::Retried
         }
-        Err(e) => {
+        e => {
             tracing::error!(attempt = job.attempts + 1, error = %e, "job failed for good");
-            outbox::mark_failed(&mut tx, job.id, &e.to_string()).await?;
+            outbox::mark_failed(&mut conn, job.id, &e.to_string()).await?;
             Outcome::Failed
         }
     };
-    tx.commit().await?;
     Ok((queue, outcome))
 }

@@ -18,6 +18,34 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 pub use deps::Deps;
+
+/// The worker's own pool: [`pool_size`] connections, and sessions that sit in
+/// a transaction longer than any job may run are ended by PostgreSQL.
+pub async fn connect_pool(config: &Config) -> anyhow::Result<PgPool> {
+    let longest = config
+        .pipeline
+        .queues
+        .iter()
+        .map(|q| q.timeout)
+        .max()
+        .unwrap_or_default();
+    bazaar_core::db::connect_with(
+        &config.database_url,
+        pool_size(config),
+        Some(longest + std::time::Duration::from_secs(60)),
+    )
+    .await
+}
+
+/// Connections the worker role needs: one per concurrently running job of
+/// every queue it serves, plus the relay's (claim and LISTEN) and a spare.
+pub fn pool_size(config: &Config) -> u32 {
+    let jobs: usize = jobs::queues()
+        .into_iter()
+        .map(|q| config.pipeline.policy(q).concurrency)
+        .sum();
+    jobs as u32 + 3
+}
 pub use envelope::JobEnvelope;
 
 /// Runs the relay and the workers until `shutdown` fires, then lets in-flight

@@ -104,6 +104,46 @@ async fn relay_lane(
     redis: &mut ConnectionManager,
     lane: &mut Lane,
 ) -> anyhow::Result<LaneState> {
+    // One relay per queue at a time (a session advisory lock, released when
+    // done or when the process dies), so the backlog check and the push are
+    // atomic across worker processes and the cap holds with any number of them.
+    let mut conn = deps.pool.acquire().await?;
+    let key = lane_lock_key(&deps.config.redis_prefix, lane.queue);
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(key)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !locked {
+        return Ok(LaneState::Idle);
+    }
+    let result = relay_locked(deps, &mut conn, redis, lane).await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(key)
+        .execute(&mut *conn)
+        .await;
+    if unlocked.is_err() {
+        // The lock must not outlive this attempt: drop the session with it.
+        conn.detach();
+    }
+    result
+}
+
+fn lane_lock_key(prefix: &str, queue: Queue) -> i64 {
+    // Stable across processes and versions: FNV-1a of "<prefix>:relay:<queue>".
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in format!("{prefix}:relay:{queue}").bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+async fn relay_locked(
+    deps: &Deps,
+    conn: &mut sqlx::PgConnection,
+    redis: &mut ConnectionManager,
+    lane: &mut Lane,
+) -> anyhow::Result<LaneState> {
     let pipeline = &deps.config.pipeline;
     let backlog = queue_keys::backlog(redis, &lane.name).await?;
     metrics::gauge!("bazaar_queue_depth", "queue" => lane.queue.as_str()).set(backlog as f64);
@@ -112,7 +152,7 @@ async fn relay_lane(
         return Ok(LaneState::Full);
     }
     let limit = (room as i64).min(pipeline.relay_batch_size);
-    let mut tx = deps.pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let due = outbox::claim_due(&mut tx, lane.queue, limit, pipeline.redeliver_after).await?;
     if due.is_empty() {
         tx.rollback().await?;

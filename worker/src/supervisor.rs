@@ -51,8 +51,13 @@ pub async fn run(deps: Arc<Deps>, queue: Queue, shutdown: CancellationToken) -> 
                         .batch_size(pipeline.worker_batch_size)
                         // persist_results also switches acknowledgements on:
                         // without it finished tasks stay in the inflight set.
-                        .emit_events(false)
-                        .persist_results(true),
+                        .persist_results(true)
+                        // Leases run an LREM over the whole active list per
+                        // task (O(backlog)); the outbox row lock already
+                        // guarantees one runner, and orphans are recovered
+                        // from the inflight set either way.
+                        .lock_tasks(false)
+                        .emit_events(false),
                 );
                 let worker = WorkerBuilder::new(worker_name.as_str())
                     .backend(storage.poll_with_interval(pipeline.worker_poll_interval))

@@ -1,5 +1,7 @@
-//! The client's IP: the socket peer, or the first `X-Forwarded-For` hop when
-//! `TRUST_FORWARDED_FOR=true` (only behind a proxy that sets it, like ours).
+//! The client's IP: the socket peer, or, when `TRUST_FORWARDED_FOR=true` (only
+//! behind a proxy that appends to it, like our nginx), the last
+//! `X-Forwarded-For` entry: the one our proxy added. Earlier entries come from
+//! the client and can be forged.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -22,7 +24,7 @@ impl FromRequestParts<AppState> for ClientIp {
                 .headers
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.rsplit(',').next())
                 .and_then(|ip| ip.trim().parse().ok());
             if let Some(ip) = forwarded {
                 return Ok(ClientIp(ip));

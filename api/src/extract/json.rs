@@ -61,6 +61,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
         return Err(classify(String::new(), e));
     }
+    // PostgreSQL text cannot hold NUL; refuse it here, for every field, rather
+    // than fail deep in a query.
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "body",
+            "text must not contain NUL characters",
+        )]));
+    }
     // Every request body is an object; serde would also accept an array for a
     // struct (fields by position), which no client means.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -139,6 +147,7 @@ mod tests {
         assert_eq!(status(parse(b"{\"email\": \"a\", \"age\": 300}")), 422);
         assert_eq!(status(parse(b"[\"a\", 1]")), 422);
         assert_eq!(status(parse(b"\"text\"")), 422);
+        assert_eq!(status(parse(b"{\"email\": \"a\\u0000b\"}")), 422);
         assert!(parse::<Login>(b"{\"email\": \"a\"}").is_ok());
     }
 }

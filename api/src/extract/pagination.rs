@@ -7,12 +7,14 @@ use utoipa::IntoParams;
 use crate::error::ApiError;
 
 pub const MAX_PER_PAGE: i64 = 100;
+/// Deep offsets are slow and never what a client means; bounds the arithmetic too.
+pub const MAX_PAGE: i64 = 100_000;
 
 /// `?page=&per_page=`: page from 1, per_page 1 to 100 (default 20).
 #[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Pagination {
-    #[param(minimum = 1, default = 1)]
+    #[param(minimum = 1, maximum = 100000, default = 1)]
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub per_page: Option<i64>,
@@ -40,8 +42,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
             .await
             .map_err(|e| ApiError::validation(vec![FieldError::new("query", e.body_text())]))?;
         let mut errors = Vec::new();
-        if p.page() < 1 {
-            errors.push(FieldError::new("page", "must be at least 1"));
+        if !(1..=MAX_PAGE).contains(&p.page()) {
+            errors.push(FieldError::new("page", "must be between 1 and 100000"));
         }
         if !(1..=MAX_PER_PAGE).contains(&p.per_page()) {
             errors.push(FieldError::new("per_page", "must be between 1 and 100"));

@@ -4,7 +4,7 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
-use bazaar_core::{health, jobs::Queue, outbox};
+use bazaar_core::{health, jobs::Queue, outbox, queue_keys};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -98,8 +98,11 @@ async fn health_runs(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueView {
     queue: String,
-    /// Waiting in the outbox or in Redis, or running.
+    /// Not finished: waiting in the outbox or in Redis, or running.
     pending: i64,
+    /// Fetched by a live worker and not yet finished (from Redis; null when
+    /// Redis does not answer).
+    running: Option<u64>,
     done: i64,
     failed: i64,
     /// Jobs that needed more than one attempt.
@@ -124,22 +127,31 @@ pub struct JobsView {
     latest_failures: Vec<FailureView>,
 }
 
-/// Per queue: pending, done, failed and retried jobs; the latest failures.
+/// Per queue: pending, running, done, failed and retried jobs; the latest failures.
 #[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = JobsView), (status = 403, body = Problem, content_type = "application/problem+json")))]
 async fn jobs(State(state): State<AppState>, _admin: AdminUser) -> ApiResult<Json<JobsView>> {
-    let queues = outbox::queue_counts(&state.pool)
-        .await?
-        .into_iter()
-        .map(|c| QueueView {
+    let mut redis = state.redis.clone();
+    let mut queues = Vec::new();
+    for c in outbox::queue_counts(&state.pool).await? {
+        let name = queue_keys::queue_name(&state.config.redis_prefix, &c.queue);
+        let running = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            queue_keys::inflight(&mut redis, &name),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok);
+        queues.push(QueueView {
             queue: c.queue,
             pending: c.pending,
+            running,
             done: c.done,
             failed: c.failed,
             retried: c.retried,
             failed_last_hour: c.failed_last_hour,
-        })
-        .collect();
+        });
+    }
     let latest_failures = outbox::latest_failures(&state.pool, 20)
         .await?
         .into_iter()

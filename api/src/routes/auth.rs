@@ -113,6 +113,7 @@ pub struct LoginRequest {
     responses(
         (status = 200, body = SessionResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "e-mail or password missing", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn login(
@@ -162,16 +163,17 @@ pub struct ForgotRequest {
 }
 
 /// Always 202 for a well-formed address; mails a single-use reset link (valid
-/// one hour) when the account exists. 5 requests per account per hour.
+/// one hour) when the account exists. 5 requests per account and 30 per IP per hour.
 #[utoipa::path(post, path = "/api/v1/auth/password/forgot", tag = "auth",
     request_body = ForgotRequest,
     responses((status = 202), (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn forgot_password(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<ForgotRequest>,
 ) -> ApiResult<StatusCode> {
-    state.auth.forgot_password(&req.email).await?;
+    state.auth.forgot_password(&req.email, ip).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -93,21 +93,28 @@ async fn render(
     )
 }
 
-/// The router of `METRICS_BIND` for the worker and scheduler roles.
+/// The router of `METRICS_BIND` for the worker and scheduler roles. The Redis
+/// connection is made on the first scrape that can make it, then reused.
 pub fn metrics_router(config: Arc<Config>, pool: PgPool) -> Router {
+    let redis: Arc<tokio::sync::OnceCell<ConnectionManager>> = Arc::default();
     Router::new().route(
         "/metrics",
         get(move || {
-            let (config, pool) = (config.clone(), pool.clone());
+            let (config, pool, redis) = (config.clone(), pool.clone(), redis.clone());
             async move {
-                let redis = tokio::time::timeout(
-                    CHECK_TIMEOUT,
-                    redis_conn::connect(&config.redis_url, config.redis_response_timeout),
-                )
-                .await
-                .ok()
-                .and_then(Result::ok);
-                render(&config, &pool, redis).await
+                let conn = redis
+                    .get_or_try_init(|| async {
+                        tokio::time::timeout(
+                            CHECK_TIMEOUT,
+                            redis_conn::connect(&config.redis_url, config.redis_response_timeout),
+                        )
+                        .await
+                        .map_err(|_| anyhow::anyhow!("timeout"))?
+                    })
+                    .await
+                    .ok()
+                    .cloned();
+                render(&config, &pool, conn).await
             }
         }),
     )

@@ -1,13 +1,25 @@
 //! argon2id hashing, run on the blocking pool so a hash (tens of milliseconds
 //! of CPU by design) never stalls the async runtime.
 
+use std::sync::LazyLock;
+
 use anyhow::Context;
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
 };
+use tokio::sync::Semaphore;
+
+/// Each hash takes ~19 MiB and tens of milliseconds of a core: bound how many
+/// run at once so a burst of registrations or logins queues instead of
+/// exhausting memory and the blocking pool.
+static PERMITS: LazyLock<Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Semaphore::new(cores * 2)
+});
 
 pub async fn hash(password: String) -> anyhow::Result<String> {
+    let _permit = PERMITS.acquire().await.context("hashing permits")?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -20,6 +32,7 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 }
 
 pub async fn verify(password: String, hash: String) -> anyhow::Result<bool> {
+    let _permit = PERMITS.acquire().await.context("hashing permits")?;
     tokio::task::spawn_blocking(move || {
         let parsed =
             PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash is invalid: {e}"))?;

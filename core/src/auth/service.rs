@@ -127,6 +127,16 @@ impl AuthService {
         password: &str,
         ip: IpAddr,
     ) -> Result<(User, TokenPair)> {
+        let mut missing = Vec::new();
+        if email.trim().is_empty() {
+            missing.push(FieldError::new("email", "is required"));
+        }
+        if password.is_empty() {
+            missing.push(FieldError::new("password", "is required"));
+        }
+        if !missing.is_empty() {
+            return Err(Error::Validation(missing));
+        }
         self.limiter
             .hit(
                 &format!("login:ip:{ip}"),
@@ -134,8 +144,13 @@ impl AuthService {
                 Duration::from_secs(60),
             )
             .await?;
-        let email = email.trim().to_lowercase();
-        let failures_key = format!("login:failed:{email}");
+        // Anything that is not a valid address cannot belong to an account:
+        // the same 401, without touching the database.
+        let Ok(email) = validate::email(email) else {
+            let _ = password::verify(password.to_owned(), password::dummy_hash().to_owned()).await;
+            return Err(Error::Unauthorized("invalid e-mail or password"));
+        };
+        let failures_key = format!("login:failed:{}", account_key(&email));
         self.limiter
             .check(&failures_key, self.limits.login_failures_per_account)
             .await?;
@@ -222,11 +237,18 @@ impl AuthService {
 
     /// Always succeeds for a well-formed address, whether or not an account
     /// exists, so the answer reveals nothing; the mail goes out only if it does.
-    pub async fn forgot_password(&self, email: &str) -> Result<()> {
+    pub async fn forgot_password(&self, email: &str, ip: IpAddr) -> Result<()> {
         let email = validate::email(email).map_err(|m| Error::invalid("email", m))?;
         self.limiter
             .hit(
-                &format!("forgot:{email}"),
+                &format!("forgot:ip:{ip}"),
+                self.limits.forgot_per_ip_per_hour,
+                Duration::from_secs(3600),
+            )
+            .await?;
+        self.limiter
+            .hit(
+                &format!("forgot:{}", account_key(&email)),
                 self.limits.forgot_per_account_per_hour,
                 Duration::from_secs(3600),
             )
@@ -268,8 +290,9 @@ impl AuthService {
     /// every session of the account die with it.
     pub async fn reset_password(&self, token: &str, new_password: String) -> Result<()> {
         validate::password(&new_password).map_err(|m| Error::invalid("new_password", m))?;
-        let hash = password::hash(new_password).await?;
         let mut tx = self.pool.begin().await?;
+        // The token is consumed (and checked) before any hashing work, so a
+        // stream of made-up tokens costs no argon2 time.
         let user_id: Option<Uuid> = sqlx::query_scalar(
             "UPDATE password_reset_tokens SET used_at = now()
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
@@ -283,6 +306,7 @@ impl AuthService {
                 "the reset token is invalid, used or expired",
             ));
         };
+        let hash = password::hash(new_password).await?;
         users::set_password_hash(&mut tx, user_id, &hash).await?;
         sqlx::query("UPDATE password_reset_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL")
             .bind(user_id)
@@ -322,6 +346,12 @@ impl AuthService {
             expires_in: self.keys.ttl.as_secs(),
         })
     }
+}
+
+/// Rate-limit keys name accounts by a digest: bounded length, no e-mail
+/// addresses in Redis.
+fn account_key(email: &str) -> String {
+    hex::encode(&tokens::digest(email)[..16])
 }
 
 async fn revoke_family(conn: &mut PgConnection, family: Uuid) -> sqlx::Result<()> {

@@ -87,7 +87,7 @@ impl Builder {
         };
         let defaults = [
             ("DATABASE_URL", db_url.clone()),
-            ("DATABASE_MAX_CONNECTIONS", "20".into()),
+            ("DATABASE_MAX_CONNECTIONS", "8".into()),
             ("REDIS_URL", base_redis_url()),
             (
                 "REDIS_PREFIX",

@@ -55,6 +55,11 @@ pub async fn run(deps: &Deps) -> Result<(), JobError> {
             .await
             .map_err(|e| JobError::retry(format!("vacuuming {name}: {e}")))?;
         let mut c = conn.clone();
+        let cutoff = chrono::Utc::now().timestamp() - 3600;
+        redis_tasks += queue_keys::forget_stale_workers(&mut c, &name, cutoff)
+            .await
+            .map_err(|e| JobError::retry(format!("forgetting stale workers of {name}: {e}")))?
+            as usize;
         redis::pipe()
             .del(queue_keys::done_set(&name))
             .del(queue_keys::dead_set(&name))

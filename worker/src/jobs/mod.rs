@@ -61,8 +61,8 @@ fn payload<J: DeserializeOwned>(job: &LockedJob) -> Result<J, JobError> {
         .map_err(|e| JobError::Permanent(format!("payload of {} does not parse: {e}", job.kind)))
 }
 
-/// Runs `job`. Database effects go through `conn` (a savepoint of the
-/// transaction that holds the job's lock) so they commit only on success.
+/// Runs `job`. Database effects go through `conn` (the transaction that holds
+/// the job's lock) so they commit only on success.
 pub async fn dispatch(
     deps: &Deps,
     conn: &mut PgConnection,
@@ -72,8 +72,10 @@ pub async fn dispatch(
         SendEmail::KIND => email::run(deps, payload(job)?).await,
         Probe::KIND => probe::run(conn, job, payload(job)?).await,
         Cleanup::KIND => cleanup::run(deps).await,
-        other => Err(JobError::Permanent(format!(
-            "no handler for job kind {other}"
+        // During a rolling deploy an older worker may see a newer kind: retry,
+        // so that a newer worker gets it, rather than fail it.
+        other => Err(JobError::retry(format!(
+            "no handler for job kind {other} in this worker version"
         ))),
     }
 }
