@@ -65,7 +65,9 @@ impl Queue {
             Queue::Payments => (8, 60, 12),
             Queue::Marketplace => (4, 300, 8),
             Queue::Social => (2, 60, 6),
-            Queue::Ops => (16, 300, 5),
+            // Ops jobs are mostly cheap bookkeeping; with batched execution
+            // (worker/src/batch.rs) concurrency is also the batch size.
+            Queue::Ops => (64, 300, 5),
         };
         DefaultPolicy {
             concurrency,
@@ -120,6 +122,20 @@ pub struct Probe {
 
 impl Job for Probe {
     const KIND: &'static str = "ops.probe";
+    const QUEUE: Queue = Queue::Ops;
+    fn idempotency_key(&self) -> String {
+        self.key.clone()
+    }
+}
+
+/// A job that does nothing: the pipeline's own cost, for benchmarks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NoOp {
+    pub key: String,
+}
+
+impl Job for NoOp {
+    const KIND: &'static str = "ops.noop";
     const QUEUE: Queue = Queue::Ops;
     fn idempotency_key(&self) -> String {
         self.key.clone()

@@ -3,9 +3,10 @@
 //! Life of a job: `enqueue` writes a row in the caller's transaction (status
 //! `pending`, `due_at` now). The relay `claim_due`s rows whose `due_at` passed,
 //! pushes them to Redis and moves `due_at` forward by the redelivery timeout, so
-//! a job lost with Redis is pushed again. A worker `lock`s the row (skipping it
-//! when another worker holds it), runs the effect inside that transaction and
-//! marks it `done`, schedules a retry, or marks it `failed`. The row lock makes
+//! a job lost with Redis is pushed again. A worker locks the rows of a batch
+//! (`lock_many`, skipping rows another worker holds), runs the effects inside
+//! that transaction and marks each `done`, schedules a retry, or marks it
+//! `failed`, before committing. The row lock makes
 //! duplicate deliveries harmless; database effects in the same transaction
 //! happen exactly once.
 
@@ -152,36 +153,35 @@ pub struct LockedJob {
     pub created_at: DateTime<Utc>,
 }
 
-/// Locks a pending job for execution. `None` when it is done or failed already,
-/// or another worker is running it right now (a duplicate delivery).
-pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<LockedJob>> {
+/// Locks the pending jobs among `ids` for execution, in the caller's
+/// transaction. Missing from the result: done or failed already, or running
+/// in another worker right now (a duplicate delivery).
+pub async fn lock_many(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<LockedJob>> {
     sqlx::query_as(
         "SELECT id, queue, kind, payload, idempotency_key, attempts, max_attempts, created_at
-         FROM outbox WHERE id = $1 AND status = 'pending'
+         FROM outbox WHERE id = ANY($1) AND status = 'pending'
          FOR UPDATE SKIP LOCKED",
     )
-    .bind(id)
-    .fetch_optional(conn)
+    .bind(ids)
+    .fetch_all(conn)
     .await
 }
 
-/// Marks the job done. Its payload is dropped: it is never needed again and
+/// Marks jobs done. Their payload is dropped: it is never needed again and
 /// may hold secrets (a password-reset link).
-pub async fn mark_done(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+pub async fn mark_done(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'done', attempts = attempts + 1, finished_at = now(), last_error = NULL,
                 payload = '{}'::jsonb
-         WHERE id = $1",
+         WHERE id = ANY($1)",
     )
-    .bind(id)
+    .bind(ids)
     .execute(conn)
     .await
     .map(|_| ())
 }
 
 /// Counts the failed attempt and makes the row due again after `delay`.
-/// Like `mark_failed`, it runs after the job's transaction rolled back, so it
-/// only touches a row that is still pending.
 pub async fn schedule_retry(
     conn: &mut PgConnection,
     id: Uuid,
@@ -190,7 +190,7 @@ pub async fn schedule_retry(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET attempts = attempts + 1, due_at = now() + make_interval(secs => $2), last_error = $3
-         WHERE id = $1 AND status = 'pending'",
+         WHERE id = $1",
     )
     .bind(id)
     .bind(delay.as_secs_f64())
@@ -203,7 +203,7 @@ pub async fn schedule_retry(
 pub async fn mark_failed(conn: &mut PgConnection, id: Uuid, error: &str) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'failed', attempts = attempts + 1, finished_at = now(), last_error = $2
-         WHERE id = $1 AND status = 'pending'",
+         WHERE id = $1",
     )
     .bind(id)
     .bind(truncate(error))

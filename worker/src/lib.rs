@@ -2,6 +2,7 @@
 //! queue that has jobs. See `relay` for how rows reach Redis, `supervisor` for
 //! how workers survive Redis failures, `execute` for the exactly-once rules.
 
+mod batch;
 mod deps;
 mod envelope;
 mod execute;
@@ -12,7 +13,7 @@ mod supervisor;
 use std::sync::Arc;
 
 use anyhow::Context;
-use bazaar_core::config::Config;
+use bazaar_core::{config::Config, jobs::Queue};
 use bazaar_integrations::smtp::Mailer;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -37,14 +38,30 @@ pub async fn connect_pool(config: &Config) -> anyhow::Result<PgPool> {
     .await
 }
 
-/// Connections the worker role needs: one per concurrently running job of
-/// every queue it serves, plus the relay's (claim and LISTEN) and a spare.
+/// Connections the worker role needs: at most one per batch running at once
+/// (each running job in the worst case), plus the relay's (claim and LISTEN)
+/// and a spare, capped at `DATABASE_MAX_CONNECTIONS`: batches share
+/// transactions, so under load far fewer are needed, and a batch that finds
+/// the pool busy waits for a connection.
 pub fn pool_size(config: &Config) -> u32 {
     let jobs: usize = jobs::queues()
         .into_iter()
         .map(|q| config.pipeline.policy(q).concurrency)
         .sum();
-    jobs as u32 + 3
+    (jobs as u32 + 3).min(config.database_max_connections.max(4))
+}
+
+/// What every handler of this process shares: one batch executor per queue.
+pub struct Runtime {
+    executors: std::collections::HashMap<Queue, batch::Executor>,
+    /// For tasks whose kind this version does not know (they are retried).
+    fallback: batch::Executor,
+}
+
+impl Runtime {
+    fn executor(&self, queue: Queue) -> &batch::Executor {
+        self.executors.get(&queue).unwrap_or(&self.fallback)
+    }
 }
 pub use envelope::JobEnvelope;
 
@@ -70,10 +87,27 @@ pub async fn run(
         config: config.clone(),
     });
 
+    let runtime = Arc::new(Runtime {
+        executors: jobs::queues()
+            .into_iter()
+            .map(|q| {
+                (
+                    q,
+                    batch::Executor::start(deps.clone(), config.pipeline.policy(q).concurrency),
+                )
+            })
+            .collect(),
+        fallback: batch::Executor::start(deps.clone(), 1),
+    });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(relay::run(deps.clone(), shutdown.clone()));
     for queue in jobs::queues() {
-        tasks.spawn(supervisor::run(deps.clone(), queue, shutdown.clone()));
+        tasks.spawn(supervisor::run(
+            deps.clone(),
+            runtime.clone(),
+            queue,
+            shutdown.clone(),
+        ));
     }
     tracing::info!(queues = ?jobs::queues(), "worker started");
 

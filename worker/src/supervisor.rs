@@ -17,13 +17,18 @@ use rand::Rng;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::{execute, Deps, JobEnvelope};
+use crate::{execute, Deps, JobEnvelope, Runtime};
 
 /// A run that lasted this long counts as healthy and resets the backoff.
 const HEALTHY_RUN: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-pub async fn run(deps: Arc<Deps>, queue: Queue, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    deps: Arc<Deps>,
+    runtime: Arc<Runtime>,
+    queue: Queue,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let config = deps.config.clone();
     let pipeline = &config.pipeline;
     let policy = pipeline.policy(queue).clone();
@@ -62,7 +67,7 @@ pub async fn run(deps: Arc<Deps>, queue: Queue, shutdown: CancellationToken) -> 
                 let worker = WorkerBuilder::new(worker_name.as_str())
                     .backend(storage.poll_with_interval(pipeline.worker_poll_interval))
                     .concurrency(policy.concurrency)
-                    .data(deps.clone())
+                    .data(runtime.clone())
                     .build(execute::handle);
                 tracing::info!(queue = %queue, worker = %worker_name, concurrency = policy.concurrency, "apalis worker starting");
                 let stop = shutdown.clone();

@@ -7,7 +7,7 @@ mod probe;
 use std::time::Duration;
 
 use bazaar_core::{
-    jobs::{Cleanup, Job, Probe, Queue, SendEmail},
+    jobs::{Cleanup, Job, NoOp, Probe, Queue, SendEmail},
     outbox::LockedJob,
 };
 use serde::de::DeserializeOwned;
@@ -37,22 +37,44 @@ impl JobError {
     }
 }
 
-/// The kinds this worker runs, with their queues.
-const KINDS: &[(&str, Queue)] = &[
-    (SendEmail::KIND, SendEmail::QUEUE),
-    (Probe::KIND, Probe::QUEUE),
-    (Cleanup::KIND, Cleanup::QUEUE),
+/// How a job's effects relate to the database, which decides how it runs in
+/// a batch (see `batch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effects {
+    /// Writes through the job's transaction: runs alone, in a savepoint.
+    Database,
+    /// Talks to the outside world (or nothing): runs concurrently with the
+    /// rest of the batch and never touches the transaction.
+    External,
+}
+
+/// The kinds this worker runs, with their queues and effects.
+const KINDS: &[(&str, Queue, Effects)] = &[
+    (SendEmail::KIND, SendEmail::QUEUE, Effects::External),
+    (Probe::KIND, Probe::QUEUE, Effects::Database),
+    (NoOp::KIND, NoOp::QUEUE, Effects::External),
+    (Cleanup::KIND, Cleanup::QUEUE, Effects::External),
 ];
 
 pub fn queue_of(kind: &str) -> Option<Queue> {
-    KINDS.iter().find(|(k, _)| *k == kind).map(|(_, q)| *q)
+    KINDS
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .map(|(_, q, _)| *q)
+}
+
+pub fn effects_of(kind: &str) -> Effects {
+    KINDS
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .map_or(Effects::External, |(_, _, e)| *e)
 }
 
 /// Queues that have at least one job kind; only these get workers.
 pub fn queues() -> Vec<Queue> {
     Queue::ALL
         .into_iter()
-        .filter(|q| KINDS.iter().any(|(_, kq)| kq == q))
+        .filter(|q| KINDS.iter().any(|(_, kq, _)| kq == q))
         .collect()
 }
 
@@ -61,16 +83,22 @@ fn payload<J: DeserializeOwned>(job: &LockedJob) -> Result<J, JobError> {
         .map_err(|e| JobError::Permanent(format!("payload of {} does not parse: {e}", job.kind)))
 }
 
-/// Runs `job`. Database effects go through `conn` (the transaction that holds
-/// the job's lock) so they commit only on success.
-pub async fn dispatch(
-    deps: &Deps,
-    conn: &mut PgConnection,
-    job: &LockedJob,
-) -> Result<(), JobError> {
+/// Runs a job with `Effects::Database`; its writes go through `conn`, a
+/// savepoint of the transaction that holds the job's lock.
+pub async fn run_database(conn: &mut PgConnection, job: &LockedJob) -> Result<(), JobError> {
+    match job.kind.as_str() {
+        Probe::KIND => probe::run(conn, job, payload(job)?).await,
+        other => Err(JobError::Permanent(format!(
+            "{other} has no database handler"
+        ))),
+    }
+}
+
+/// Runs a job with `Effects::External`.
+pub async fn run_external(deps: &Deps, job: &LockedJob) -> Result<(), JobError> {
     match job.kind.as_str() {
         SendEmail::KIND => email::run(deps, payload(job)?).await,
-        Probe::KIND => probe::run(conn, job, payload(job)?).await,
+        NoOp::KIND => Ok(()),
         Cleanup::KIND => cleanup::run(deps).await,
         // During a rolling deploy an older worker may see a newer kind: retry,
         // so that a newer worker gets it, rather than fail it.
