@@ -80,52 +80,59 @@ async fn sigterm_stops_every_role_with_exit_code_zero() {
     assert!(status.success(), "exit {status:?}; log: {}", all.log_text());
 }
 
-#[tokio::test]
-async fn an_unreachable_database_is_one_clear_line_with_the_password_masked() {
-    let port = free_port();
+/// Runs a role that must fail at start; returns its `bazaar:` error line and
+/// everything it printed.
+fn failed_start(role: &str, vars: &std::collections::HashMap<String, String>) -> (String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_bazaar"))
-        .arg("api")
-        .env(
-            "DATABASE_URL",
-            format!("postgres://app:s3cret@127.0.0.1:{port}/shop"),
-        )
+        .arg(role)
+        .envs(vars)
         .env("LOG_FORMAT", "json")
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stderr
+    assert!(!out.status.success(), "{role} must fail to start");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = printed
         .lines()
         .find(|l| l.starts_with("bazaar:"))
-        .expect("an error line");
+        .expect("an error line")
+        .to_owned();
+    assert!(!printed.contains("panicked"), "{printed}");
+    (line, printed)
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_one_clear_line_with_the_password_masked() {
+    let port = free_port();
+    let vars = [(
+        "DATABASE_URL".to_owned(),
+        format!("postgres://app:s3cret@127.0.0.1:{port}/shop"),
+    )]
+    .into();
+    let (line, printed) = failed_start("api", &vars);
     assert!(
         line.contains(&format!("postgres://app:***@127.0.0.1:{port}/shop")),
         "{line}"
     );
-    assert!(!stderr.contains("s3cret") && !String::from_utf8_lossy(&out.stdout).contains("s3cret"));
-    assert!(!stderr.contains("panicked"));
+    assert!(!printed.contains("s3cret"));
 }
 
 #[tokio::test]
 async fn an_unreachable_redis_is_one_clear_line() {
     let app = TestApp::builder().without_worker().start().await;
     let port = free_port();
-    let out = Command::new(env!("CARGO_BIN_EXE_bazaar"))
-        .arg("worker")
-        .envs(&app.vars)
-        .env("REDIS_URL", format!("redis://:hunter22@127.0.0.1:{port}"))
-        .env("LOG_FORMAT", "json")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("bazaar:"))
-        .expect("an error line");
+    let mut vars = app.vars.clone();
+    vars.insert(
+        "REDIS_URL".into(),
+        format!("redis://:hunter22@127.0.0.1:{port}"),
+    );
+    let (line, printed) = failed_start("worker", &vars);
     assert!(
         line.contains("cannot connect to Redis") && line.contains(&port.to_string()),
         "{line}"
     );
-    assert!(!stderr.contains("hunter22"));
+    assert!(!printed.contains("hunter22"));
 }

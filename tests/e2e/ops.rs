@@ -74,15 +74,7 @@ async fn metrics_expose_http_jobs_queues_and_outbox() {
     let app = TestApp::spawn().await;
     app.register("metrics@example.com").await;
     app.drain().await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     for needle in [
         "http_requests_total{method=\"POST\",route=\"/api/v1/auth/register\",status=\"201\"}",
         "http_request_duration_seconds_bucket",

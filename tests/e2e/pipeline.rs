@@ -116,15 +116,7 @@ async fn a_job_that_exhausts_its_retries_is_failed_visible_counted_and_retryable
     assert_eq!(ops["failed"], 1);
     assert_eq!(ops["retried"], 1);
 
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(text.contains("bazaar_jobs_total{queue=\"ops\",outcome=\"failed\"}"));
 
     // Retrying from the admin API puts it back in line with a fresh attempt.
@@ -294,36 +286,53 @@ async fn one_failing_job_does_not_spoil_the_jobs_batched_with_it() {
         .unwrap();
     let mut tx = app.pool.begin().await.unwrap();
     let mut probes: Vec<Probe> = (0..40)
-        .map(|i| Probe { key: format!("batch-{i}"), work_ms: 0, fail_times: u32::from(i % 10 == 0) })
+        .map(|i| Probe {
+            key: format!("batch-{i}"),
+            work_ms: 0,
+            fail_times: u32::from(i % 10 == 0),
+        })
         .collect();
-    probes.push(Probe { key: "clash".into(), work_ms: 0, fail_times: 0 });
-    outbox::enqueue_batch(&mut tx, &app.config.pipeline, &probes).await.unwrap();
-    outbox::enqueue_batch(&mut tx, &app.config.pipeline, &[bazaar_core::jobs::NoOp { key: "noop".into() }])
+    probes.push(Probe {
+        key: "clash".into(),
+        work_ms: 0,
+        fail_times: 0,
+    });
+    outbox::enqueue_batch(&mut tx, &app.config.pipeline, &probes)
         .await
         .unwrap();
+    outbox::enqueue_batch(
+        &mut tx,
+        &app.config.pipeline,
+        &[bazaar_core::jobs::NoOp { key: "noop".into() }],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     app.start_worker();
 
     eventually("the batch to settle", Duration::from_secs(60), || async {
-        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE status = 'pending'")
-            .fetch_one(&app.pool)
-            .await
-            .ok()?;
+        let pending: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE status = 'pending'")
+                .fetch_one(&app.pool)
+                .await
+                .ok()?;
         (pending == 0).then_some(())
     })
     .await;
     let (_, done, failed) = app.job_counts("ops.probe").await;
     assert_eq!((done, failed), (40, 1), "only the clashing job fails");
-    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_probes WHERE idempotency_key LIKE 'batch-%'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let runs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM job_probes WHERE idempotency_key LIKE 'batch-%'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(runs, 40, "every other effect committed exactly once");
     let (_, noop_done, _) = app.job_counts("ops.noop").await;
     assert_eq!(noop_done, 1);
-    let error: String = sqlx::query_scalar("SELECT last_error FROM outbox WHERE idempotency_key = 'clash'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let error: String =
+        sqlx::query_scalar("SELECT last_error FROM outbox WHERE idempotency_key = 'clash'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert!(error.contains("recording probe"), "{error}");
 }

@@ -48,6 +48,43 @@ where
     }
 }
 
+/// Drops test databases left by earlier runs (older than an hour), once per
+/// test process. Their names carry a UUIDv7, whose first 48 bits are the
+/// creation time in milliseconds.
+async fn drop_stale_databases() {
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let Ok(mut admin) = <sqlx::PgConnection as sqlx::Connection>::connect(&format!(
+            "{}/postgres",
+            base_database_url()
+        ))
+        .await
+        else {
+            return;
+        };
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'bazaar\\_t\\_%'",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap_or_default();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        for name in names {
+            let created_ms = name
+                .strip_prefix("bazaar_t_")
+                .and_then(|hex| hex.get(..12))
+                .and_then(|ms| i64::from_str_radix(ms, 16).ok());
+            if created_ms.is_some_and(|t| now_ms - t > 3_600_000) {
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
+    })
+    .await;
+}
+
 pub struct Builder {
     vars: HashMap<String, String>,
     worker: bool,
@@ -77,6 +114,7 @@ impl Builder {
     }
 
     pub async fn start(mut self) -> TestApp {
+        drop_stale_databases().await;
         let name = format!("bazaar_t_{}", uuid::Uuid::now_v7().simple());
         let db_url = format!("{}/{name}", base_database_url());
         let smtp = SmtpServer::start().await;
@@ -207,6 +245,16 @@ impl TestApp {
             entries,
             self.shutdown.clone(),
         ));
+    }
+
+    pub async fn metrics(&self) -> String {
+        let r = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics");
+        r.text().await.expect("metrics text")
     }
 
     pub fn url(&self, path: &str) -> String {
