@@ -28,7 +28,6 @@ pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
         .merge(api)
-        .merge(routes::ops::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(

@@ -251,3 +251,63 @@ async fn a_redis_stall_longer_than_half_a_second_does_not_stop_the_workers() {
         worker.log_text()
     );
 }
+
+#[tokio::test]
+async fn jobs_delivered_many_times_run_once() {
+    // Redelivery after 1 s while jobs wait and run 1.5 s each: every job is
+    // pushed to Redis again, some several times, while it is queued or running.
+    let app = TestApp::builder()
+        .without_worker()
+        .var("OUTBOX_REDELIVER_SECS", "1")
+        .var("QUEUE_OPS_CONCURRENCY", "8")
+        .start()
+        .await;
+    enqueue_probes(&app, "dup-", 40, 1500).await;
+    app.start_worker();
+    eventually("every job once", Duration::from_secs(120), || async {
+        (probes_done(&app).await == 40).then_some(())
+    })
+    .await;
+    app.drain().await;
+    assert_every_probe_ran_once(&app, 40).await;
+    let relayed: i64 =
+        sqlx::query_scalar("SELECT sum(relay_count) FROM outbox WHERE kind = 'ops.probe'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(
+        relayed > 40,
+        "jobs were delivered more than once ({relayed} deliveries)"
+    );
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("bazaar_jobs_total{queue=\"ops\",outcome=\"duplicate\"}"),
+        "duplicates are counted"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_running_jobs_finish_and_loses_none() {
+    let app = TestApp::builder().without_worker().start().await;
+    enqueue_probes(&app, "term-", 60, 1000).await;
+    let mut worker = BazaarProcess::spawn("worker", &app.vars);
+    eventually("the worker to be busy", Duration::from_secs(60), || async {
+        (probes_done(&app).await >= 1).then_some(())
+    })
+    .await;
+    worker.signal("TERM");
+    let status = worker.wait(Duration::from_secs(60)).await;
+    assert!(status.success(), "exit {status:?}: {}", worker.log_text());
+    let (_, _, failed) = app.job_counts("ops.probe").await;
+    assert_eq!(failed, 0, "shutdown fails no job");
+
+    // What was not done is still pending and runs on the next start.
+    let _next = BazaarProcess::spawn("worker", &app.vars);
+    eventually(
+        "the rest after a restart",
+        Duration::from_secs(90),
+        || async { (probes_done(&app).await == 60).then_some(()) },
+    )
+    .await;
+    assert_every_probe_ran_once(&app, 60).await;
+}

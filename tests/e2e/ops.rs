@@ -106,6 +106,9 @@ async fn openapi_and_swagger_ui_are_served() {
         "/api/v1/auth/login",
         "/api/v1/me",
         "/api/v1/admin/health",
+        "/api/v1/admin/jobs",
+        "/health/ready",
+        "/metrics",
     ] {
         assert!(
             doc["paths"][path].is_object(),

@@ -272,7 +272,7 @@ async fn cleanup_trims_finished_jobs_and_the_task_data_apalis_never_expires() {
 }
 
 #[tokio::test]
-async fn one_failing_job_does_not_spoil_the_jobs_batched_with_it() {
+async fn one_failing_job_does_not_spoil_the_jobs_run_with_it() {
     let app = TestApp::builder()
         .without_worker()
         .var("QUEUE_OPS_MAX_ATTEMPTS", "2")
@@ -335,4 +335,33 @@ async fn one_failing_job_does_not_spoil_the_jobs_batched_with_it() {
             .await
             .unwrap();
     assert!(error.contains("recording probe"), "{error}");
+}
+
+#[tokio::test]
+async fn a_mail_refused_for_good_does_not_spoil_the_mails_sharing_its_batch() {
+    let app = TestApp::builder().without_worker().start().await;
+    app.smtp.fail_next(550, 1);
+    let mails: Vec<bazaar_core::jobs::SendEmail> = (0..10)
+        .map(|i| bazaar_core::jobs::SendEmail {
+            key: format!("batch-mail-{i}"),
+            to: format!("m{i}@example.com"),
+            template: bazaar_core::mail::MailTemplate::Welcome {
+                name: format!("M{i}"),
+            },
+        })
+        .collect();
+    let mut tx = app.pool.begin().await.unwrap();
+    outbox::enqueue_batch(&mut tx, &app.config.pipeline, &mails)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    app.start_worker();
+    eventually("the mails to settle", Duration::from_secs(60), || async {
+        let (pending, _, _) = app.job_counts("email.send").await;
+        (pending == 0).then_some(())
+    })
+    .await;
+    let (_, done, failed) = app.job_counts("email.send").await;
+    assert_eq!((done, failed), (9, 1));
+    assert_eq!(app.smtp.mails().len(), 9);
 }

@@ -1,14 +1,18 @@
 //! Runs delivered jobs in batches. apalis hands tasks to the handler one by
 //! one, but fetches them 50 at a time; the handlers pass them here, and the
-//! ones that arrive together share one transaction:
+//! jobs with external effects that arrive together share one transaction:
 //!
 //! ```text
 //! BEGIN
 //! SELECT ... WHERE id = ANY($1) AND status = 'pending' FOR UPDATE SKIP LOCKED
-//!   external jobs: run concurrently      database jobs: one by one, each in a savepoint
+//!   run the jobs concurrently
 //! UPDATE ... SET status = 'done' WHERE id = ANY($2)   (+ one UPDATE per retry or failure)
 //! COMMIT
 //! ```
+//!
+//! A job with database effects writes through the transaction, so it gets one
+//! of its own (a batch of one, its writes in a savepoint) and runs
+//! concurrently with the others rather than after them.
 //!
 //! The row locks make duplicate deliveries skip (a locked or finished row is
 //! not returned); database effects commit with their `done` mark, exactly
@@ -79,7 +83,15 @@ impl Executor {
                         Err(_) => break,
                     }
                 }
-                tokio::spawn(run_batch(deps.clone(), batch));
+                let (database, external): (Vec<Request>, Vec<Request>) = batch
+                    .into_iter()
+                    .partition(|r| jobs::effects_of(&r.envelope.kind) == Effects::Database);
+                if !external.is_empty() {
+                    tokio::spawn(run_batch(deps.clone(), external));
+                }
+                for request in database {
+                    tokio::spawn(run_batch(deps.clone(), vec![request]));
+                }
             }
         });
         Self { requests }

@@ -14,4 +14,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(me::router())
         .merge(admin::router())
+        .merge(ops::router())
 }

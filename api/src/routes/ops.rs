@@ -7,18 +7,21 @@ use bazaar_core::{config::Config, jobs::Queue, outbox, queue_keys, redis_conn, t
 use redis::aio::ConnectionManager;
 use serde_json::json;
 use sqlx::PgPool;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health/live", get(live))
-        .route("/health/ready", get(ready))
-        .route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(live))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
 }
 
+/// The process is up.
+#[utoipa::path(get, path = "/health/live", tag = "operations", responses((status = 200, description = "{\"status\":\"ok\"}")))]
 async fn live() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
@@ -31,7 +34,11 @@ fn outcome<E: std::fmt::Display>(r: Result<Result<(), E>, tokio::time::error::El
     }
 }
 
-/// 200 when PostgreSQL and Redis both answer, 503 naming what does not.
+/// 200 when PostgreSQL and Redis both answer, 503 naming what does not:
+/// `{ "status": "ok" | "unavailable", "checks": { "database": "ok", "redis": "error: ..." } }`.
+#[utoipa::path(get, path = "/health/ready", tag = "operations", responses(
+    (status = 200, description = "database and Redis answer"),
+    (status = 503, description = "something is down; `checks` says what")))]
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let mut redis = state.redis.clone();
     let (database, redis) = tokio::join!(
@@ -59,6 +66,8 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// Prometheus metrics (text format): HTTP, jobs, queues, outbox.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", description = "Prometheus exposition format")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     render(&state.config, &state.pool, Some(state.redis.clone())).await
 }
