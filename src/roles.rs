@@ -90,17 +90,21 @@ pub async fn run(config: Config, roles: Roles) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
+    // Each role has its own pool, so running jobs (which hold a connection
+    // per batch) can never starve the API, nor the API the jobs.
     if roles.worker {
+        let worker_pool = bazaar_worker::connect_pool(&config).await?;
         tasks.spawn(bazaar_worker::run(
             config.clone(),
-            pool.clone(),
+            worker_pool,
             shutdown.clone(),
         ));
     }
     if roles.scheduler {
+        let scheduler_pool = db::connect(&config.database_url, 4).await?;
         tasks.spawn(bazaar_scheduler::run(
             config.clone(),
-            pool.clone(),
+            scheduler_pool,
             schedule,
             shutdown.clone(),
         ));

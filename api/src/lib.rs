@@ -5,6 +5,7 @@ pub mod error;
 mod extract;
 mod middleware;
 mod openapi;
+mod page;
 mod routes;
 mod state;
 

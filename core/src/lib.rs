@@ -3,6 +3,7 @@
 //! and `scheduler` call into it and decide transaction boundaries.
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;

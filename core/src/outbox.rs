@@ -132,10 +132,10 @@ pub async fn claim_due(
 }
 
 /// Makes claimed rows due again at once (their push to Redis failed).
-pub async fn make_due_now(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<()> {
+pub async fn make_due_now(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
     sqlx::query("UPDATE outbox SET due_at = now() WHERE id = ANY($1) AND status = 'pending'")
         .bind(ids)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(|_| ())
 }
@@ -157,29 +157,20 @@ pub struct LockedJob {
 /// transaction. Missing from the result: done or failed already, or running
 /// in another worker right now (a duplicate delivery).
 pub async fn lock_many(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<LockedJob>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        job: LockedJob,
-        status: String,
-    }
-    // By id alone, so the primary key is the only index the planner can use:
-    // with `status = 'pending'` in the query, statistics taken while the queue
-    // was empty make it scan the whole partial index of pending rows instead,
-    // once per batch. Finished rows are dropped here.
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, queue, kind, payload, idempotency_key, attempts, max_attempts, created_at, status
-         FROM outbox WHERE id = ANY($1)
+    // `status || ''` keeps the planner on the primary key: with `status =
+    // 'pending'` it may pick the partial index of pending rows (statistics
+    // taken while the queue was empty say it is tiny) and scan all of it,
+    // once per batch. Rows waiting for a retry are left alone: a redelivered
+    // copy must not cut the backoff short.
+    sqlx::query_as(
+        "SELECT id, queue, kind, payload, idempotency_key, attempts, max_attempts, created_at
+         FROM outbox
+         WHERE id = ANY($1) AND status || '' = 'pending' AND (retry_at IS NULL OR retry_at <= now())
          FOR UPDATE SKIP LOCKED",
     )
     .bind(ids)
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| r.status == "pending")
-        .map(|r| r.job)
-        .collect())
+    .await
 }
 
 /// Marks jobs done. Their payload is dropped: it is never needed again and
@@ -204,7 +195,8 @@ pub async fn schedule_retry(
     error: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE outbox SET attempts = attempts + 1, due_at = now() + make_interval(secs => $2), last_error = $3
+        "UPDATE outbox SET attempts = attempts + 1, due_at = now() + make_interval(secs => $2),
+                retry_at = now() + make_interval(secs => $2), last_error = $3
          WHERE id = $1",
     )
     .bind(id)
@@ -227,8 +219,10 @@ pub async fn mark_failed(conn: &mut PgConnection, id: Uuid, error: &str) -> sqlx
     .map(|_| ())
 }
 
+/// Bounded, and without NUL (PostgreSQL text cannot hold it): recording a
+/// failure must not fail.
 fn truncate(error: &str) -> String {
-    error.chars().take(2000).collect()
+    error.chars().filter(|c| *c != '\0').take(2000).collect()
 }
 
 /// Puts a failed job back in line with a fresh attempt budget.

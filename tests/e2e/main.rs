@@ -7,6 +7,7 @@ mod harness;
 mod admin_cli;
 mod auth;
 mod bad_input;
+mod catalog;
 mod chaos;
 mod health_alerts;
 mod ops;

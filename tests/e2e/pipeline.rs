@@ -365,3 +365,38 @@ async fn a_mail_refused_for_good_does_not_spoil_the_mails_sharing_its_batch() {
     assert_eq!((done, failed), (9, 1));
     assert_eq!(app.smtp.mails().len(), 9);
 }
+
+#[tokio::test]
+async fn a_job_of_an_unknown_kind_waits_untouched_for_a_worker_that_knows_it() {
+    let app = TestApp::builder()
+        .var("OUTBOX_REDELIVER_SECS", "1")
+        .start()
+        .await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    outbox::enqueue_raw(
+        &mut conn,
+        bazaar_core::jobs::Queue::Ops,
+        "ops.from_the_future",
+        json!({}),
+        "future-1",
+        3,
+    )
+    .await
+    .unwrap();
+    // Delivered (several times: redelivery after 1 s), never run, never failed.
+    eventually("repeated deliveries", Duration::from_secs(30), || async {
+        let relays: i32 =
+            sqlx::query_scalar("SELECT relay_count FROM outbox WHERE idempotency_key = 'future-1'")
+                .fetch_one(&app.pool)
+                .await
+                .ok()?;
+        (relays >= 3).then_some(())
+    })
+    .await;
+    let (status, attempts): (String, i32) =
+        sqlx::query_as("SELECT status, attempts FROM outbox WHERE idempotency_key = 'future-1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), attempts), ("pending", 0));
+}

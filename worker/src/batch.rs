@@ -20,15 +20,17 @@
 //! Under light load a batch is a single job, so latency does not wait for
 //! company.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{collections::HashMap, panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
 use bazaar_core::{
     jobs::{retry_delay, Queue},
     outbox::{self, LockedJob},
 };
+use futures::FutureExt;
 use rand::Rng;
 use sqlx::{Acquire, PgConnection};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::{
@@ -65,6 +67,32 @@ struct Request {
     reply: oneshot::Sender<Reply>,
 }
 
+/// What all executors of a process share: connection permits and the
+/// batches in flight (awaited on shutdown).
+#[derive(Clone)]
+pub struct Shared {
+    /// One per pool connection batches may use; the rest of the pool stays
+    /// free for the relay and for jobs that query on their own. A batch waits
+    /// for a permit instead of failing on the pool's acquire timeout.
+    permits: Arc<Semaphore>,
+    batches: TaskTracker,
+}
+
+impl Shared {
+    pub fn new(connections: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(connections.max(1))),
+            batches: TaskTracker::new(),
+        }
+    }
+
+    /// Waits for the batches in flight (after the workers stopped fetching).
+    pub async fn drain(&self) {
+        self.batches.close();
+        self.batches.wait().await;
+    }
+}
+
 #[derive(Clone)]
 pub struct Executor {
     requests: mpsc::UnboundedSender<Request>,
@@ -72,7 +100,7 @@ pub struct Executor {
 
 impl Executor {
     /// Starts the collector. At most `max_batch` jobs share a transaction.
-    pub fn start(deps: Arc<Deps>, max_batch: usize) -> Self {
+    pub fn start(deps: Arc<Deps>, shared: Shared, max_batch: usize) -> Self {
         let (requests, mut incoming) = mpsc::unbounded_channel::<Request>();
         tokio::spawn(async move {
             while let Some(first) = incoming.recv().await {
@@ -83,14 +111,18 @@ impl Executor {
                         Err(_) => break,
                     }
                 }
-                let (database, external): (Vec<Request>, Vec<Request>) = batch
+                let (alone, together): (Vec<Request>, Vec<Request>) = batch
                     .into_iter()
-                    .partition(|r| jobs::effects_of(&r.envelope.kind) == Effects::Database);
-                if !external.is_empty() {
-                    tokio::spawn(run_batch(deps.clone(), external));
+                    .partition(|r| jobs::effects_of(&r.envelope.kind) != Effects::External);
+                if !together.is_empty() {
+                    shared
+                        .batches
+                        .spawn(run_batch(deps.clone(), shared.clone(), together));
                 }
-                for request in database {
-                    tokio::spawn(run_batch(deps.clone(), vec![request]));
+                for request in alone {
+                    shared
+                        .batches
+                        .spawn(run_batch(deps.clone(), shared.clone(), vec![request]));
                 }
             }
         });
@@ -108,9 +140,26 @@ impl Executor {
     }
 }
 
-async fn run_batch(deps: Arc<Deps>, batch: Vec<Request>) {
+async fn run_batch(deps: Arc<Deps>, shared: Shared, batch: Vec<Request>) {
     let ids: Vec<Uuid> = batch.iter().map(|r| r.envelope.id).collect();
-    match execute(&deps, &ids).await {
+    // A batch never outlives its slowest job by much: a hung statement or
+    // commit must not hold the jobs' apalis slots forever.
+    let longest = deps
+        .config
+        .pipeline
+        .queues
+        .iter()
+        .map(|q| q.timeout)
+        .max()
+        .unwrap_or_default();
+    let deadline = longest + std::time::Duration::from_secs(30);
+    let outcome = match shared.permits.acquire().await {
+        Ok(_permit) => tokio::time::timeout(deadline, execute(&deps, &ids))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("batch exceeded {} s", deadline.as_secs()))),
+        Err(_) => Err(anyhow::anyhow!("job executor closed")),
+    };
+    match outcome {
         Ok(outcomes) => {
             for r in batch {
                 let outcome = outcomes
@@ -132,6 +181,18 @@ async fn run_batch(deps: Arc<Deps>, batch: Vec<Request>) {
 async fn execute(deps: &Deps, ids: &[Uuid]) -> anyhow::Result<HashMap<Uuid, Outcome>> {
     let mut tx = deps.pool.begin().await?;
     let locked = outbox::lock_many(&mut tx, ids).await?;
+    if let Some(job) = locked
+        .iter()
+        .find(|j| jobs::effects_of(&j.kind) == Effects::Database)
+    {
+        // Dropping a timed-out future does not stop its statement on the
+        // server: bound statements and lock waits there too.
+        let ms = policy(deps, job).timeout.as_millis().to_string();
+        sqlx::query("SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)")
+            .bind(ms)
+            .execute(&mut *tx)
+            .await?;
+    }
     let (database, external): (Vec<&LockedJob>, Vec<&LockedJob>) = locked
         .iter()
         .partition(|j| jobs::effects_of(&j.kind) == Effects::Database);
@@ -185,8 +246,20 @@ async fn run_timed(
     let timeout = policy(deps, job).timeout;
     let span =
         tracing::info_span!("job", job.id = %job.id, job.kind = %job.kind, job.queue = %job.queue);
+    // A panicking job fails for good rather than taking its batch down with
+    // it again and again.
+    let guarded = AssertUnwindSafe(run).catch_unwind().map(|r| {
+        r.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(JobError::Permanent(format!("the job panicked: {message}")))
+        })
+    });
     Ok(
-        tokio::time::timeout(timeout, tracing::Instrument::instrument(run, span))
+        tokio::time::timeout(timeout, tracing::Instrument::instrument(guarded, span))
             .await
             .unwrap_or_else(|_| {
                 Err(JobError::retry(format!(
@@ -226,6 +299,7 @@ async fn record_failure(
             let p = policy(deps, job);
             let jitter: f64 = rand::rng().random();
             let delay = after
+                .map(|a| a.min(p.backoff_max))
                 .unwrap_or_else(|| retry_delay(attempt, p.backoff_base, p.backoff_max, jitter));
             tracing::warn!(job.id = %job.id, job.kind = %job.kind, attempt, retry_in_ms = delay.as_millis() as u64, error = %message, "job failed; will retry");
             outbox::schedule_retry(tx, job.id, delay, &message).await?;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use apalis::prelude::{BoxDynError, Data};
-use bazaar_core::jobs::Queue;
 
 use crate::{
     batch::{Outcome, Timer},
@@ -15,13 +14,21 @@ use crate::{
 /// unreachable); apalis then redelivers the task a few seconds later.
 pub async fn handle(envelope: JobEnvelope, runtime: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
     let timer = Timer::start();
-    let queue = jobs::queue_of(&envelope.kind);
+    let Some(queue) = jobs::queue_of(&envelope.kind) else {
+        // A kind from a newer version (rolling deploy): leave the row pending,
+        // untouched, for the relay to deliver again later to a worker that
+        // knows it. Spending its attempts here could fail it for good.
+        tracing::warn!(job.id = %envelope.id, job.kind = %envelope.kind, "unknown job kind; deferred");
+        metrics::counter!("bazaar_jobs_total", "queue" => "unknown", "outcome" => "deferred")
+            .increment(1);
+        return Ok(());
+    };
     let (id, kind) = (envelope.id, envelope.kind.clone());
-    let outcome = runtime.executor(queue.unwrap_or(Queue::Ops)).run(envelope).await.map_err(|e| {
+    let outcome = runtime.executor(queue).run(envelope).await.map_err(|e| {
         tracing::warn!(job.id = %id, job.kind = %kind, error = format!("{e:#}"), "job could not run; apalis will redeliver it");
         BoxDynError::from(format!("{e:#}"))
     })?;
-    let queue = queue.map(Queue::as_str).unwrap_or("unknown");
+    let queue = queue.as_str();
     metrics::counter!("bazaar_jobs_total", "queue" => queue, "outcome" => outcome.as_str())
         .increment(1);
     if outcome != Outcome::Duplicate {

@@ -87,17 +87,22 @@ pub async fn run(
         config: config.clone(),
     });
 
+    // Batches may use the pool but for the relay's two connections and one
+    // for jobs that query on their own (the clean-up).
+    let shared = batch::Shared::new(pool_size(&config).saturating_sub(3) as usize);
     let runtime = Arc::new(Runtime {
         executors: jobs::queues()
             .into_iter()
             .map(|q| {
-                (
-                    q,
-                    batch::Executor::start(deps.clone(), config.pipeline.policy(q).concurrency),
-                )
+                let executor = batch::Executor::start(
+                    deps.clone(),
+                    shared.clone(),
+                    config.pipeline.policy(q).concurrency,
+                );
+                (q, executor)
             })
             .collect(),
-        fallback: batch::Executor::start(deps.clone(), 1),
+        fallback: batch::Executor::start(deps.clone(), shared.clone(), 1),
     });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(relay::run(deps.clone(), shutdown.clone()));
@@ -112,6 +117,7 @@ pub async fn run(
     tracing::info!(queues = ?jobs::queues(), "worker started");
 
     let mut result = Ok(());
+    let drain = shared.clone();
     while let Some(joined) = tasks.join_next().await {
         let outcome = joined.context("worker task panicked").and_then(|r| r);
         if let Err(e) = outcome {
@@ -125,5 +131,8 @@ pub async fn run(
             }
         }
     }
+    // The workers stopped fetching; let the batches they handed over finish
+    // and commit before the pool closes.
+    drain.drain().await;
     result
 }

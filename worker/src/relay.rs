@@ -173,7 +173,7 @@ async fn relay_locked(
     if let Err(e) = lane.storage.push_bulk(envelopes).await {
         // Make them due again now rather than after the redelivery timeout. If
         // even that fails, redelivery still picks them up: nothing is lost.
-        if let Err(reset) = outbox::make_due_now(&deps.pool, &ids).await {
+        if let Err(reset) = outbox::make_due_now(conn, &ids).await {
             tracing::warn!(error = %reset, "could not reset claimed rows; they will be redelivered later");
         }
         anyhow::bail!("pushing to Redis: {e}");

@@ -57,3 +57,34 @@ impl FromRequestParts<AppState> for AdminUser {
         Ok(AdminUser(user))
     }
 }
+
+impl AuthUser {
+    pub fn actor(self) -> bazaar_core::catalog::Actor {
+        bazaar_core::catalog::Actor {
+            id: self.id,
+            role: self.role,
+        }
+    }
+}
+
+/// The caller when a bearer token is sent (an invalid one is still a 401),
+/// nobody otherwise: for public reads whose answer depends on the viewer.
+#[derive(Debug, Clone, Copy)]
+pub struct MaybeUser(pub Option<AuthUser>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(http::header::AUTHORIZATION) {
+            AuthUser::from_request_parts(parts, state)
+                .await
+                .map(|u| MaybeUser(Some(u)))
+        } else {
+            Ok(MaybeUser(None))
+        }
+    }
+}

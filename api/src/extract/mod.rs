@@ -2,10 +2,12 @@
 
 mod auth;
 mod client_ip;
+mod id;
 mod json;
 mod pagination;
 
-pub use auth::{AdminUser, AuthUser};
+pub use auth::{AdminUser, AuthUser, MaybeUser};
 pub use client_ip::ClientIp;
+pub use id::Id;
 pub use json::Json;
 pub use pagination::Pagination;

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::{
     error::{ApiError, ApiResult, Problem},
     extract::{AdminUser, Json, Pagination},
+    page::Page,
     AppState,
 };
 
@@ -22,14 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health_runs))
         .routes(routes!(jobs))
         .routes(routes!(retry_job))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T> {
-    items: Vec<T>,
-    page: i64,
-    per_page: i64,
-    total: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,12 +80,7 @@ async fn health_runs(
             runner: r.runner,
         })
         .collect();
-    Ok(Json(Page {
-        items,
-        page: page.page(),
-        per_page: page.per_page(),
-        total,
-    }))
+    Ok(Json(Page::new(items, page, total)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -2,8 +2,10 @@
 
 mod admin;
 mod auth;
+mod categories;
 mod me;
 pub mod ops;
+mod stores;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -14,5 +16,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(me::router())
         .merge(admin::router())
+        .merge(stores::router())
+        .merge(categories::router())
         .merge(ops::router())
 }

@@ -46,6 +46,9 @@ pub enum Effects {
     /// Talks to the outside world (or nothing): runs concurrently with the
     /// rest of the batch and never touches the transaction.
     External,
+    /// External but long (minutes): runs in a batch of its own, so it does
+    /// not hold up the done-marks of quick jobs.
+    Solo,
 }
 
 /// The kinds this worker runs, with their queues and effects.
@@ -53,7 +56,7 @@ const KINDS: &[(&str, Queue, Effects)] = &[
     (SendEmail::KIND, SendEmail::QUEUE, Effects::External),
     (Probe::KIND, Probe::QUEUE, Effects::Database),
     (NoOp::KIND, NoOp::QUEUE, Effects::External),
-    (Cleanup::KIND, Cleanup::QUEUE, Effects::External),
+    (Cleanup::KIND, Cleanup::QUEUE, Effects::Solo),
 ];
 
 pub fn queue_of(kind: &str) -> Option<Queue> {

@@ -1,0 +1,58 @@
+//! URL slugs: lower-case letters and digits of any script (shops sell in
+//! Kazakh and Russian too), words joined by single dashes.
+
+pub fn slugify(text: &str) -> String {
+    let mut slug = String::with_capacity(text.len());
+    let mut dash = false;
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            if dash && !slug.is_empty() {
+                slug.push('-');
+            }
+            dash = false;
+            slug.push(c);
+        } else {
+            dash = true;
+        }
+    }
+    slug.chars()
+        .take(100)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// A slug given by a client: already in slug form, 1 to 100 characters.
+pub fn parse(raw: &str) -> Result<String, &'static str> {
+    let s = raw.trim();
+    if s.is_empty() || s.chars().count() > 100 {
+        return Err("must be 1 to 100 characters");
+    }
+    if slugify(s) != s {
+        return Err("must be lower-case letters and digits joined by single dashes");
+    }
+    Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_keep_letters_of_any_script() {
+        assert_eq!(
+            slugify("  Cotton T-Shirts & More!! "),
+            "cotton-t-shirts-more"
+        );
+        assert_eq!(slugify("Одежда для дома"), "одежда-для-дома");
+        assert_eq!(slugify("---"), "");
+    }
+
+    #[test]
+    fn given_slugs_must_already_be_slugs() {
+        assert!(parse("summer-sale").is_ok());
+        for bad in ["", "Summer", "a--b", "-a", "a b"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}
