@@ -116,6 +116,15 @@ pub struct HealthThresholds {
 }
 
 impl PipelineConfig {
+    /// The longest any job may run.
+    pub fn longest_timeout(&self) -> Duration {
+        self.queues
+            .iter()
+            .map(|q| q.timeout)
+            .max()
+            .unwrap_or_default()
+    }
+
     pub fn policy(&self, queue: Queue) -> &QueuePolicy {
         self.queues
             .iter()

@@ -71,12 +71,19 @@ impl HealthMonitor {
     }
 
     /// The cached connection, or a new one; the error says why none could be made.
+    /// A connection that answered just now. The cached one is reused only if
+    /// it answers a PING; otherwise a fresh connection is made, so "Redis is
+    /// down" means Redis, not this replica's stale socket (which would make
+    /// replicas disagree and the alert flap after a Redis restart).
     async fn redis(&self) -> Result<ConnectionManager, String> {
         let mut slot = self.redis.lock().await;
-        if let Some(conn) = slot.as_ref() {
-            return Ok(conn.clone());
-        }
         let timeout = self.config.health.check_timeout;
+        if let Some(conn) = slot.as_mut() {
+            if let Ok(Ok(())) = tokio::time::timeout(timeout, redis_conn::ping(conn)).await {
+                return Ok(conn.clone());
+            }
+            *slot = None;
+        }
         let connect =
             redis_conn::connect(&self.config.redis_url, self.config.redis_response_timeout);
         let conn = match tokio::time::timeout(timeout, connect).await {

@@ -144,15 +144,7 @@ async fn run_batch(deps: Arc<Deps>, shared: Shared, batch: Vec<Request>) {
     let ids: Vec<Uuid> = batch.iter().map(|r| r.envelope.id).collect();
     // A batch never outlives its slowest job by much: a hung statement or
     // commit must not hold the jobs' apalis slots forever.
-    let longest = deps
-        .config
-        .pipeline
-        .queues
-        .iter()
-        .map(|q| q.timeout)
-        .max()
-        .unwrap_or_default();
-    let deadline = longest + std::time::Duration::from_secs(30);
+    let deadline = deps.config.pipeline.longest_timeout() + std::time::Duration::from_secs(30);
     let outcome = match shared.permits.acquire().await {
         Ok(_permit) => tokio::time::timeout(deadline, execute(&deps, &ids))
             .await

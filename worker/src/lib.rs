@@ -23,13 +23,7 @@ pub use deps::Deps;
 /// The worker's own pool: [`pool_size`] connections, and sessions that sit in
 /// a transaction longer than any job may run are ended by PostgreSQL.
 pub async fn connect_pool(config: &Config) -> anyhow::Result<PgPool> {
-    let longest = config
-        .pipeline
-        .queues
-        .iter()
-        .map(|q| q.timeout)
-        .max()
-        .unwrap_or_default();
+    let longest = config.pipeline.longest_timeout();
     bazaar_core::db::connect_with(
         &config.database_url,
         pool_size(config),

@@ -97,21 +97,7 @@ pub struct NewCategory {
 pub async fn create(pool: &PgPool, actor: Actor, new: NewCategory) -> Result<Category> {
     admin_only(actor)?;
     let mut errors = Vec::new();
-    let name = validate::name(&new.name)
-        .map_err(|m| errors.push(FieldError::new("name", m)))
-        .unwrap_or_default();
-    let slug = match new.slug.as_deref() {
-        Some(s) => slug::parse(s)
-            .map_err(|m| errors.push(FieldError::new("slug", m)))
-            .unwrap_or_default(),
-        None => slug::slugify(&name),
-    };
-    if slug.is_empty() && errors.is_empty() {
-        errors.push(FieldError::new(
-            "slug",
-            "cannot be made from this name; give one",
-        ));
-    }
+    let (name, slug) = slug::name_and_slug(&new.name, new.slug.as_deref(), &mut errors);
     if let Some(parent) = new.parent_id {
         if !exists(pool, parent).await? {
             errors.push(FieldError::new("parent_id", "no such category"));

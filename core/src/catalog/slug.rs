@@ -1,6 +1,8 @@
 //! URL slugs: lower-case letters and digits of any script (shops sell in
 //! Kazakh and Russian too), words joined by single dashes.
 
+use crate::FieldError;
+
 pub fn slugify(text: &str) -> String {
     let mut slug = String::with_capacity(text.len());
     let mut dash = false;
@@ -20,6 +22,31 @@ pub fn slugify(text: &str) -> String {
         .collect::<String>()
         .trim_end_matches('-')
         .to_owned()
+}
+
+/// The validated name of something new and its slug: the one given, or one
+/// made from the name. Problems go to `errors`.
+pub fn name_and_slug(
+    name: &str,
+    given: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> (String, String) {
+    let name = crate::validate::name(name)
+        .map_err(|m| errors.push(FieldError::new("name", m)))
+        .unwrap_or_default();
+    let slug = match given {
+        Some(s) => parse(s)
+            .map_err(|m| errors.push(FieldError::new("slug", m)))
+            .unwrap_or_default(),
+        None => slugify(&name),
+    };
+    if slug.is_empty() && errors.is_empty() {
+        errors.push(FieldError::new(
+            "slug",
+            "cannot be made from this name; give one",
+        ));
+    }
+    (name, slug)
 }
 
 /// A slug given by a client: already in slug form, 1 to 100 characters.

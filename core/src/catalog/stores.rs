@@ -104,21 +104,7 @@ pub async fn create(pool: &PgPool, actor: Actor, new: NewStore) -> Result<Store>
         return Err(Error::Forbidden("only vendors can open stores"));
     }
     let mut errors = Vec::new();
-    let name = validate::name(&new.name)
-        .map_err(|m| errors.push(FieldError::new("name", m)))
-        .unwrap_or_default();
-    let slug = match new.slug.as_deref() {
-        Some(s) => slug::parse(s)
-            .map_err(|m| errors.push(FieldError::new("slug", m)))
-            .unwrap_or_default(),
-        None => slug::slugify(&name),
-    };
-    if slug.is_empty() && errors.is_empty() {
-        errors.push(FieldError::new(
-            "slug",
-            "cannot be made from this name; give one",
-        ));
-    }
+    let (name, slug) = slug::name_and_slug(&new.name, new.slug.as_deref(), &mut errors);
     let description = description(new.description.as_deref().unwrap_or_default(), &mut errors);
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
