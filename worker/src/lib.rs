@@ -7,6 +7,7 @@ mod deps;
 mod envelope;
 mod execute;
 pub mod jobs;
+mod polling;
 mod relay;
 mod supervisor;
 

@@ -17,7 +17,7 @@ use rand::Rng;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::{execute, Deps, JobEnvelope, Runtime};
+use crate::{execute, polling::Tick, Deps, JobEnvelope, Runtime};
 
 /// A run that lasted this long counts as healthy and resets the backoff.
 const HEALTHY_RUN: Duration = Duration::from_secs(30);
@@ -65,7 +65,7 @@ pub async fn run(
                         .emit_events(false),
                 );
                 let worker = WorkerBuilder::new(worker_name.as_str())
-                    .backend(storage.poll_with_interval(pipeline.worker_poll_interval))
+                    .backend(storage.poll_with_strategy(Tick::every(pipeline.worker_poll_interval)))
                     .concurrency(policy.concurrency)
                     .data(runtime.clone())
                     .build(execute::handle);
