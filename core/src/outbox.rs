@@ -273,7 +273,7 @@ pub struct QueueCounts {
     pub failed_last_hour: i64,
 }
 
-pub async fn queue_counts(pool: &PgPool) -> sqlx::Result<Vec<QueueCounts>> {
+pub async fn queue_counts<'e>(db: impl sqlx::PgExecutor<'e>) -> sqlx::Result<Vec<QueueCounts>> {
     let rows: Vec<QueueCounts> = sqlx::query_as(
         "SELECT queue,
                 count(*) FILTER (WHERE status = 'pending') AS pending,
@@ -283,7 +283,7 @@ pub async fn queue_counts(pool: &PgPool) -> sqlx::Result<Vec<QueueCounts>> {
                 count(*) FILTER (WHERE status = 'failed' AND finished_at > now() - interval '1 hour') AS failed_last_hour
          FROM outbox GROUP BY queue",
     )
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     Ok(Queue::ALL
         .iter()
@@ -310,13 +310,16 @@ pub struct FailedJob {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-pub async fn latest_failures(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<FailedJob>> {
+pub async fn latest_failures<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    limit: i64,
+) -> sqlx::Result<Vec<FailedJob>> {
     sqlx::query_as(
         "SELECT id, queue, kind, attempts, last_error, created_at, finished_at
          FROM outbox WHERE status = 'failed' ORDER BY finished_at DESC LIMIT $1",
     )
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 

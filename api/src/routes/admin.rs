@@ -119,9 +119,14 @@ pub struct JobsView {
 #[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = JobsView), (status = 403, body = Problem, content_type = "application/problem+json")))]
 async fn jobs(State(state): State<AppState>, _admin: AdminUser) -> ApiResult<Json<JobsView>> {
+    // One snapshot for counts and failures, so they agree with each other.
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
     let mut redis = state.redis.clone();
     let mut queues = Vec::new();
-    for c in outbox::queue_counts(&state.pool).await? {
+    for c in outbox::queue_counts(&mut *tx).await? {
         let name = queue_keys::queue_name(&state.config.redis_prefix, &c.queue);
         let running = tokio::time::timeout(
             std::time::Duration::from_secs(1),
@@ -140,7 +145,7 @@ async fn jobs(State(state): State<AppState>, _admin: AdminUser) -> ApiResult<Jso
             failed_last_hour: c.failed_last_hour,
         });
     }
-    let latest_failures = outbox::latest_failures(&state.pool, 20)
+    let latest_failures = outbox::latest_failures(&mut *tx, 20)
         .await?
         .into_iter()
         .map(|f| FailureView {
