@@ -171,9 +171,10 @@ async fn two_scheduler_processes_run_each_tick_once() {
     let rows = runs(&app, &admin).await;
     let finished = rows.iter().filter(|r| r["finished_at"].is_string()).count() as f64;
     // Each tick is executed by one process: executions match stored runs (give
-    // or take a tick in flight), where both running every tick would double them.
+    // or take the checks in flight), where both running every tick would
+    // double them (12 or more here).
     assert!(
-        (total - finished).abs() <= 2.0,
+        (total - finished).abs() <= 3.0,
         "{total} checks ran for {finished} runs"
     );
     let runners: HashSet<&str> = rows.iter().map(|r| r["runner"].as_str().unwrap()).collect();
