@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{slug, Actor};
-use crate::{error::is_unique_violation, validate, Error, FieldError, Result};
+use crate::{error::is_unique_violation, Error, FieldError, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Category {
@@ -140,16 +140,8 @@ pub async fn update(
         return Err(Error::NotFound);
     }
     let mut errors = Vec::new();
-    let name = patch.name.as_deref().and_then(|n| {
-        validate::name(n)
-            .map_err(|m| errors.push(FieldError::new("name", m)))
-            .ok()
-    });
-    let slug = patch.slug.as_deref().and_then(|s| {
-        slug::parse(s)
-            .map_err(|m| errors.push(FieldError::new("slug", m)))
-            .ok()
-    });
+    let (name, slug) =
+        slug::changed_name_and_slug(patch.name.as_deref(), patch.slug.as_deref(), &mut errors);
     if let Some(Some(parent)) = patch.parent_id {
         // The new parent may be neither the category nor one of its descendants.
         let cycle: bool = sqlx::query_scalar(

@@ -49,6 +49,26 @@ pub fn name_and_slug(
     (name, slug)
 }
 
+/// The changed name and slug of an update, each validated when given.
+/// Problems go to `errors`.
+pub fn changed_name_and_slug(
+    name: Option<&str>,
+    slug: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> (Option<String>, Option<String>) {
+    let name = name.and_then(|n| {
+        crate::validate::name(n)
+            .map_err(|m| errors.push(FieldError::new("name", m)))
+            .ok()
+    });
+    let slug = slug.and_then(|s| {
+        parse(s)
+            .map_err(|m| errors.push(FieldError::new("slug", m)))
+            .ok()
+    });
+    (name, slug)
+}
+
 /// A slug given by a client: already in slug form, 1 to 100 characters.
 pub fn parse(raw: &str) -> Result<String, &'static str> {
     let s = raw.trim();

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{slug, Actor};
-use crate::{error::is_unique_violation, users::Role, validate, Error, FieldError, Result};
+use crate::{error::is_unique_violation, users::Role, Error, FieldError, Result};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Owner {
@@ -188,16 +188,8 @@ pub struct StorePatch {
 pub async fn update(pool: &PgPool, actor: Actor, id: Uuid, patch: StorePatch) -> Result<Store> {
     managed(pool, actor, id).await?;
     let mut errors = Vec::new();
-    let name = patch.name.as_deref().and_then(|n| {
-        validate::name(n)
-            .map_err(|m| errors.push(FieldError::new("name", m)))
-            .ok()
-    });
-    let slug = patch.slug.as_deref().and_then(|s| {
-        slug::parse(s)
-            .map_err(|m| errors.push(FieldError::new("slug", m)))
-            .ok()
-    });
+    let (name, slug) =
+        slug::changed_name_and_slug(patch.name.as_deref(), patch.slug.as_deref(), &mut errors);
     let description = patch
         .description
         .as_deref()
