@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod logging;
 mod roles;
+mod seed;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,14 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Fill the database with demo data: a vendor and its store, categories,
+    /// product types, and products with about three variants each. Safe to
+    /// re-run: the catalogue is reused and new products are added.
+    Seed {
+        /// How many products to add.
+        #[arg(long, default_value_t = 1000)]
+        products: usize,
     },
     /// Benchmarks against a running system.
     Bench {
@@ -105,6 +114,7 @@ fn main() -> ExitCode {
             Command::Admin {
                 command: AdminCommand::Create { email, name },
             } => admin::create(&config, &email, &name).await,
+            Command::Seed { products } => seed::command(&config, products).await,
             Command::Bench {
                 command:
                     BenchCommand::Jobs {

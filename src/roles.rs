@@ -77,7 +77,9 @@ pub async fn run(config: Config, roles: Roles) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on BAZAAR_BIND={}", config.bind))?;
-        let state = bazaar_api::AppState::new(config.clone(), pool.clone(), redis.clone());
+        let storage = bazaar_core::storage::Storage::from_url(&config.storage_url)?;
+        tracing::info!(storage = %storage.description, "media storage");
+        let state = bazaar_api::AppState::new(config.clone(), pool.clone(), redis.clone(), storage);
         tasks.spawn(bazaar_api::serve(state, listener, shutdown.clone()));
     } else if let Some(addr) = config.metrics_bind {
         let listener = tokio::net::TcpListener::bind(addr)

@@ -1,6 +1,7 @@
 //! The `api` role: axum routers, extractors, the error mapping and OpenAPI.
 //! Handlers parse, authorize, call `bazaar_core` and map the result.
 
+pub mod cache;
 pub mod error;
 mod extract;
 mod middleware;

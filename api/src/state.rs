@@ -2,11 +2,15 @@ use std::sync::Arc;
 
 use bazaar_core::{
     auth::{AuthService, JwtKeys, RateLimiter},
+    catalog::Shop,
     config::Config,
+    storage::Storage,
 };
 use redis::aio::ConnectionManager;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
+
+use crate::cache::CatalogCache;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,10 +19,18 @@ pub struct AppState {
     pub redis: ConnectionManager,
     pub auth: Arc<AuthService>,
     pub keys: JwtKeys,
+    pub cache: CatalogCache,
+    pub storage: Storage,
+    pub shop: Arc<Shop>,
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, pool: PgPool, redis: ConnectionManager) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        pool: PgPool,
+        redis: ConnectionManager,
+        storage: Storage,
+    ) -> Self {
         bazaar_core::telemetry::prometheus();
         let secret: Vec<u8> = match &config.jwt_secret {
             Some(s) => s.expose_secret().as_bytes().to_vec(),
@@ -39,7 +51,16 @@ impl AppState {
             public_url: config.public_url.clone(),
             refresh_ttl: config.refresh_token_ttl,
         };
+        let cache = CatalogCache::new(
+            config.catalog_cache,
+            redis.clone(),
+            &config.redis_url,
+            &config.redis_prefix,
+        );
         Self {
+            shop: Arc::new(Shop::new(&config)),
+            storage,
+            cache,
             config,
             pool,
             redis,

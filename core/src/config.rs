@@ -59,6 +59,13 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub health: HealthThresholds,
     pub storage_url: String,
+    /// ISO 4217 code of every price in this shop (`CURRENCY`).
+    pub currency: String,
+    pub max_image_bytes: usize,
+    /// Public product reads are cached in memory, invalidated through Redis.
+    pub catalog_cache: bool,
+    /// `None` when any of the four `TWITTER_*` credentials is missing.
+    pub twitter: Option<TwitterConfig>,
     /// Credentials of integrations that later issues wire up; kept so that
     /// start-up can say which are enabled.
     pub integrations: Vec<(&'static str, bool)>,
@@ -70,6 +77,19 @@ pub struct TelegramConfig {
     pub api_url: String,
     pub admin_chat_id: Option<i64>,
     pub webhook_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwitterConfig {
+    pub api_key: SecretString,
+    pub api_secret: SecretString,
+    pub access_token: SecretString,
+    pub access_secret: SecretString,
+    pub api_url: String,
+    pub upload_url: String,
+    /// How long after a product is created its tweet goes out, so that images
+    /// uploaded right after creating it are included.
+    pub announce_delay: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -321,6 +341,10 @@ impl Config {
                 check_timeout: env.millis("HEALTH_CHECK_TIMEOUT_MS", 3_000)?,
             },
             storage_url: env.string("STORAGE_URL", "file://./var/media"),
+            currency: currency(env.string("CURRENCY", "KZT"))?,
+            max_image_bytes: env.parse("MAX_IMAGE_BYTES", 5 * 1024 * 1024)?,
+            catalog_cache: env.bool("CATALOG_CACHE", true)?,
+            twitter: twitter_config(env)?,
             integrations: vec![
                 ("smtp", env.get("SMTP_URL").is_some()),
                 ("telegram", configured(&["TELEGRAM_BOT_TOKEN"])),
@@ -378,6 +402,43 @@ fn pipeline_config(env: &Env<'_>) -> Result<PipelineConfig, ConfigError> {
         done_retention: env.secs("JOB_DONE_RETENTION_SECS", 7 * 24 * 3600)?,
         failed_retention: env.secs("JOB_FAILED_RETENTION_SECS", 30 * 24 * 3600)?,
     })
+}
+
+fn currency(code: String) -> Result<String, ConfigError> {
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(code)
+    } else {
+        Err(ConfigError {
+            name: "CURRENCY".into(),
+            message: format!("{code:?} is not an ISO 4217 code like KZT"),
+        })
+    }
+}
+
+fn twitter_config(env: &Env<'_>) -> Result<Option<TwitterConfig>, ConfigError> {
+    let announce_delay = env.secs("TWITTER_ANNOUNCE_DELAY_SECS", 10)?;
+    let url =
+        |name: &str, default: &str| env.string(name, default).trim_end_matches('/').to_owned();
+    Ok(credentials(env).map(
+        |(api_key, api_secret, access_token, access_secret)| TwitterConfig {
+            api_key,
+            api_secret,
+            access_token,
+            access_secret,
+            api_url: url("TWITTER_API_URL", "https://api.twitter.com"),
+            upload_url: url("TWITTER_UPLOAD_URL", "https://upload.twitter.com"),
+            announce_delay,
+        },
+    ))
+}
+
+fn credentials(env: &Env<'_>) -> Option<(SecretString, SecretString, SecretString, SecretString)> {
+    Some((
+        env.secret("TWITTER_API_KEY")?,
+        env.secret("TWITTER_API_SECRET")?,
+        env.secret("TWITTER_ACCESS_TOKEN")?,
+        env.secret("TWITTER_ACCESS_SECRET")?,
+    ))
 }
 
 fn origins(list: Vec<String>) -> Result<Vec<String>, ConfigError> {

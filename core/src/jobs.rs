@@ -109,6 +109,29 @@ impl Job for SendEmail {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Announced {
+    Store,
+    Product,
+}
+
+/// A tweet announcing a new store or product (with the product's first
+/// image, when it has one by the time the job runs).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Announce {
+    pub subject: Announced,
+    pub id: uuid::Uuid,
+}
+
+impl Job for Announce {
+    const KIND: &'static str = "social.announce";
+    const QUEUE: Queue = Queue::Social;
+    fn idempotency_key(&self) -> String {
+        format!("announce:{:?}:{}", self.subject, self.id)
+    }
+}
+
 /// A job whose only effect is a row in `job_probes`: measures the pipeline
 /// (benchmarks) and proves exactly-once execution (chaos tests).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

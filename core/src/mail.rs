@@ -18,6 +18,14 @@ pub enum MailTemplate {
         subject: String,
         lines: Vec<String>,
     },
+    PriceDrop {
+        name: String,
+        product: String,
+        sku: String,
+        old_price: String,
+        new_price: String,
+        link: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +78,30 @@ impl MailTemplate {
                     "<p>Hello {},</p><p>to choose a new password, open this link within {valid_minutes} minutes:</p>\
                      <p><a href=\"{link}\">{link}</a></p><p>The link works once. If you did not ask for it, ignore this mail.</p>",
                     escape_html(name),
+                    link = escape_html(link)
+                )),
+            },
+            MailTemplate::PriceDrop {
+                name,
+                product,
+                sku,
+                old_price,
+                new_price,
+                link,
+            } => RenderedMail {
+                subject: format!("Price drop: {product} now {new_price}"),
+                text: format!(
+                    "Hello {name},\n\n{product} ({sku}) on your wishlist now costs {new_price} instead of {old_price}.\n\n{link}\n\n\
+                     You get this mail because you asked for price alerts on this product.\n"
+                ),
+                html: html_page(&format!(
+                    "<p>Hello {},</p><p><b>{}</b> ({}) on your wishlist now costs <b>{}</b> instead of <s>{}</s>.</p>\
+                     <p><a href=\"{link}\">{link}</a></p><p>You get this mail because you asked for price alerts on this product.</p>",
+                    escape_html(name),
+                    escape_html(product),
+                    escape_html(sku),
+                    escape_html(new_price),
+                    escape_html(old_price),
                     link = escape_html(link)
                 )),
             },

@@ -40,6 +40,25 @@ pub async fn enqueue<J: Job>(
     .await
 }
 
+/// Like `enqueue`, but the job becomes due only after `delay`.
+pub async fn enqueue_after<J: Job>(
+    conn: &mut PgConnection,
+    pipeline: &PipelineConfig,
+    job: &J,
+    delay: Duration,
+) -> sqlx::Result<Option<Uuid>> {
+    insert(
+        conn,
+        J::QUEUE,
+        J::KIND,
+        serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+        &job.idempotency_key(),
+        pipeline.policy(J::QUEUE).max_attempts,
+        delay,
+    )
+    .await
+}
+
 pub async fn enqueue_raw(
     conn: &mut PgConnection,
     queue: Queue,
@@ -48,9 +67,30 @@ pub async fn enqueue_raw(
     idempotency_key: &str,
     max_attempts: i32,
 ) -> sqlx::Result<Option<Uuid>> {
+    insert(
+        conn,
+        queue,
+        kind,
+        payload,
+        idempotency_key,
+        max_attempts,
+        Duration::ZERO,
+    )
+    .await
+}
+
+async fn insert(
+    conn: &mut PgConnection,
+    queue: Queue,
+    kind: &str,
+    payload: serde_json::Value,
+    idempotency_key: &str,
+    max_attempts: i32,
+    delay: Duration,
+) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
-        "INSERT INTO outbox (id, queue, kind, payload, idempotency_key, max_attempts)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO outbox (id, queue, kind, payload, idempotency_key, max_attempts, due_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING id",
     )
@@ -60,6 +100,7 @@ pub async fn enqueue_raw(
     .bind(payload)
     .bind(idempotency_key)
     .bind(max_attempts)
+    .bind(delay.as_secs_f64())
     .fetch_optional(conn)
     .await
 }

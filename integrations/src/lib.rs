@@ -4,3 +4,4 @@
 
 pub mod smtp;
 pub mod telegram;
+pub mod twitter;

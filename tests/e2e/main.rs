@@ -2,6 +2,7 @@
 //! fake providers. One binary, one file per capability.
 #![allow(clippy::unwrap_used)]
 
+mod fixtures;
 mod harness;
 
 mod admin_cli;
@@ -13,3 +14,4 @@ mod health_alerts;
 mod ops;
 mod password_reset;
 mod pipeline;
+mod reviews;

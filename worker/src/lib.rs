@@ -76,9 +76,12 @@ pub async fn run(
     let mailer = Mailer::new(smtp_url, &config.mail_from, &config.mail_outbox_dir)
         .context("configuring e-mail")?;
     tracing::info!(transport = mailer.describe(), "e-mail configured");
+    let storage = bazaar_core::storage::Storage::from_url(&config.storage_url)?;
     let deps = Arc::new(Deps {
         pool: pool.clone(),
         mailer,
+        twitter: deps::twitter(&config),
+        storage,
         config: config.clone(),
     });
 

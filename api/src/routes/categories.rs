@@ -1,6 +1,10 @@
 //! `/api/v1/categories`: the category tree.
 
-use axum::{extract::State, http::StatusCode};
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
 use bazaar_core::catalog::categories::{self, Category, CategoryPatch, NewCategory, Node};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -44,6 +48,8 @@ impl From<Category> for CategoryView {
 pub struct CategoryNode {
     #[serde(flatten)]
     category: CategoryView,
+    /// Products for sale in this category and every category below it.
+    product_count: i64,
     #[schema(no_recursion)]
     children: Vec<CategoryNode>,
 }
@@ -52,6 +58,7 @@ impl From<Node> for CategoryNode {
     fn from(n: Node) -> Self {
         Self {
             category: n.category.into(),
+            product_count: n.product_count,
             children: n.children.into_iter().map(CategoryNode::from).collect(),
         }
     }
@@ -61,9 +68,18 @@ impl From<Node> for CategoryNode {
 /// siblings ordered by `position` then name.
 #[utoipa::path(get, path = "/api/v1/categories", tag = "catalog",
     responses((status = 200, body = Vec<CategoryNode>)))]
-async fn tree(State(state): State<AppState>) -> ApiResult<Json<Vec<CategoryNode>>> {
-    let forest = categories::tree(&state.pool).await?;
-    Ok(Json(forest.into_iter().map(CategoryNode::from).collect()))
+async fn tree(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let cached = state
+        .cache
+        .get_or_load("categories".into(), || async {
+            let forest = categories::tree(&state.pool).await?;
+            let nodes: Vec<CategoryNode> = forest.into_iter().map(CategoryNode::from).collect();
+            serde_json::to_vec(&nodes)
+                .map(bytes::Bytes::from)
+                .map_err(crate::error::ApiError::internal)
+        })
+        .await?;
+    Ok(cached.respond(&headers))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -95,6 +111,7 @@ async fn create(
         position: req.position,
     };
     let category = categories::create(&state.pool, user.actor(), new).await?;
+    state.cache.changed().await;
     Ok((StatusCode::CREATED, Json(category.into())))
 }
 
@@ -131,14 +148,12 @@ async fn update(
         parent_id: req.parent_id,
         position: req.position,
     };
-    Ok(Json(
-        categories::update(&state.pool, user.actor(), id, patch)
-            .await?
-            .into(),
-    ))
+    let category = categories::update(&state.pool, user.actor(), id, patch).await?;
+    state.cache.changed().await;
+    Ok(Json(category.into()))
 }
 
-/// Delete a category (admins); 409 while subcategories still hang below it.
+/// Delete a category (admins); 409 while subcategories or products still use it.
 #[utoipa::path(delete, path = "/api/v1/categories/{id}", tag = "catalog", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "category id")),
     responses((status = 204), (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -149,5 +164,6 @@ async fn delete(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     categories::delete(&state.pool, user.actor(), id).await?;
+    state.cache.changed().await;
     Ok(StatusCode::NO_CONTENT)
 }

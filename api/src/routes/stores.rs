@@ -81,7 +81,9 @@ pub struct CreateStore {
     description: Option<String>,
 }
 
-/// Open a store (vendors; admins too). The caller owns it.
+/// Open a store (vendors; admins too). The caller owns it. When X (Twitter)
+/// is configured, an announcement tweet is enqueued; it never delays or fails
+/// the creation.
 #[utoipa::path(post, path = "/api/v1/stores", tag = "stores", security(("bearer" = [])),
     request_body = CreateStore,
     responses((status = 201, body = StoreView),
@@ -101,6 +103,11 @@ async fn create(
             slug: req.slug,
             description: req.description,
         },
+        state
+            .config
+            .twitter
+            .is_some()
+            .then_some(&state.config.pipeline),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(store.into())))
@@ -146,11 +153,10 @@ async fn update(
         description: req.description,
         active: req.active,
     };
-    Ok(Json(
-        stores::update(&state.pool, user.actor(), id, patch)
-            .await?
-            .into(),
-    ))
+    let store = stores::update(&state.pool, user.actor(), id, patch).await?;
+    // Product pages show the store, and only while it is active.
+    state.cache.changed().await;
+    Ok(Json(store.into()))
 }
 
 /// Delete a store (its owner or an admin). It disappears from every listing;
@@ -165,5 +171,6 @@ async fn delete(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     stores::delete(&state.pool, user.actor(), id).await?;
+    state.cache.changed().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,7 +23,18 @@ pub struct Category {
 pub struct Node {
     #[serde(flatten)]
     pub category: Category,
+    /// Products for sale in this category and all below it.
+    pub product_count: i64,
     pub children: Vec<Node>,
+}
+
+impl Node {
+    /// Adds each node's own count to those of its descendants.
+    fn count(&mut self, own: &HashMap<Uuid, i64>) -> i64 {
+        let below: i64 = self.children.iter_mut().map(|c| c.count(own)).sum();
+        self.product_count = own.get(&self.category.id).copied().unwrap_or(0) + below;
+        self.product_count
+    }
 }
 
 fn admin_only(actor: Actor) -> Result<()> {
@@ -41,7 +52,20 @@ pub async fn tree(pool: &PgPool) -> Result<Vec<Node>> {
     )
     .fetch_all(pool)
     .await?;
-    Ok(build(all))
+    let own: HashMap<Uuid, i64> = sqlx::query_as(
+        "SELECT p.category_id, count(*) FROM products p JOIN stores s ON s.id = p.store_id
+          WHERE p.deleted_at IS NULL AND p.active AND s.active AND s.deleted_at IS NULL
+          GROUP BY p.category_id",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect();
+    let mut forest = build(all);
+    for root in &mut forest {
+        root.count(&own);
+    }
+    Ok(forest)
 }
 
 /// Pure: groups categories under their parents, keeping the given order.
@@ -62,6 +86,7 @@ pub fn build(all: Vec<Category>) -> Vec<Node> {
                 let id = c.id;
                 Node {
                     category: c,
+                    product_count: 0,
                     children: assemble(Some(id), children),
                 }
             })
@@ -193,10 +218,10 @@ pub async fn delete(pool: &PgPool, actor: Actor, id: Uuid) -> Result<()> {
     match result {
         Ok(r) if r.rows_affected() == 0 => Err(Error::NotFound),
         Ok(_) => Ok(()),
-        // A subcategory (or, later, a product) still points here.
+        // A subcategory or a product still points here.
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23503") => {
             Err(Error::Conflict(
-                "the category is still in use (it has subcategories); move or delete them first"
+                "the category is still in use (it has subcategories or products); move them first"
                     .into(),
             ))
         }
@@ -230,5 +255,23 @@ mod tests {
         assert_eq!(forest[0].category.name, "Clothes");
         assert_eq!(forest[0].children[0].children[0].category.name, "Tees");
         assert!(forest[1].children.is_empty());
+    }
+
+    #[test]
+    fn product_counts_include_every_descendant() {
+        let mut forest = build(vec![
+            cat(1, None, "Clothes"),
+            cat(2, Some(1), "Shirts"),
+            cat(3, Some(2), "Tees"),
+            cat(4, Some(1), "Jeans"),
+        ]);
+        let own = HashMap::from([
+            (Uuid::from_u128(1), 1),
+            (Uuid::from_u128(3), 5),
+            (Uuid::from_u128(4), 2),
+        ]);
+        assert_eq!(forest[0].count(&own), 8);
+        assert_eq!(forest[0].children[0].product_count, 5);
+        assert_eq!(forest[0].children[1].product_count, 2);
     }
 }

@@ -1,8 +1,18 @@
-//! The catalogue: stores, the category tree (products and variants follow).
+//! The catalogue: stores, the category tree, product types, products and
+//! their variants and images, search, reviews and wishlists.
 
+pub mod announcements;
 pub mod categories;
+pub mod images;
+pub mod product_types;
+pub mod products;
+pub mod reviews;
+pub mod search;
+pub mod sku;
 pub mod slug;
 pub mod stores;
+pub mod variants;
+pub mod wishlist;
 
 use uuid::Uuid;
 
@@ -18,5 +28,27 @@ pub struct Actor {
 impl Actor {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+}
+
+/// Shop-wide facts the catalogue's views need.
+#[derive(Debug, Clone)]
+pub struct Shop {
+    /// Every price is in this currency (`CURRENCY`).
+    pub currency: String,
+    /// `BAZAAR_PUBLIC_URL`, for links and image URLs.
+    pub public_url: String,
+}
+
+impl Shop {
+    pub fn new(config: &crate::config::Config) -> Self {
+        Self {
+            currency: config.currency.clone(),
+            public_url: config.public_url.clone(),
+        }
+    }
+
+    pub fn media_url(&self, key: &str) -> String {
+        format!("{}/media/{key}", self.public_url)
     }
 }

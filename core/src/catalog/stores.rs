@@ -7,7 +7,14 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{slug, Actor};
-use crate::{error::is_unique_violation, users::Role, Error, FieldError, Result};
+use crate::{
+    config::PipelineConfig,
+    error::is_unique_violation,
+    jobs::{Announce, Announced},
+    outbox,
+    users::Role,
+    Error, FieldError, Result,
+};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Owner {
@@ -99,7 +106,14 @@ pub struct NewStore {
     pub description: Option<String>,
 }
 
-pub async fn create(pool: &PgPool, actor: Actor, new: NewStore) -> Result<Store> {
+/// Opens a store; with `announce`, its announcement tweet is enqueued in the
+/// same transaction.
+pub async fn create(
+    pool: &PgPool,
+    actor: Actor,
+    new: NewStore,
+    announce: Option<&PipelineConfig>,
+) -> Result<Store> {
     if !matches!(actor.role, Role::Vendor | Role::Admin) {
         return Err(Error::Forbidden("only vendors can open stores"));
     }
@@ -109,6 +123,7 @@ pub async fn create(pool: &PgPool, actor: Actor, new: NewStore) -> Result<Store>
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
+    let mut tx = pool.begin().await?;
     let id: Uuid = sqlx::query_scalar(
         "INSERT INTO stores (id, owner_id, name, slug, description) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -117,9 +132,17 @@ pub async fn create(pool: &PgPool, actor: Actor, new: NewStore) -> Result<Store>
     .bind(&name)
     .bind(&slug)
     .bind(&description)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await
     .map_err(slug_conflict)?;
+    if let Some(pipeline) = announce {
+        let job = Announce {
+            subject: Announced::Store,
+            id,
+        };
+        outbox::enqueue(&mut tx, pipeline, &job).await?;
+    }
+    tx.commit().await?;
     find(pool, id)
         .await?
         .map(Store::from)

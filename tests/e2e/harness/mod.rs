@@ -6,6 +6,7 @@ pub mod process;
 pub mod redis_server;
 pub mod smtp;
 pub mod telegram;
+pub mod x;
 
 use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -142,6 +143,15 @@ impl Builder {
             ("QUEUE_EMAIL_BACKOFF_BASE_MS", "100".into()),
             ("QUEUE_OPS_BACKOFF_BASE_MS", "100".into()),
             ("HEALTH_CHECK_TIMEOUT_MS", "1000".into()),
+            (
+                "STORAGE_URL",
+                format!(
+                    "file://{}",
+                    std::env::temp_dir()
+                        .join(format!("bazaar-media-{name}"))
+                        .display()
+                ),
+            ),
         ];
         for (k, v) in defaults {
             self.vars.entry(k.into()).or_insert(v);
@@ -173,7 +183,9 @@ impl Builder {
             .await
             .expect("bind api");
         let addr = listener.local_addr().expect("api addr");
-        let state = bazaar_api::AppState::new(config.clone(), pool.clone(), redis);
+        let storage =
+            bazaar_core::storage::Storage::from_url(&config.storage_url).expect("test storage");
+        let state = bazaar_api::AppState::new(config.clone(), pool.clone(), redis, storage);
         tokio::spawn(bazaar_api::serve(state, listener, shutdown.clone()));
         let app = TestApp {
             addr,

@@ -1,5 +1,6 @@
 //! The job registry: every job kind, the queue it runs on, and its handler.
 
+mod announce;
 mod cleanup;
 mod email;
 mod probe;
@@ -7,7 +8,7 @@ mod probe;
 use std::time::Duration;
 
 use bazaar_core::{
-    jobs::{Cleanup, Job, NoOp, Probe, Queue, SendEmail},
+    jobs::{Announce, Cleanup, Job, NoOp, Probe, Queue, SendEmail},
     outbox::LockedJob,
 };
 use serde::de::DeserializeOwned;
@@ -57,6 +58,7 @@ const KINDS: &[(&str, Queue, Effects)] = &[
     (Probe::KIND, Probe::QUEUE, Effects::Database),
     (NoOp::KIND, NoOp::QUEUE, Effects::External),
     (Cleanup::KIND, Cleanup::QUEUE, Effects::Solo),
+    (Announce::KIND, Announce::QUEUE, Effects::External),
 ];
 
 pub fn queue_of(kind: &str) -> Option<Queue> {
@@ -103,6 +105,7 @@ pub async fn run_external(deps: &Deps, job: &LockedJob) -> Result<(), JobError> 
         SendEmail::KIND => email::run(deps, payload(job)?).await,
         NoOp::KIND => Ok(()),
         Cleanup::KIND => cleanup::run(deps).await,
+        Announce::KIND => announce::run(deps, payload(job)?).await,
         // During a rolling deploy an older worker may see a newer kind: retry,
         // so that a newer worker gets it, rather than fail it.
         other => Err(JobError::retry(format!(

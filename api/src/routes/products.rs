@@ -1,0 +1,414 @@
+//! `/api/v1/products`: search and browse, product pages, and vendors'
+//! product management.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
+use bazaar_core::{
+    catalog::{
+        products::{self, NewProduct, Product, ProductPatch},
+        search::{self, Facets, Sort},
+    },
+    jobs::{Announce, Announced},
+    outbox,
+    users::Role,
+    FieldError,
+};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    error::{ApiError, ApiResult, Problem},
+    extract::{AuthUser, Id, Json, MaybeUser, Pagination},
+    AppState,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get, update, delete))
+}
+
+/// A page of search results with facets over the whole result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductList {
+    items: Vec<products::ProductSummary>,
+    page: i64,
+    per_page: i64,
+    total: i64,
+    facets: Facets,
+}
+
+/// Search and browse parameters (besides `attr.<code>=<value>`, repeatable).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SearchParams {
+    /// Full text: words, "quoted phrases", -excluded; typos are tolerated.
+    q: Option<String>,
+    /// Category id or slug; subcategories are included.
+    category: Option<String>,
+    /// Store id or slug.
+    store: Option<String>,
+    /// Minor units; some active variant must cost at least this.
+    min_price: Option<i64>,
+    /// Minor units; some active variant must cost at most this.
+    max_price: Option<i64>,
+    /// `true`: only products with an available variant.
+    in_stock: Option<bool>,
+    /// `relevance` (default; newest without `q`), `price`, `-price`, `newest`, `rating`.
+    sort: Option<String>,
+}
+
+const MAX_QUERY: usize = 200;
+const MAX_ATTRIBUTE_FILTERS: usize = 20;
+
+/// Parses the raw query string: every key known, every value valid, every
+/// problem listed.
+fn parse_query(raw: &str, page: Pagination) -> Result<search::Query, ApiError> {
+    let mut query = search::Query {
+        limit: page.per_page(),
+        offset: page.offset(),
+        ..Default::default()
+    };
+    let mut errors = Vec::new();
+    let mut attribute_values = 0;
+    for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+        let value = value.trim().to_owned();
+        let int = |errors: &mut Vec<FieldError>| match value.parse::<i64>() {
+            Ok(v) if v >= 0 => Some(v),
+            _ => {
+                errors.push(FieldError::new(
+                    key.to_string(),
+                    "must be a non-negative integer (minor units)",
+                ));
+                None
+            }
+        };
+        match key.as_ref() {
+            "page" | "per_page" => {}
+            "q" if value.is_empty() => {}
+            "q" if value.chars().count() > MAX_QUERY || value.contains('\0') => {
+                errors.push(FieldError::new("q", "must be at most 200 characters"))
+            }
+            "q" => query.q = Some(value),
+            "category" if !value.is_empty() => query.category = Some(value),
+            "store" if !value.is_empty() => query.store = Some(value),
+            "category" | "store" => {}
+            "min_price" => query.min_price = int(&mut errors),
+            "max_price" => query.max_price = int(&mut errors),
+            "in_stock" => match value.as_str() {
+                "true" | "1" => query.in_stock = true,
+                "false" | "0" | "" => query.in_stock = false,
+                _ => errors.push(FieldError::new("in_stock", "must be true or false")),
+            },
+            "sort" => match Sort::parse(&value) {
+                Some(s) => query.sort = s,
+                None => errors.push(FieldError::new(
+                    "sort",
+                    "must be one of relevance, price, -price, newest, rating",
+                )),
+            },
+            k => match k.strip_prefix("attr.") {
+                Some(code)
+                    if !code.is_empty()
+                        && code.len() <= 40
+                        && code
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') =>
+                {
+                    attribute_values += 1;
+                    if value.is_empty() || value.chars().count() > 100 {
+                        errors.push(FieldError::new(k.to_owned(), "must be 1 to 100 characters"));
+                    } else {
+                        query
+                            .attributes
+                            .entry(code.to_owned())
+                            .or_default()
+                            .push(value);
+                    }
+                }
+                Some(_) => errors.push(FieldError::new(
+                    k.to_owned(),
+                    "attribute codes are lower-case ASCII letters, digits and _",
+                )),
+                None => errors.push(FieldError::new(
+                    k.to_owned(),
+                    "unknown parameter; see the OpenAPI document",
+                )),
+            },
+        }
+    }
+    if attribute_values > MAX_ATTRIBUTE_FILTERS {
+        errors.push(FieldError::new("attr", "at most 20 attribute filters"));
+    }
+    if let (Some(min), Some(max)) = (query.min_price, query.max_price) {
+        if min > max {
+            errors.push(FieldError::new("min_price", "must not exceed max_price"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(query)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// The query string in a canonical order, as a cache key.
+fn canonical(raw: &str) -> String {
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    pairs.sort();
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn json_bytes<T: Serialize>(value: &T) -> ApiResult<Bytes> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(ApiError::internal)
+}
+
+/// Search and browse: full text, filters, sorts and facets (counts per
+/// category and attribute value, and the price range, over the whole filtered
+/// result). Public; answers carry an `ETag`.
+#[utoipa::path(get, path = "/api/v1/products", tag = "catalog",
+    params(SearchParams, Pagination,
+        ("attr.<code>" = Option<String>, Query, description = "attribute filter, repeatable: `attr.size=M&attr.color=Red`; values of one code are alternatives")),
+    responses((status = 200, body = ProductList),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn list(
+    State(state): State<AppState>,
+    page: Pagination,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let raw = raw.unwrap_or_default();
+    let query = parse_query(&raw, page)?;
+    let cached = state
+        .cache
+        .get_or_load(format!("products?{}", canonical(&raw)), || async {
+            let results = search::search(&state.pool, &state.shop, &query).await?;
+            json_bytes(&ProductList {
+                items: results.items,
+                page: page.page(),
+                per_page: page.per_page(),
+                total: results.total,
+                facets: results.facets,
+            })
+        })
+        .await?;
+    Ok(cached.respond(&headers))
+}
+
+/// A product page by id or slug, with variants, attributes, images and
+/// rating. The store's managers also see inactive products and stock.
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog",
+    params(("id" = String, Path, description = "product id or slug")),
+    responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get(
+    State(state): State<AppState>,
+    MaybeUser(viewer): MaybeUser,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let actor = viewer.map(AuthUser::actor);
+    let load = || async {
+        let product = products::get(&state.pool, &state.shop, actor, &key).await?;
+        json_bytes(&product)
+    };
+    // Vendors and admins may manage the product and see more than the public.
+    let cached = match viewer.map(|v| v.role) {
+        Some(Role::Vendor | Role::Admin) => crate::cache::Cached::fresh(load().await?),
+        _ => {
+            state
+                .cache
+                .get_or_load(format!("product:{key}"), load)
+                .await?
+        }
+    };
+    Ok(cached.respond(&headers))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CreateProduct {
+    store_id: Uuid,
+    category_id: Uuid,
+    product_type_id: Uuid,
+    name: String,
+    /// Made from the name when absent.
+    slug: Option<String>,
+    /// Upper-case ASCII (`CTEE`); SKUs start with it. Made from the name when absent.
+    code: Option<String>,
+    description: Option<String>,
+    /// Values of the type's product-level attributes.
+    attributes: BTreeMap<String, String>,
+    active: Option<bool>,
+}
+
+/// Create a product in one of the caller's stores (admins: any store). When
+/// X (Twitter) is configured, an announcement tweet is enqueued (with the
+/// first image, if one is uploaded within `TWITTER_ANNOUNCE_DELAY_SECS`); it
+/// never delays or fails the creation.
+#[utoipa::path(post, path = "/api/v1/products", tag = "catalog", security(("bearer" = [])),
+    request_body = CreateProduct,
+    responses((status = 201, body = Product),
+        (status = 403, description = "not a vendor, or not the store's owner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "slug or code taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(req): Json<CreateProduct>,
+) -> ApiResult<(StatusCode, Json<Product>)> {
+    let mut tx = state.pool.begin().await?;
+    let new = NewProduct {
+        store_id: req.store_id,
+        category_id: req.category_id,
+        type_id: req.product_type_id,
+        name: req.name,
+        slug: req.slug,
+        code: req.code,
+        description: req.description,
+        attributes: req.attributes,
+        active: req.active,
+    };
+    let id = products::create(&state.pool, &mut tx, user.actor(), new).await?;
+    if let Some(twitter) = &state.config.twitter {
+        let job = Announce {
+            subject: Announced::Product,
+            id,
+        };
+        outbox::enqueue_after(
+            &mut tx,
+            &state.config.pipeline,
+            &job,
+            twitter.announce_delay,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    state.cache.changed().await;
+    let product = products::managed_view(&state.pool, &state.shop, id).await?;
+    Ok((StatusCode::CREATED, Json(product)))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateProduct {
+    name: Option<String>,
+    slug: Option<String>,
+    description: Option<String>,
+    category_id: Option<Uuid>,
+    /// Replaces all product-level values.
+    attributes: Option<BTreeMap<String, String>>,
+    active: Option<bool>,
+}
+
+/// Change a product (its store's owner or an admin). The code cannot change:
+/// SKUs are made from it.
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "catalog", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "product id")), request_body = UpdateProduct,
+    responses((status = 200, body = Product),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+    Json(req): Json<UpdateProduct>,
+) -> ApiResult<Json<Product>> {
+    let patch = ProductPatch {
+        name: req.name,
+        slug: req.slug,
+        description: req.description,
+        category_id: req.category_id,
+        attributes: req.attributes,
+        active: req.active,
+    };
+    products::update(&state.pool, user.actor(), id, patch).await?;
+    state.cache.changed().await;
+    Ok(Json(
+        products::managed_view(&state.pool, &state.shop, id).await?,
+    ))
+}
+
+/// Delete a product (its store's owner or an admin). It leaves every listing
+/// and wishlist; orders and reviews keep their history.
+#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "catalog", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "product id")),
+    responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    products::delete(&state.pool, user.actor(), id).await?;
+    state.cache.changed().await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page() -> Pagination {
+        Pagination {
+            page: Some(2),
+            per_page: Some(10),
+        }
+    }
+
+    #[test]
+    fn search_parameters_parse_with_repeated_attributes() {
+        let q = parse_query(
+            "q=cotton+tee&category=tees&min_price=100&max_price=900&in_stock=true&sort=-price&attr.size=M&attr.size=L&attr.color=Red&page=2",
+            page(),
+        )
+        .unwrap();
+        assert_eq!(q.q.as_deref(), Some("cotton tee"));
+        assert_eq!(q.sort, Sort::PriceDesc);
+        assert!(q.in_stock);
+        assert_eq!(q.attributes["size"], ["M", "L"]);
+        assert_eq!((q.limit, q.offset), (10, 10));
+    }
+
+    #[test]
+    fn every_bad_search_parameter_is_reported() {
+        let Err(e) = parse_query(
+            "min_price=-1&max_price=x&sort=cheap&in_stock=maybe&colour=red&attr.Size=M",
+            page(),
+        ) else {
+            panic!("accepted bad parameters")
+        };
+        let body = format!("{e:?}");
+        for field in [
+            "min_price",
+            "max_price",
+            "sort",
+            "in_stock",
+            "colour",
+            "attr.Size",
+        ] {
+            assert!(body.contains(field), "{field} missing in {body}");
+        }
+    }
+
+    #[test]
+    fn cache_keys_ignore_parameter_order() {
+        assert_eq!(canonical("b=2&a=1&a=0"), canonical("a=0&a=1&b=2"));
+    }
+}

@@ -1,0 +1,110 @@
+//! Variants: generated per combination of attribute values, then priced and
+//! stocked one by one.
+
+use std::collections::BTreeMap;
+
+use axum::{extract::State, http::StatusCode};
+use bazaar_core::{
+    catalog::{
+        products::{self, Product, Variant},
+        variants::{self, Generate, VariantPatch},
+    },
+    money::Money,
+};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    error::{ApiResult, Problem},
+    extract::{AuthUser, Id, Json},
+    AppState,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(generate))
+        .routes(routes!(update))
+}
+
+/// Variant attribute codes with the values to combine, plus optional
+/// defaults for the new variants: `{ "size": ["S","M","L"], "color": ["Red","Blue"],
+/// "price": { "amount": 499000, "currency": "KZT" }, "stock": 10 }`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct GenerateVariants {
+    /// Without a price the new variants are inactive (price 0) until priced.
+    price: Option<Money>,
+    stock: Option<i32>,
+    weight_grams: Option<i32>,
+    /// Attribute code -> values.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    values: BTreeMap<String, Vec<String>>,
+}
+
+/// One variant per combination of the values, with SKUs made from the product
+/// code and the values (`CTEE-S-RED`); combinations the product already has
+/// are skipped. Values the type does not allow: 422; a SKU in use: 409.
+#[utoipa::path(post, path = "/api/v1/products/{id}/variants/generate", tag = "catalog",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "product id")),
+    request_body = GenerateVariants,
+    responses((status = 201, description = "the product with all its variants", body = Product),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "a SKU is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn generate(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+    Json(req): Json<GenerateVariants>,
+) -> ApiResult<(StatusCode, Json<Product>)> {
+    let request = Generate {
+        values: req.values,
+        price: req.price,
+        stock: req.stock,
+        weight_grams: req.weight_grams,
+    };
+    variants::generate(&state.pool, &state.shop, user.actor(), id, request).await?;
+    state.cache.changed().await;
+    Ok((
+        StatusCode::CREATED,
+        Json(products::managed_view(&state.pool, &state.shop, id).await?),
+    ))
+}
+
+/// Change a variant's price, stock, weight or activity (the store's owner or
+/// an admin). A lower price e-mails the customers who asked for price-drop
+/// alerts on the product.
+#[utoipa::path(patch, path = "/api/v1/variants/{id}", tag = "catalog", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "variant id")), request_body = VariantPatch,
+    responses((status = 200, body = Variant),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "stock below what pending orders hold", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Id(id): Id,
+    Json(patch): Json<VariantPatch>,
+) -> ApiResult<Json<Variant>> {
+    let product = variants::update(
+        &state.pool,
+        &state.shop,
+        &state.config.pipeline,
+        user.actor(),
+        id,
+        patch,
+    )
+    .await?;
+    state.cache.changed().await;
+    products::managed_view(&state.pool, &state.shop, product)
+        .await?
+        .variants
+        .into_iter()
+        .find(|v| v.id == id)
+        .map(Json)
+        .ok_or_else(|| bazaar_core::Error::NotFound.into())
+}

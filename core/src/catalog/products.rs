@@ -1,0 +1,576 @@
+//! Products: what a store sells, of a product type, in a category. Vendors
+//! manage their own stores' products, admins any. The public sees active
+//! products of open stores; managers also see inactive ones and stock.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{types::Json, AssertSqlSafe, PgConnection, PgPool};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{product_types, sku, slug, Actor, Shop};
+use crate::{error::is_unique_violation, money::Money, users::Role, Error, FieldError, Result};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StoreRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CategoryRef {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TypeRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Image {
+    pub id: Uuid,
+    pub url: String,
+    pub content_type: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PriceRange {
+    pub min: Money,
+    pub max: Money,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Rating {
+    /// Mean of published ratings, two decimals; 0 without reviews.
+    pub average: f64,
+    pub count: i32,
+}
+
+impl Rating {
+    pub fn new(sum: i32, count: i32) -> Self {
+        let average = if count == 0 {
+            0.0
+        } else {
+            (f64::from(sum) / f64::from(count) * 100.0).round() / 100.0
+        };
+        Self { average, count }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Variant {
+    pub id: Uuid,
+    pub sku: String,
+    pub attributes: BTreeMap<String, String>,
+    pub price: Money,
+    /// Units that can be bought now: stock not held by pending orders.
+    pub available: i32,
+    /// Units owned; shown to the store's managers only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stock: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved: Option<i32>,
+    pub weight_grams: i32,
+    pub active: bool,
+}
+
+/// A product as its page shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Product {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub code: String,
+    pub store: StoreRef,
+    pub category: CategoryRef,
+    pub product_type: TypeRef,
+    pub attributes: BTreeMap<String, String>,
+    pub images: Vec<Image>,
+    pub variants: Vec<Variant>,
+    /// Cheapest and dearest active variant; `null` while none is for sale.
+    pub price_range: Option<PriceRange>,
+    pub rating: Rating,
+    pub active: bool,
+    /// The announcement tweet, once posted.
+    pub tweet_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A product in a list: no description, no variants.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProductSummary {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub code: String,
+    pub store: StoreRef,
+    pub category: CategoryRef,
+    pub product_type: TypeRef,
+    pub attributes: BTreeMap<String, String>,
+    pub images: Vec<Image>,
+    pub price_range: Option<PriceRange>,
+    /// Whether any active variant has units available.
+    pub in_stock: bool,
+    pub rating: Rating,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct Row {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub code: String,
+    pub attributes: Json<BTreeMap<String, String>>,
+    pub active: bool,
+    pub rating_count: i32,
+    pub rating_sum: i32,
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub tweet_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub store_id: Uuid,
+    pub store_name: String,
+    pub owner_id: Uuid,
+    pub store_open: bool,
+    pub category_id: Uuid,
+    pub category_slug: String,
+    pub category_name: String,
+    pub type_id: Uuid,
+    pub type_name: String,
+}
+
+impl Row {
+    pub fn public(&self) -> bool {
+        self.active && self.store_open
+    }
+
+    pub fn managed_by(&self, actor: Option<Actor>) -> bool {
+        actor.is_some_and(|a| a.is_admin() || a.id == self.owner_id)
+    }
+}
+
+const SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.code, p.attributes, p.active,
+        p.rating_count, p.rating_sum, p.min_price, p.max_price, p.tweet_id, p.created_at, p.updated_at,
+        s.id AS store_id, s.name AS store_name, s.owner_id, (s.active AND s.deleted_at IS NULL) AS store_open,
+        c.id AS category_id, c.slug AS category_slug, c.name AS category_name,
+        t.id AS type_id, t.name AS type_name
+   FROM products p
+   JOIN stores s ON s.id = p.store_id
+   JOIN categories c ON c.id = p.category_id
+   JOIN product_types t ON t.id = p.type_id
+  WHERE p.deleted_at IS NULL ";
+
+pub(crate) async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Row>> {
+    Ok(
+        sqlx::query_as(AssertSqlSafe(format!("{SELECT} AND p.id = $1")))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+async fn find_by_key(pool: &PgPool, key: &str) -> Result<Option<Row>> {
+    let query = match Uuid::parse_str(key) {
+        Ok(id) => sqlx::query_as(AssertSqlSafe(format!("{SELECT} AND p.id = $1"))).bind(id),
+        Err(_) => sqlx::query_as(AssertSqlSafe(format!("{SELECT} AND p.slug = $1"))).bind(key),
+    };
+    Ok(query.fetch_optional(pool).await?)
+}
+
+/// The product row if the actor may change it: 404 when they may not even
+/// see it, 403 when they see it but it is not theirs.
+pub(crate) async fn managed(conn: &mut PgConnection, actor: Actor, id: Uuid) -> Result<Row> {
+    let row = find(conn, id).await?.ok_or(Error::NotFound)?;
+    if row.managed_by(Some(actor)) {
+        Ok(row)
+    } else if row.public() {
+        Err(Error::Forbidden(
+            "only the store's owner or an admin may change its products",
+        ))
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+fn price_range(shop: &Shop, min: Option<i64>, max: Option<i64>) -> Option<PriceRange> {
+    Some(PriceRange {
+        min: Money::new(min?, &shop.currency),
+        max: Money::new(max?, &shop.currency),
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct ImageRow {
+    id: Uuid,
+    product_id: Uuid,
+    storage_key: String,
+    content_type: String,
+}
+
+async fn images(pool: &PgPool, shop: &Shop, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Image>>> {
+    let rows: Vec<ImageRow> = sqlx::query_as(
+        "SELECT id, product_id, storage_key, content_type FROM product_images
+          WHERE product_id = ANY($1) ORDER BY position, created_at",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    let mut by_product: HashMap<Uuid, Vec<Image>> = HashMap::new();
+    for r in rows {
+        by_product.entry(r.product_id).or_default().push(Image {
+            id: r.id,
+            url: shop.media_url(&r.storage_key),
+            content_type: r.content_type,
+        });
+    }
+    Ok(by_product)
+}
+
+#[derive(sqlx::FromRow)]
+struct VariantRow {
+    id: Uuid,
+    sku: String,
+    attributes: Json<BTreeMap<String, String>>,
+    price: i64,
+    currency: String,
+    stock: i32,
+    reserved: i32,
+    weight_grams: i32,
+    active: bool,
+}
+
+async fn variants(pool: &PgPool, product: Uuid, manager: bool) -> Result<Vec<Variant>> {
+    let rows: Vec<VariantRow> = sqlx::query_as(
+        "SELECT id, sku, attributes, price, currency, stock, reserved, weight_grams, active
+           FROM variants WHERE product_id = $1 ORDER BY created_at, sku",
+    )
+    .bind(product)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|v| Variant {
+            id: v.id,
+            sku: v.sku,
+            attributes: v.attributes.0,
+            price: Money {
+                amount: v.price,
+                currency: v.currency,
+            },
+            available: if v.active { v.stock - v.reserved } else { 0 },
+            stock: manager.then_some(v.stock),
+            reserved: manager.then_some(v.reserved),
+            weight_grams: v.weight_grams,
+            active: v.active,
+        })
+        .collect())
+}
+
+async fn assemble(pool: &PgPool, shop: &Shop, row: Row, manager: bool) -> Result<Product> {
+    let mut images = images(pool, shop, &[row.id]).await?;
+    let variants = variants(pool, row.id, manager).await?;
+    Ok(Product {
+        id: row.id,
+        images: images.remove(&row.id).unwrap_or_default(),
+        variants,
+        price_range: price_range(shop, row.min_price, row.max_price),
+        rating: Rating::new(row.rating_sum, row.rating_count),
+        slug: row.slug,
+        name: row.name,
+        description: row.description,
+        code: row.code,
+        store: StoreRef {
+            id: row.store_id,
+            name: row.store_name,
+        },
+        category: CategoryRef {
+            id: row.category_id,
+            slug: row.category_slug,
+            name: row.category_name,
+        },
+        product_type: TypeRef {
+            id: row.type_id,
+            name: row.type_name,
+        },
+        attributes: row.attributes.0,
+        active: row.active,
+        tweet_id: row.tweet_id,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// A product by id or slug, as `viewer` may see it.
+pub async fn get(pool: &PgPool, shop: &Shop, viewer: Option<Actor>, key: &str) -> Result<Product> {
+    match find_by_key(pool, key).await? {
+        Some(row) if row.managed_by(viewer) => assemble(pool, shop, row, true).await,
+        Some(row) if row.public() => assemble(pool, shop, row, false).await,
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// The full view for the product's managers, after a write.
+pub async fn managed_view(pool: &PgPool, shop: &Shop, id: Uuid) -> Result<Product> {
+    let row = find(&mut *pool.acquire().await?, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    assemble(pool, shop, row, true).await
+}
+
+/// List items for `ids`, in that order.
+pub async fn summaries(pool: &PgPool, shop: &Shop, ids: &[Uuid]) -> Result<Vec<ProductSummary>> {
+    let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!("{SELECT} AND p.id = ANY($1)")))
+        .bind(ids)
+        .fetch_all(pool)
+        .await?;
+    let in_stock: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT product_id FROM variants
+          WHERE product_id = ANY($1) AND active AND stock > reserved",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    let mut images = images(pool, shop, ids).await?;
+    let mut by_id: HashMap<Uuid, Row> = rows.into_iter().map(|r| (r.id, r)).collect();
+    Ok(ids
+        .iter()
+        .filter_map(|id| by_id.remove(id))
+        .map(|row| ProductSummary {
+            id: row.id,
+            images: images.remove(&row.id).unwrap_or_default(),
+            price_range: price_range(shop, row.min_price, row.max_price),
+            in_stock: in_stock.contains(&row.id),
+            rating: Rating::new(row.rating_sum, row.rating_count),
+            slug: row.slug,
+            name: row.name,
+            code: row.code,
+            store: StoreRef {
+                id: row.store_id,
+                name: row.store_name,
+            },
+            category: CategoryRef {
+                id: row.category_id,
+                slug: row.category_slug,
+                name: row.category_name,
+            },
+            product_type: TypeRef {
+                id: row.type_id,
+                name: row.type_name,
+            },
+            attributes: row.attributes.0,
+            active: row.active,
+            created_at: row.created_at,
+        })
+        .collect())
+}
+
+const MAX_DESCRIPTION: usize = 20_000;
+
+fn description(raw: &str, errors: &mut Vec<FieldError>) -> String {
+    if raw.chars().count() > MAX_DESCRIPTION {
+        errors.push(FieldError::new(
+            "description",
+            "must be at most 20000 characters",
+        ));
+    }
+    raw.trim().to_owned()
+}
+
+fn conflict(e: sqlx::Error) -> Error {
+    if is_unique_violation(&e, "products_slug_key") {
+        Error::Conflict("a product with this slug exists".into())
+    } else if is_unique_violation(&e, "products_code_key") {
+        Error::Conflict("a product with this code exists; SKUs are made from it".into())
+    } else {
+        e.into()
+    }
+}
+
+async fn category_exists(conn: &mut PgConnection, id: Uuid) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM categories WHERE id = $1)")
+            .bind(id)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+pub struct NewProduct {
+    pub store_id: Uuid,
+    pub category_id: Uuid,
+    pub type_id: Uuid,
+    pub name: String,
+    pub slug: Option<String>,
+    pub code: Option<String>,
+    pub description: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub active: Option<bool>,
+}
+
+/// Creates the product in the caller's transaction (which also enqueues its
+/// announcement). Returns its id.
+pub async fn create(
+    pool: &PgPool,
+    conn: &mut PgConnection,
+    actor: Actor,
+    new: NewProduct,
+) -> Result<Uuid> {
+    if !matches!(actor.role, Role::Vendor | Role::Admin) {
+        return Err(Error::Forbidden("only vendors and admins create products"));
+    }
+    let store: Option<(Uuid, bool)> =
+        sqlx::query_as("SELECT owner_id, active FROM stores WHERE id = $1 AND deleted_at IS NULL")
+            .bind(new.store_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let mut errors = Vec::new();
+    match store {
+        None => errors.push(FieldError::new("store_id", "no such store")),
+        Some((owner, _)) if owner != actor.id && !actor.is_admin() => {
+            return Err(Error::Forbidden(
+                "vendors create products in their own stores only",
+            ))
+        }
+        Some(_) => {}
+    }
+    let (name, slug) = slug::name_and_slug(&new.name, new.slug.as_deref(), &mut errors);
+    let code = match new.code.as_deref() {
+        Some(c) => sku::parse_code(c)
+            .map_err(|m| errors.push(FieldError::new("code", m)))
+            .unwrap_or_default(),
+        None => sku::code_from_name(&name),
+    };
+    if code.is_empty() && errors.is_empty() {
+        errors.push(FieldError::new(
+            "code",
+            "cannot be made from this name; give one",
+        ));
+    }
+    let description = description(new.description.as_deref().unwrap_or_default(), &mut errors);
+    if !category_exists(conn, new.category_id).await? {
+        errors.push(FieldError::new("category_id", "no such category"));
+    }
+    match product_types::get(pool, new.type_id).await {
+        Ok(t) => t.check_product_values(&new.attributes, &mut errors),
+        Err(Error::NotFound) => {
+            errors.push(FieldError::new("product_type_id", "no such product type"))
+        }
+        Err(e) => return Err(e),
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO products (id, store_id, category_id, type_id, name, slug, code, description, attributes, active)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(id)
+    .bind(new.store_id)
+    .bind(new.category_id)
+    .bind(new.type_id)
+    .bind(&name)
+    .bind(&slug)
+    .bind(&code)
+    .bind(&description)
+    .bind(Json(&new.attributes))
+    .bind(new.active.unwrap_or(true))
+    .execute(&mut *conn)
+    .await
+    .map_err(conflict)?;
+    Ok(id)
+}
+
+#[derive(Debug, Default)]
+pub struct ProductPatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub category_id: Option<Uuid>,
+    /// Replaces all product-level values.
+    pub attributes: Option<BTreeMap<String, String>>,
+    pub active: Option<bool>,
+}
+
+pub async fn update(pool: &PgPool, actor: Actor, id: Uuid, patch: ProductPatch) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let row = managed(&mut tx, actor, id).await?;
+    let mut errors = Vec::new();
+    let (name, slug) =
+        slug::changed_name_and_slug(patch.name.as_deref(), patch.slug.as_deref(), &mut errors);
+    let description = patch
+        .description
+        .as_deref()
+        .map(|d| description(d, &mut errors));
+    if let Some(category) = patch.category_id {
+        if !category_exists(&mut tx, category).await? {
+            errors.push(FieldError::new("category_id", "no such category"));
+        }
+    }
+    if let Some(values) = &patch.attributes {
+        product_types::get(pool, row.type_id)
+            .await?
+            .check_product_values(values, &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    sqlx::query(
+        "UPDATE products SET name = COALESCE($2, name), slug = COALESCE($3, slug),
+                description = COALESCE($4, description), category_id = COALESCE($5, category_id),
+                attributes = COALESCE($6, attributes), active = COALESCE($7, active), updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(slug)
+    .bind(description)
+    .bind(patch.category_id)
+    .bind(patch.attributes.as_ref().map(Json))
+    .bind(patch.active)
+    .execute(&mut *tx)
+    .await
+    .map_err(conflict)?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Soft delete: the product leaves every listing; orders and reviews keep it.
+pub async fn delete(pool: &PgPool, actor: Actor, id: Uuid) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    managed(&mut tx, actor, id).await?;
+    sqlx::query("UPDATE products SET deleted_at = now(), active = false WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM wishlist_items WHERE product_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratings_average_to_two_decimals() {
+        assert_eq!(Rating::new(0, 0).average, 0.0);
+        assert_eq!(Rating::new(14, 3).average, 4.67);
+        assert_eq!(Rating::new(10, 2).average, 5.0);
+    }
+}
