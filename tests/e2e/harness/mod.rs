@@ -91,6 +91,7 @@ pub struct Builder {
     worker: bool,
     schedulers: usize,
     telegram: bool,
+    x: bool,
 }
 
 impl Builder {
@@ -114,6 +115,12 @@ impl Builder {
         self
     }
 
+    /// A fake X API, with the four `TWITTER_*` credentials it expects.
+    pub fn x(mut self) -> Self {
+        self.x = true;
+        self
+    }
+
     pub async fn start(mut self) -> TestApp {
         drop_stale_databases().await;
         let name = format!("bazaar_t_{}", uuid::Uuid::now_v7().simple());
@@ -121,6 +128,24 @@ impl Builder {
         let smtp = SmtpServer::start().await;
         let telegram = if self.telegram {
             Some(FakeTelegram::start().await)
+        } else {
+            None
+        };
+        let fake_x = if self.x {
+            let fake = x::FakeX::start().await;
+            for (k, v) in [
+                ("TWITTER_API_KEY", x::API_KEY.to_owned()),
+                ("TWITTER_API_SECRET", x::API_SECRET.to_owned()),
+                ("TWITTER_ACCESS_TOKEN", x::ACCESS_TOKEN.to_owned()),
+                ("TWITTER_ACCESS_SECRET", x::ACCESS_SECRET.to_owned()),
+                ("TWITTER_API_URL", fake.url()),
+                ("TWITTER_UPLOAD_URL", fake.url()),
+                ("TWITTER_ANNOUNCE_DELAY_SECS", "1".to_owned()),
+                ("QUEUE_SOCIAL_BACKOFF_BASE_MS", "100".to_owned()),
+            ] {
+                self.vars.entry(k.into()).or_insert(v);
+            }
+            Some(fake)
         } else {
             None
         };
@@ -196,6 +221,7 @@ impl Builder {
             shutdown,
             smtp,
             telegram,
+            x: fake_x,
         };
         if self.worker {
             app.start_worker();
@@ -216,6 +242,7 @@ pub struct TestApp {
     pub shutdown: CancellationToken,
     pub smtp: SmtpServer,
     pub telegram: Option<FakeTelegram>,
+    pub x: Option<x::FakeX>,
 }
 
 impl Drop for TestApp {
@@ -231,6 +258,7 @@ impl TestApp {
             worker: true,
             schedulers: 0,
             telegram: false,
+            x: false,
         }
     }
 
