@@ -17,4 +17,5 @@ mod password_reset;
 mod pipeline;
 mod products;
 mod reviews;
+mod search;
 mod tweets;
