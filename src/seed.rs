@@ -594,11 +594,11 @@ fn describe(rng: &mut StdRng, leaf: &Leaf, name: &str, qualifier: &str) -> Strin
     };
     if rng.random_bool(0.75) {
         text.push(' ');
-        text.push_str(*pick(rng, leaf.features));
+        text.push_str(pick::<&str>(rng, leaf.features));
     }
     if rng.random_bool(0.5) {
         text.push(' ');
-        text.push_str(*pick(rng, CLOSINGS));
+        text.push_str(pick::<&str>(rng, CLOSINGS));
     }
     text
 }

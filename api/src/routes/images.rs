@@ -116,9 +116,11 @@ async fn upload(
         &state.shop,
         user.actor(),
         id,
-        file,
-        content_type,
-        extension,
+        images::NewImage {
+            bytes: file,
+            content_type,
+            extension,
+        },
     )
     .await?;
     state.cache.changed().await;

@@ -22,6 +22,16 @@ pub enum Plan {
     Gone,
 }
 
+#[derive(sqlx::FromRow)]
+struct ProductRow {
+    name: String,
+    slug: String,
+    store: String,
+    price: Option<i64>,
+    tweet_id: Option<String>,
+    public: bool,
+}
+
 pub async fn plan(pool: &PgPool, shop: &Shop, subject: Announced, id: Uuid) -> Result<Plan> {
     match subject {
         Announced::Store => {
@@ -42,18 +52,27 @@ pub async fn plan(pool: &PgPool, shop: &Shop, subject: Announced, id: Uuid) -> R
             })
         }
         Announced::Product => {
-            let row: Option<(String, String, String, Option<i64>, Option<String>, bool)> =
+            let row: Option<ProductRow> =
                 sqlx::query_as(
-                    "SELECT p.name, p.slug, s.name, p.min_price, p.tweet_id,
-                            p.active AND p.deleted_at IS NULL AND s.active AND s.deleted_at IS NULL
+                    "SELECT p.name, p.slug, s.name AS store, p.min_price AS price, p.tweet_id,
+                            p.active AND p.deleted_at IS NULL AND s.active AND s.deleted_at IS NULL AS public
                        FROM products p JOIN stores s ON s.id = p.store_id WHERE p.id = $1",
                 )
                 .bind(id)
                 .fetch_optional(pool)
                 .await?;
             Ok(match row {
-                Some((.., Some(_), _)) => Plan::AlreadyPosted,
-                Some((name, slug, store, price, None, true)) => {
+                Some(ProductRow {
+                    tweet_id: Some(_), ..
+                }) => Plan::AlreadyPosted,
+                Some(ProductRow {
+                    name,
+                    slug,
+                    store,
+                    price,
+                    tweet_id: None,
+                    public: true,
+                }) => {
                     let price = price
                         .map(|p| format!(", from {}", Money::new(p, &shop.currency).display()))
                         .unwrap_or_default();

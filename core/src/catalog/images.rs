@@ -25,16 +25,26 @@ pub fn sniff(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
 /// Stores an already-sniffed image and records it after the product's
 /// current images. The object is written first: a crash in between leaves an
 /// unreferenced object, never a row without bytes.
+/// An upload whose type `sniff` recognised.
+pub struct NewImage {
+    pub bytes: Bytes,
+    pub content_type: &'static str,
+    pub extension: &'static str,
+}
+
 pub async fn add(
     pool: &PgPool,
     storage: &Storage,
     shop: &Shop,
     actor: Actor,
     product_id: Uuid,
-    bytes: Bytes,
-    content_type: &str,
-    extension: &str,
+    new: NewImage,
 ) -> Result<Image> {
+    let NewImage {
+        bytes,
+        content_type,
+        extension,
+    } = new;
     products::managed(&mut *pool.acquire().await?, actor, product_id).await?;
     let id = Uuid::now_v7();
     let key = format!("products/{product_id}/{id}.{extension}");
