@@ -29,15 +29,7 @@ pub async fn enqueue<J: Job>(
     pipeline: &PipelineConfig,
     job: &J,
 ) -> sqlx::Result<Option<Uuid>> {
-    enqueue_raw(
-        conn,
-        J::QUEUE,
-        J::KIND,
-        serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
-        &job.idempotency_key(),
-        pipeline.policy(J::QUEUE).max_attempts,
-    )
-    .await
+    enqueue_after(conn, pipeline, job, Duration::ZERO).await
 }
 
 /// Like `enqueue`, but the job becomes due only after `delay`.

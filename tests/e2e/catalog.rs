@@ -2,7 +2,10 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_problem, TestApp, PASSWORD};
+use crate::{
+    fixtures::send,
+    harness::{assert_problem, TestApp, PASSWORD},
+};
 
 async fn session(app: &TestApp, email: &str, role: &str) -> String {
     let r = app
@@ -16,23 +19,6 @@ async fn session(app: &TestApp, email: &str, role: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-async fn send(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.client.request(method.parse().unwrap(), app.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap()
 }
 
 #[tokio::test]

@@ -172,3 +172,31 @@ impl Catalog {
         .await
     }
 }
+
+/// A PNG by signature, `extra` bytes of body after it.
+pub fn png(extra: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.extend((0..extra).map(|i| (i % 251) as u8));
+    bytes
+}
+
+/// Uploads `bytes` as the `file` part of a product image form.
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    product: &str,
+    bytes: Vec<u8>,
+    mime: &str,
+) -> reqwest::Response {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name("photo")
+        .mime_str(mime)
+        .unwrap();
+    app.client
+        .post(app.url(&format!("/api/v1/products/{product}/images")))
+        .bearer_auth(token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap()
+}

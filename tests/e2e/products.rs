@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::{
-    fixtures::{catalog, customer, expect, send, vendor},
+    fixtures::{catalog, customer, expect, png, send, upload, vendor},
     harness::{assert_problem, eventually, TestApp},
 };
 
@@ -249,32 +249,6 @@ async fn product_values_are_validated_against_the_type() {
     )
     .await;
     assert_problem(r, 403).await;
-}
-
-fn png(extra: usize) -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-    bytes.extend((0..extra).map(|i| (i % 251) as u8));
-    bytes
-}
-
-async fn upload(
-    app: &TestApp,
-    token: &str,
-    product: &str,
-    bytes: Vec<u8>,
-    mime: &str,
-) -> reqwest::Response {
-    let part = reqwest::multipart::Part::bytes(bytes)
-        .file_name("photo")
-        .mime_str(mime)
-        .unwrap();
-    app.client
-        .post(app.url(&format!("/api/v1/products/{product}/images")))
-        .bearer_auth(token)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

@@ -6,15 +6,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::{
-    fixtures::{catalog, expect, vendor},
+    fixtures::{catalog, expect, png, upload, vendor},
     harness::{eventually, redis_server::free_port, TestApp},
 };
-
-fn png() -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-    bytes.extend(0..200u8);
-    bytes
-}
 
 async fn announce_jobs(app: &TestApp) -> Vec<(String, i32)> {
     sqlx::query_as(
@@ -34,18 +28,7 @@ async fn a_new_product_with_an_image_is_tweeted_with_that_image() {
         .await;
     let x = app.x.as_ref().unwrap();
     let c = catalog(&app).await;
-    let part = reqwest::multipart::Part::bytes(png())
-        .file_name("tee.png")
-        .mime_str("image/png")
-        .unwrap();
-    let r = app
-        .client
-        .post(app.url(&format!("/api/v1/products/{}/images", c.product_id)))
-        .bearer_auth(&c.vendor)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
+    let r = upload(&app, &c.vendor, &c.product_id, png(200), "image/png").await;
     assert_eq!(r.status(), 201);
 
     let tweets = eventually("two announcements", Duration::from_secs(30), || async {
@@ -57,7 +40,11 @@ async fn a_new_product_with_an_image_is_tweeted_with_that_image() {
     assert_eq!(x.rejected_auth(), 0, "every request was signed correctly");
     let uploads = x.uploads();
     assert_eq!(uploads.len(), 1);
-    assert_eq!(uploads[0].bytes, png(), "the stored image, byte for byte");
+    assert_eq!(
+        uploads[0].bytes,
+        png(200),
+        "the stored image, byte for byte"
+    );
     assert_eq!(uploads[0].content_type.as_deref(), Some("image/png"));
     let product_tweet = tweets
         .iter()

@@ -278,9 +278,31 @@ async fn variants(pool: &PgPool, product: Uuid, manager: bool) -> Result<Vec<Var
         .collect())
 }
 
-async fn assemble(pool: &PgPool, shop: &Shop, row: Row, manager: bool) -> Result<Product> {
+impl Row {
+    /// The store, category and type the row names (moved out of the row).
+    fn refs(&mut self) -> (StoreRef, CategoryRef, TypeRef) {
+        (
+            StoreRef {
+                id: self.store_id,
+                name: std::mem::take(&mut self.store_name),
+            },
+            CategoryRef {
+                id: self.category_id,
+                slug: std::mem::take(&mut self.category_slug),
+                name: std::mem::take(&mut self.category_name),
+            },
+            TypeRef {
+                id: self.type_id,
+                name: std::mem::take(&mut self.type_name),
+            },
+        )
+    }
+}
+
+async fn assemble(pool: &PgPool, shop: &Shop, mut row: Row, manager: bool) -> Result<Product> {
     let mut images = images(pool, shop, &[row.id]).await?;
     let variants = variants(pool, row.id, manager).await?;
+    let (store, category, product_type) = row.refs();
     Ok(Product {
         id: row.id,
         images: images.remove(&row.id).unwrap_or_default(),
@@ -291,19 +313,9 @@ async fn assemble(pool: &PgPool, shop: &Shop, row: Row, manager: bool) -> Result
         name: row.name,
         description: row.description,
         code: row.code,
-        store: StoreRef {
-            id: row.store_id,
-            name: row.store_name,
-        },
-        category: CategoryRef {
-            id: row.category_id,
-            slug: row.category_slug,
-            name: row.category_name,
-        },
-        product_type: TypeRef {
-            id: row.type_id,
-            name: row.type_name,
-        },
+        store,
+        category,
+        product_type,
         attributes: row.attributes.0,
         active: row.active,
         tweet_id: row.tweet_id,
@@ -347,31 +359,24 @@ pub async fn summaries(pool: &PgPool, shop: &Shop, ids: &[Uuid]) -> Result<Vec<P
     Ok(ids
         .iter()
         .filter_map(|id| by_id.remove(id))
-        .map(|row| ProductSummary {
-            id: row.id,
-            images: images.remove(&row.id).unwrap_or_default(),
-            price_range: price_range(shop, row.min_price, row.max_price),
-            in_stock: in_stock.contains(&row.id),
-            rating: Rating::new(row.rating_sum, row.rating_count),
-            slug: row.slug,
-            name: row.name,
-            code: row.code,
-            store: StoreRef {
-                id: row.store_id,
-                name: row.store_name,
-            },
-            category: CategoryRef {
-                id: row.category_id,
-                slug: row.category_slug,
-                name: row.category_name,
-            },
-            product_type: TypeRef {
-                id: row.type_id,
-                name: row.type_name,
-            },
-            attributes: row.attributes.0,
-            active: row.active,
-            created_at: row.created_at,
+        .map(|mut row| {
+            let (store, category, product_type) = row.refs();
+            ProductSummary {
+                id: row.id,
+                images: images.remove(&row.id).unwrap_or_default(),
+                price_range: price_range(shop, row.min_price, row.max_price),
+                in_stock: in_stock.contains(&row.id),
+                rating: Rating::new(row.rating_sum, row.rating_count),
+                slug: row.slug,
+                name: row.name,
+                code: row.code,
+                store,
+                category,
+                product_type,
+                attributes: row.attributes.0,
+                active: row.active,
+                created_at: row.created_at,
+            }
         })
         .collect())
 }
