@@ -107,21 +107,34 @@ fn ts_query(b: &mut QueryBuilder<Postgres>, q: &str) {
 }
 
 /// Products matching every filter: the `matched` CTE all parts read.
-fn push_matched(b: &mut QueryBuilder<Postgres>, query: &Query) {
+/// How `q` matches: by full text, or (when that finds nothing) by trigram
+/// similarity of the name, so a misspelt query still finds the product.
+/// Two passes rather than one `OR`: each side can use its own index, and
+/// exact words are not diluted by look-alikes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Matching {
+    Text,
+    Fuzzy,
+}
+
+fn push_matched(b: &mut QueryBuilder<Postgres>, query: &Query, matching: Matching) {
     b.push(
         "WITH matched AS MATERIALIZED (
-           SELECT p.id, p.category_id, p.attributes, p.created_at, p.min_price, p.max_price,
+           SELECT p.id, p.category_id, p.facet_values, p.created_at, p.min_price, p.max_price,
                   p.rating_sum, p.rating_count, ",
     );
-    match &query.q {
-        Some(q) => {
+    match (&query.q, matching) {
+        (Some(q), Matching::Text) => {
             b.push("ts_rank_cd(p.search, ");
             ts_query(b, q);
-            b.push(") + word_similarity(")
+            b.push(") AS rank");
+        }
+        (Some(q), Matching::Fuzzy) => {
+            b.push("word_similarity(")
                 .push_bind(q.clone())
                 .push(", p.name) AS rank");
         }
-        None => {
+        (None, _) => {
             b.push("0::real AS rank");
         }
     }
@@ -129,10 +142,15 @@ fn push_matched(b: &mut QueryBuilder<Postgres>, query: &Query) {
         " FROM products p JOIN stores s ON s.id = p.store_id
           WHERE p.deleted_at IS NULL AND p.active AND s.active AND s.deleted_at IS NULL",
     );
-    if let Some(q) = &query.q {
-        b.push(" AND (p.search @@ ");
-        ts_query(b, q);
-        b.push(" OR ").push_bind(q.clone()).push(" <% p.name)");
+    match (&query.q, matching) {
+        (Some(q), Matching::Text) => {
+            b.push(" AND p.search @@ ");
+            ts_query(b, q);
+        }
+        (Some(q), Matching::Fuzzy) => {
+            b.push(" AND ").push_bind(q.clone()).push(" <% p.name");
+        }
+        (None, _) => {}
     }
     if let Some(category) = &query.category {
         b.push(
@@ -202,32 +220,10 @@ fn order_by(sort: Sort, has_query: bool) -> &'static str {
 }
 
 pub async fn search(pool: &PgPool, shop: &Shop, query: &Query) -> Result<Results> {
-    let mut b = QueryBuilder::new("");
-    push_matched(&mut b, query);
-    b.push(" SELECT (SELECT count(*) FROM matched) AS total, ARRAY(SELECT id FROM matched ORDER BY ")
-        .push(order_by(query.sort, query.q.is_some()))
-        .push(" LIMIT ")
-        .push_bind(query.limit)
-        .push(" OFFSET ")
-        .push_bind(query.offset)
-        .push(
-            ") AS ids,
-            (SELECT COALESCE(json_agg(json_build_object('id', c.id, 'slug', c.slug, 'name', c.name, 'count', x.n)
-                                      ORDER BY x.n DESC, c.name), '[]')
-               FROM (SELECT category_id, count(*) AS n FROM matched GROUP BY category_id) x
-               JOIN categories c ON c.id = x.category_id) AS categories,
-            (SELECT COALESCE(json_agg(json_build_array(key, value, n) ORDER BY key, n DESC, value), '[]')
-               FROM (SELECT key, value, count(DISTINCT pid) AS n FROM (
-                        SELECT v.product_id AS pid, kv.key, kv.value
-                          FROM matched m JOIN variants v ON v.product_id = m.id AND v.active,
-                               jsonb_each_text(v.attributes) kv
-                        UNION ALL
-                        SELECT m.id, kv.key, kv.value FROM matched m, jsonb_each_text(m.attributes) kv
-                     ) a GROUP BY key, value) y) AS attributes,
-            (SELECT min(min_price) FROM matched) AS min_price,
-            (SELECT max(max_price) FROM matched) AS max_price",
-        );
-    let agg: Aggregate = b.build_query_as().fetch_one(pool).await?;
+    let mut agg = aggregate(pool, query, Matching::Text).await?;
+    if agg.total == 0 && query.q.is_some() {
+        agg = aggregate(pool, query, Matching::Fuzzy).await?;
+    }
     let mut attributes: BTreeMap<String, Vec<ValueCount>> = BTreeMap::new();
     for (code, value, count) in agg.attributes.0 {
         attributes
@@ -251,4 +247,30 @@ pub async fn search(pool: &PgPool, shop: &Shop, query: &Query) -> Result<Results
             price,
         },
     })
+}
+
+/// Page ids, total and facets of the matched products, in one round trip.
+async fn aggregate(pool: &PgPool, query: &Query, matching: Matching) -> Result<Aggregate> {
+    let mut b = QueryBuilder::new("");
+    push_matched(&mut b, query, matching);
+    b.push(" SELECT (SELECT count(*) FROM matched) AS total, ARRAY(SELECT id FROM matched ORDER BY ")
+        .push(order_by(query.sort, query.q.is_some()))
+        .push(" LIMIT ")
+        .push_bind(query.limit)
+        .push(" OFFSET ")
+        .push_bind(query.offset)
+        .push(
+            ") AS ids,
+            (SELECT COALESCE(json_agg(json_build_object('id', c.id, 'slug', c.slug, 'name', c.name, 'count', x.n)
+                                      ORDER BY x.n DESC, c.name), '[]')
+               FROM (SELECT category_id, count(*) AS n FROM matched GROUP BY category_id) x
+               JOIN categories c ON c.id = x.category_id) AS categories,
+            (SELECT COALESCE(json_agg(json_build_array(split_part(fv, '=', 1),
+                                                       substr(fv, strpos(fv, '=') + 1), n)
+                                      ORDER BY split_part(fv, '=', 1), n DESC, substr(fv, strpos(fv, '=') + 1)), '[]')
+               FROM (SELECT fv, count(*) AS n FROM matched m, unnest(m.facet_values) fv GROUP BY fv) y) AS attributes,
+            (SELECT min(min_price) FROM matched) AS min_price,
+            (SELECT max(max_price) FROM matched) AS max_price",
+        );
+    Ok(b.build_query_as().fetch_one(pool).await?)
 }
