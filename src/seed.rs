@@ -42,8 +42,29 @@ pub async fn command(config: &Config, products: usize) -> anyhow::Result<()> {
     let pool = db::prepare(&config.database_url, 2).await?;
     let report = run(&pool, &config.currency, products).await?;
     pool.close().await;
+    announce_change(config).await;
     println!("{report}");
     Ok(())
+}
+
+/// Running API processes cache catalogue reads; the seed wrote behind their
+/// back, so tell them, as every API write does. Best effort: without Redis
+/// there is no running API to tell.
+async fn announce_change(config: &Config) {
+    let published = async {
+        let mut redis =
+            bazaar_core::redis_conn::connect(&config.redis_url, config.redis_response_timeout)
+                .await?;
+        redis::cmd("PUBLISH")
+            .arg(bazaar_core::catalog::changes_channel(&config.redis_prefix))
+            .arg("seed")
+            .query_async::<i64>(&mut redis)
+            .await?;
+        anyhow::Ok(())
+    };
+    if let Err(e) = published.await {
+        eprintln!("note: could not tell running API processes about the new products: {e:#}");
+    }
 }
 
 #[derive(Debug)]

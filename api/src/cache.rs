@@ -105,7 +105,7 @@ impl CatalogCache {
                 .max_capacity(CAPACITY_BYTES)
                 .build(),
             redis,
-            channel: format!("{prefix}:catalog:changed"),
+            channel: bazaar_core::catalog::changes_channel(prefix),
         });
         if enabled {
             match redis::Client::open(redis_url) {

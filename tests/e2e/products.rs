@@ -523,3 +523,81 @@ async fn a_price_drop_mails_the_watchers_once_and_a_rise_mails_nobody() {
         .count();
     assert_eq!(drops, 1);
 }
+
+#[tokio::test]
+async fn variants_generated_without_a_price_go_on_sale_once_priced() {
+    let app = TestApp::builder().without_worker().start().await;
+    let c = catalog(&app).await;
+    let product = expect(
+        &app,
+        "POST",
+        &format!("/api/v1/products/{}/variants/generate", c.product_id),
+        Some(&c.vendor),
+        Some(json!({ "size": ["S", "M"], "color": ["Red"] })),
+        201,
+    )
+    .await;
+    let variants = product["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 2);
+    assert!(variants
+        .iter()
+        .all(|v| v["active"] == false && v["price"]["amount"] == 0));
+    assert_eq!(
+        product["price_range"],
+        Value::Null,
+        "nothing is for sale yet"
+    );
+
+    let priced = expect(
+        &app,
+        "PATCH",
+        &format!("/api/v1/variants/{}", variants[0]["id"].as_str().unwrap()),
+        Some(&c.vendor),
+        Some(json!({ "price": { "amount": 350_000, "currency": "KZT" }, "stock": 4 })),
+        200,
+    )
+    .await;
+    assert_eq!(priced["active"], true);
+    assert_eq!(priced["available"], 4);
+    // Kept off when the vendor says so.
+    let held = expect(
+        &app,
+        "PATCH",
+        &format!("/api/v1/variants/{}", variants[1]["id"].as_str().unwrap()),
+        Some(&c.vendor),
+        Some(json!({ "price": { "amount": 350_000, "currency": "KZT" }, "active": false })),
+        200,
+    )
+    .await;
+    assert_eq!(held["active"], false);
+    // A price in another currency is refused, naming the field.
+    let r = send(
+        &app,
+        "PATCH",
+        &format!("/api/v1/variants/{}", variants[1]["id"].as_str().unwrap()),
+        Some(&c.vendor),
+        Some(json!({ "price": { "amount": 100, "currency": "USD" }, "stock": -1 })),
+    )
+    .await;
+    let problem = assert_problem(r, 422).await;
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["price.currency", "stock"]);
+    let public = expect(
+        &app,
+        "GET",
+        &format!("/api/v1/products/{}", c.product_id),
+        None,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(
+        public["price_range"],
+        json!({ "min": { "amount": 350_000, "currency": "KZT" }, "max": { "amount": 350_000, "currency": "KZT" } })
+    );
+}

@@ -33,7 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct GenerateVariants {
-    /// Without a price the new variants are inactive (price 0) until priced.
+    /// Without a price the new variants are inactive (price 0) until a
+    /// `PATCH /variants/{id}` gives them one.
     price: Option<Money>,
     stock: Option<i32>,
     weight_grams: Option<i32>,
@@ -75,7 +76,8 @@ async fn generate(
 }
 
 /// Change a variant's price, stock, weight or activity (the store's owner or
-/// an admin). A lower price e-mails the customers who asked for price-drop
+/// an admin). Pricing a variant generated without a price also activates it,
+/// unless `active: false` is sent. A lower price e-mails the customers who asked for price-drop
 /// alerts on the product.
 #[utoipa::path(patch, path = "/api/v1/variants/{id}", tag = "catalog", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "variant id")), request_body = VariantPatch,

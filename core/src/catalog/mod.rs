@@ -52,3 +52,9 @@ impl Shop {
         format!("{}/media/{key}", self.public_url)
     }
 }
+
+/// The Redis pub/sub channel that tells every API process's catalogue cache
+/// that the catalogue changed (see `api::cache`).
+pub fn changes_channel(redis_prefix: &str) -> String {
+    format!("{redis_prefix}:catalog:changed")
+}

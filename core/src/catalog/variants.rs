@@ -47,8 +47,8 @@ fn check_count(field: &str, value: Option<i32>, errors: &mut Vec<FieldError>) {
 }
 
 /// Creates one variant per combination of the given values that the product
-/// does not have yet. Without a price they are created inactive (price 0),
-/// to be priced and activated with `PATCH /variants/{id}`.
+/// does not have yet. Without a price they are created inactive (price 0);
+/// `PATCH /variants/{id}` with a price puts them on sale.
 pub async fn generate(
     pool: &PgPool,
     shop: &Shop,
@@ -211,12 +211,18 @@ pub async fn update(
     patch: VariantPatch,
 ) -> Result<Uuid> {
     let mut tx = pool.begin().await?;
-    let found: Option<(Uuid, i64, i32)> =
-        sqlx::query_as("SELECT product_id, price, reserved FROM variants WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (product_id, old_price, reserved) = found.ok_or(Error::NotFound)?;
+    let found: Option<(Uuid, i64, i32, bool)> = sqlx::query_as(
+        "SELECT product_id, price, reserved, active FROM variants WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (product_id, old_price, reserved, was_active) = found.ok_or(Error::NotFound)?;
+    // Generated without a price, a variant waits inactive at 0; pricing it
+    // puts it on sale unless the request says otherwise.
+    let first_price =
+        old_price == 0 && !was_active && patch.price.as_ref().is_some_and(|p| p.amount > 0);
+    let activate = patch.active.or(first_price.then_some(true));
     let product = products::managed(&mut tx, actor, product_id).await?;
     let mut errors = Vec::new();
     if let Some(price) = &patch.price {
@@ -241,7 +247,7 @@ pub async fn update(
     .bind(patch.price.as_ref().map(|p| p.amount))
     .bind(patch.stock)
     .bind(patch.weight_grams)
-    .bind(patch.active)
+    .bind(activate)
     .fetch_one(&mut *tx)
     .await?;
     if price < old_price && active && product.public() {
