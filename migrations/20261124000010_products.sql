@@ -35,7 +35,9 @@ CREATE TABLE products (
     deleted_at   timestamptz
 );
 CREATE UNIQUE INDEX products_slug_key ON products (slug) WHERE deleted_at IS NULL;
-CREATE UNIQUE INDEX products_code_key ON products (code) WHERE deleted_at IS NULL;
+-- Codes stay taken after a delete: the deleted product's SKUs (unique for ever,
+-- orders print them) start with it.
+CREATE UNIQUE INDEX products_code_key ON products (code);
 CREATE INDEX products_store ON products (store_id) WHERE deleted_at IS NULL;
 CREATE INDEX products_category ON products (category_id) WHERE deleted_at IS NULL AND active;
 CREATE INDEX products_newest ON products (created_at DESC, id) WHERE deleted_at IS NULL AND active;

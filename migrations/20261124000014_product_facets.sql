@@ -21,6 +21,11 @@ CREATE OR REPLACE FUNCTION products_refresh_price_range() RETURNS trigger LANGUA
 DECLARE
     pid uuid := COALESCE(NEW.product_id, OLD.product_id);
 BEGIN
+    -- Lock first, then read in a new statement: its fresh snapshot sees the
+    -- variants a concurrent writer committed while we waited for the lock.
+    -- (One UPDATE would compute from its start-of-statement snapshot and
+    -- overwrite the other writer's range.)
+    PERFORM 1 FROM products WHERE id = pid FOR UPDATE;
     UPDATE products p
        SET min_price = r.lo, max_price = r.hi,
            facet_values = product_facet_values(p.id, p.attributes)
@@ -30,9 +35,16 @@ BEGIN
     RETURN NULL;
 END $$;
 DROP TRIGGER variants_price_range ON variants;
-CREATE TRIGGER variants_refresh_product
-    AFTER INSERT OR DELETE OR UPDATE OF price, active, attributes ON variants
+CREATE TRIGGER variants_refresh_product_on_change
+    AFTER INSERT OR DELETE ON variants
     FOR EACH ROW EXECUTE FUNCTION products_refresh_price_range();
+-- Only real changes: a stock movement (checkout) never touches the product row.
+CREATE TRIGGER variants_refresh_product_on_update
+    AFTER UPDATE OF price, active, attributes ON variants
+    FOR EACH ROW
+    WHEN (OLD.price IS DISTINCT FROM NEW.price OR OLD.active IS DISTINCT FROM NEW.active
+          OR OLD.attributes IS DISTINCT FROM NEW.attributes)
+    EXECUTE FUNCTION products_refresh_price_range();
 
 CREATE FUNCTION products_refresh_facets() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

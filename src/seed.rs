@@ -51,18 +51,7 @@ pub async fn command(config: &Config, products: usize) -> anyhow::Result<()> {
 /// back, so tell them, as every API write does. Best effort: without Redis
 /// there is no running API to tell.
 async fn announce_change(config: &Config) {
-    let published = async {
-        let mut redis =
-            bazaar_core::redis_conn::connect(&config.redis_url, config.redis_response_timeout)
-                .await?;
-        redis::cmd("PUBLISH")
-            .arg(bazaar_core::catalog::changes_channel(&config.redis_prefix))
-            .arg("seed")
-            .query_async::<i64>(&mut redis)
-            .await?;
-        anyhow::Ok(())
-    };
-    if let Err(e) = published.await {
+    if let Err(e) = bazaar_core::catalog::publish_change(config).await {
         eprintln!("note: could not tell running API processes about the new products: {e:#}");
     }
 }

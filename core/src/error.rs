@@ -43,7 +43,16 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::Internal(e.into())
+        match &e {
+            // Text PostgreSQL cannot store (a NUL character, say): the
+            // client's input, not our fault.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                Error::BadRequest("text must not contain NUL characters")
+            }
+            _ => Error::Internal(e.into()),
+        }
     }
 }
 

@@ -542,6 +542,30 @@ async fn variants_generated_without_a_price_go_on_sale_once_priced() {
     assert!(variants
         .iter()
         .all(|v| v["active"] == false && v["price"]["amount"] == 0));
+    // Not for free: activating without a price is refused.
+    let r = send(
+        &app,
+        "PATCH",
+        &format!("/api/v1/variants/{}", variants[0]["id"].as_str().unwrap()),
+        Some(&c.vendor),
+        Some(json!({ "active": true, "stock": 4 })),
+    )
+    .await;
+    assert_eq!(assert_problem(r, 422).await["errors"][0]["field"], "active");
+    let public = expect(
+        &app,
+        "GET",
+        &format!("/api/v1/products/{}", c.product_id),
+        None,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(
+        public["variants"],
+        json!([]),
+        "unpriced variants are not shown to the public"
+    );
     assert_eq!(
         product["price_range"],
         Value::Null,
@@ -600,4 +624,82 @@ async fn variants_generated_without_a_price_go_on_sale_once_priced() {
         public["price_range"],
         json!({ "min": { "amount": 350_000, "currency": "KZT" }, "max": { "amount": 350_000, "currency": "KZT" } })
     );
+}
+
+#[tokio::test]
+async fn text_postgres_cannot_store_is_a_400_not_a_500() {
+    let app = TestApp::builder().without_worker().start().await;
+    let c = catalog(&app).await;
+    for path in [
+        "/api/v1/products/%00".to_owned(),
+        "/api/v1/products?category=%00".to_owned(),
+        "/api/v1/products?attr.size=a%00b".to_owned(),
+        "/media/products/%00.png".to_owned(),
+    ] {
+        let r = send(&app, "GET", &path, None, None).await;
+        assert_eq!(r.status(), 400, "{path}");
+    }
+    let r = send(
+        &app,
+        "PATCH",
+        &format!("/api/v1/products/{}", c.product_id),
+        Some(&c.vendor),
+        Some(json!({ "description": "nul \u{0} inside" })),
+    )
+    .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+}
+
+#[tokio::test]
+async fn concurrent_price_changes_leave_the_price_range_exact() {
+    let app = TestApp::builder().without_worker().start().await;
+    let c = catalog(&app).await;
+    let product = c
+        .variants(&app, &["S", "M", "L"], &["Red", "Blue"], 100_000)
+        .await;
+    let ids: Vec<String> = product["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect();
+    for round in 0..5_i64 {
+        let writes = ids.iter().enumerate().map(|(i, id)| {
+            let app = &app;
+            let vendor = &c.vendor;
+            async move {
+                let amount = 10_000 + ((i as i64 * 7919 + round * 104_729) % 90_000);
+                let r = send(
+                    app,
+                    "PATCH",
+                    &format!("/api/v1/variants/{id}"),
+                    Some(vendor),
+                    Some(json!({ "price": { "amount": amount, "currency": "KZT" } })),
+                )
+                .await;
+                assert_eq!(r.status(), 200);
+                amount
+            }
+        });
+        let prices = futures::future::join_all(writes).await;
+        let view = expect(
+            &app,
+            "GET",
+            &format!("/api/v1/products/{}", c.product_id),
+            None,
+            None,
+            200,
+        )
+        .await;
+        assert_eq!(
+            view["price_range"]["min"]["amount"],
+            *prices.iter().min().unwrap(),
+            "round {round}"
+        );
+        assert_eq!(
+            view["price_range"]["max"]["amount"],
+            *prices.iter().max().unwrap(),
+            "round {round}"
+        );
+    }
 }

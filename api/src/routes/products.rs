@@ -283,7 +283,7 @@ async fn create(
         attributes: req.attributes,
         active: req.active,
     };
-    let id = products::create(&state.pool, &mut tx, user.actor(), new).await?;
+    let id = products::create(&mut tx, user.actor(), new).await?;
     if let Some(twitter) = &state.config.twitter {
         let job = Announce {
             subject: Announced::Product,

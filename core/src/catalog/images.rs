@@ -9,6 +9,8 @@ use uuid::Uuid;
 use super::{products, products::Image, Actor, Shop};
 use crate::{storage::Storage, Error, Result};
 
+pub const MAX_PER_PRODUCT: i64 = 20;
+
 /// The image type of `bytes` by its magic number: (content type, extension).
 pub fn sniff(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
     match bytes {
@@ -46,6 +48,16 @@ pub async fn add(
         extension,
     } = new;
     products::managed(&mut *pool.acquire().await?, actor, product_id).await?;
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM product_images WHERE product_id = $1")
+            .bind(product_id)
+            .fetch_one(pool)
+            .await?;
+    if count >= MAX_PER_PRODUCT {
+        return Err(Error::Conflict(format!(
+            "a product has at most {MAX_PER_PRODUCT} images; delete one first"
+        )));
+    }
     let id = Uuid::now_v7();
     let key = format!("products/{product_id}/{id}.{extension}");
     let size = bytes.len() as i32;

@@ -58,3 +58,16 @@ impl Shop {
 pub fn changes_channel(redis_prefix: &str) -> String {
     format!("{redis_prefix}:catalog:changed")
 }
+
+/// Tells every API process that the catalogue changed behind the API's back
+/// (seed, workers). Best effort, bounded by the Redis response timeout.
+pub async fn publish_change(config: &crate::config::Config) -> anyhow::Result<()> {
+    let mut redis =
+        crate::redis_conn::connect(&config.redis_url, config.redis_response_timeout).await?;
+    redis::cmd("PUBLISH")
+        .arg(changes_channel(&config.redis_prefix))
+        .arg("changed")
+        .query_async::<i64>(&mut redis)
+        .await?;
+    Ok(())
+}

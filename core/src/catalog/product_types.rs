@@ -111,19 +111,22 @@ impl From<AttributeRow> for Attribute {
     }
 }
 
-async fn load(pool: &PgPool, only: Option<Uuid>) -> Result<Vec<ProductType>> {
-    let types: Vec<(Uuid, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT id, name, created_at FROM product_types WHERE $1::uuid IS NULL OR id = $1 ORDER BY name",
-    )
-    .bind(only)
-    .fetch_all(pool)
-    .await?;
+async fn load(conn: &mut PgConnection, only: Option<Uuid>, lock: bool) -> Result<Vec<ProductType>> {
+    let sql = if lock {
+        // Products being written hold this until they commit, so a type change
+        // that removes a value waits for them (and then sees their values).
+        "SELECT id, name, created_at FROM product_types WHERE id = $1 FOR SHARE"
+    } else {
+        "SELECT id, name, created_at FROM product_types WHERE $1::uuid IS NULL OR id = $1 ORDER BY name"
+    };
+    let types: Vec<(Uuid, String, DateTime<Utc>)> =
+        sqlx::query_as(sql).bind(only).fetch_all(&mut *conn).await?;
     let attributes: Vec<AttributeRow> = sqlx::query_as(
         "SELECT type_id, code, name, level, allowed_values FROM product_type_attributes
          WHERE $1::uuid IS NULL OR type_id = $1 ORDER BY position, code",
     )
     .bind(only)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut by_type: std::collections::HashMap<Uuid, Vec<Attribute>> = Default::default();
     for a in attributes {
@@ -141,11 +144,21 @@ async fn load(pool: &PgPool, only: Option<Uuid>) -> Result<Vec<ProductType>> {
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<ProductType>> {
-    load(pool, None).await
+    load(&mut *pool.acquire().await?, None, false).await
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<ProductType> {
-    load(pool, Some(id))
+    load(&mut *pool.acquire().await?, Some(id), false)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(Error::NotFound)
+}
+
+/// The type, share-locked in the caller's transaction: for validating
+/// values that transaction writes.
+pub async fn get_locked(conn: &mut PgConnection, id: Uuid) -> Result<ProductType> {
+    load(conn, Some(id), true)
         .await?
         .into_iter()
         .next()

@@ -71,7 +71,8 @@ pub struct Variant {
     pub price: Money,
     /// Units that can be bought now: stock not held by pending orders.
     pub available: i32,
-    /// Units owned; shown to the store's managers only.
+    /// Units owned; shown to the store's managers only (the public sees
+    /// active variants only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stock: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -254,9 +255,10 @@ struct VariantRow {
 async fn variants(pool: &PgPool, product: Uuid, manager: bool) -> Result<Vec<Variant>> {
     let rows: Vec<VariantRow> = sqlx::query_as(
         "SELECT id, sku, attributes, price, currency, stock, reserved, weight_grams, active
-           FROM variants WHERE product_id = $1 ORDER BY created_at, sku",
+           FROM variants WHERE product_id = $1 AND (active OR $2) ORDER BY created_at, sku",
     )
     .bind(product)
+    .bind(manager)
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -426,12 +428,7 @@ pub struct NewProduct {
 
 /// Creates the product in the caller's transaction (which also enqueues its
 /// announcement). Returns its id.
-pub async fn create(
-    pool: &PgPool,
-    conn: &mut PgConnection,
-    actor: Actor,
-    new: NewProduct,
-) -> Result<Uuid> {
+pub async fn create(conn: &mut PgConnection, actor: Actor, new: NewProduct) -> Result<Uuid> {
     if !matches!(actor.role, Role::Vendor | Role::Admin) {
         return Err(Error::Forbidden("only vendors and admins create products"));
     }
@@ -467,7 +464,7 @@ pub async fn create(
     if !category_exists(conn, new.category_id).await? {
         errors.push(FieldError::new("category_id", "no such category"));
     }
-    match product_types::get(pool, new.type_id).await {
+    match product_types::get_locked(conn, new.type_id).await {
         Ok(t) => t.check_product_values(&new.attributes, &mut errors),
         Err(Error::NotFound) => {
             errors.push(FieldError::new("product_type_id", "no such product type"))
@@ -525,7 +522,7 @@ pub async fn update(pool: &PgPool, actor: Actor, id: Uuid, patch: ProductPatch) 
         }
     }
     if let Some(values) = &patch.attributes {
-        product_types::get(pool, row.type_id)
+        product_types::get_locked(&mut tx, row.type_id)
             .await?
             .check_product_values(values, &mut errors);
     }

@@ -58,7 +58,7 @@ pub async fn generate(
 ) -> Result<usize> {
     let mut tx = pool.begin().await?;
     let product = products::managed(&mut tx, actor, product_id).await?;
-    let product_type = super::product_types::get(pool, product.type_id).await?;
+    let product_type = super::product_types::get_locked(&mut tx, product.type_id).await?;
     let mut errors = Vec::new();
     if let Some(price) = &req.price {
         check_money("price", price, shop, &mut errors);
@@ -104,17 +104,19 @@ pub async fn generate(
             lists.push(values.iter().filter(|v| seen.insert(*v)).cloned().collect());
         }
     }
-    let list_refs: Vec<&[String]> = lists.iter().map(Vec::as_slice).collect();
-    let combos = sku::combinations(&list_refs);
-    if combos.len() > MAX_COMBINATIONS {
+    // Counted before they are built: 4 x 200 values would be 1.6 billion.
+    let count = lists
+        .iter()
+        .try_fold(1usize, |n, l| n.checked_mul(l.len()))
+        .filter(|n| *n <= MAX_COMBINATIONS);
+    if count.is_none() {
         return Err(Error::invalid(
             "values",
-            &format!(
-                "would make {} variants; at most {MAX_COMBINATIONS}",
-                combos.len()
-            ),
+            &format!("would make more than {MAX_COMBINATIONS} variants"),
         ));
     }
+    let list_refs: Vec<&[String]> = lists.iter().map(Vec::as_slice).collect();
+    let combos = sku::combinations(&list_refs);
     let existing: Vec<Json<BTreeMap<String, String>>> =
         sqlx::query_scalar("SELECT attributes FROM variants WHERE product_id = $1")
             .bind(product_id)
@@ -238,6 +240,13 @@ pub async fn update(
             "pending orders hold {reserved} units; stock cannot go below that"
         )));
     }
+    let new_price = patch.price.as_ref().map_or(old_price, |p| p.amount);
+    if activate == Some(true) && new_price == 0 && !was_active {
+        return Err(Error::invalid(
+            "active",
+            "give the variant a price before putting it on sale",
+        ));
+    }
     let (price, active, sku): (i64, bool, String) = sqlx::query_as(
         "UPDATE variants SET price = COALESCE($2, price), stock = COALESCE($3, stock),
                 weight_grams = COALESCE($4, weight_grams), active = COALESCE($5, active), updated_at = now()
@@ -250,7 +259,8 @@ pub async fn update(
     .bind(activate)
     .fetch_one(&mut *tx)
     .await?;
-    if price < old_price && active && product.public() {
+    // Only a price customers could see before, and can buy at now.
+    if price < old_price && was_active && active && product.public() {
         alert_price_drop(
             &mut tx, shop, pipeline, &product, id, &sku, old_price, price,
         )

@@ -55,7 +55,12 @@ pub async fn run(deps: &Deps, job: Announce) -> Result<(), JobError> {
             JobError::Permanent(format!(
                 "posted tweet {tweet_id} but could not store its id: {e}"
             ))
-        })
+        })?;
+    // Product and store pages show the tweet id; cached copies must learn it.
+    if let Err(e) = bazaar_core::catalog::publish_change(&deps.config).await {
+        tracing::warn!(error = %e, "could not announce the catalogue change");
+    }
+    Ok(())
 }
 
 fn classify(e: TwitterError) -> JobError {
