@@ -53,12 +53,8 @@ pub struct Cached {
 }
 
 impl Cached {
-    /// An uncached body (private views), with its entity tag all the same.
-    pub fn fresh(body: Bytes) -> Self {
-        Self::new(body)
-    }
-
-    fn new(body: Bytes) -> Self {
+    /// A body with its entity tag; uncached ones (private views) too.
+    pub fn new(body: Bytes) -> Self {
         let digest = Sha256::digest(&body);
         let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..12])))
             .expect("hex is a valid header value");

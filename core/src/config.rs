@@ -293,6 +293,8 @@ impl Config {
             .trim_end_matches('/')
             .to_owned();
 
+        let twitter = twitter_config(env)?;
+        let twitter_enabled = twitter.is_some();
         Ok(Config {
             environment,
             database_url: env.string("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bazaar"),
@@ -344,7 +346,7 @@ impl Config {
             currency: currency(env.string("CURRENCY", "KZT"))?,
             max_image_bytes: env.parse("MAX_IMAGE_BYTES", 5 * 1024 * 1024)?,
             catalog_cache: env.bool("CATALOG_CACHE", true)?,
-            twitter: twitter_config(env)?,
+            twitter,
             integrations: vec![
                 ("smtp", env.get("SMTP_URL").is_some()),
                 ("telegram", configured(&["TELEGRAM_BOT_TOKEN"])),
@@ -354,15 +356,7 @@ impl Config {
                 ),
                 ("kaspi", configured(&["KASPI_TOKEN", "KASPI_MERCHANT_ID"])),
                 ("ozon", configured(&["OZON_CLIENT_ID", "OZON_API_KEY"])),
-                (
-                    "twitter",
-                    configured(&[
-                        "TWITTER_API_KEY",
-                        "TWITTER_API_SECRET",
-                        "TWITTER_ACCESS_TOKEN",
-                        "TWITTER_ACCESS_SECRET",
-                    ]),
-                ),
+                ("twitter", twitter_enabled),
                 ("stripe", configured(&["STRIPE_SECRET_KEY"])),
             ],
         })

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::harness::{assert_problem, TestApp};
+use crate::harness::{assert_problem, error_fields, TestApp};
 
 #[tokio::test]
 async fn malformed_json_is_400() {
@@ -35,12 +35,7 @@ async fn wrong_types_missing_and_unknown_fields_are_422_naming_the_field() {
     // Every missing field of a registration is listed at once.
     let r = app.post("/api/v1/auth/register", json!({})).await;
     let body = assert_problem(r, 422).await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     for f in ["email", "password", "name", "role"] {
         assert!(fields.contains(&f), "{f} missing from {fields:?}");
     }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::{
     fixtures::{catalog, customer, expect, png, send, upload, vendor},
-    harness::{assert_problem, eventually, TestApp},
+    harness::{assert_problem, error_fields, eventually, TestApp},
 };
 
 fn skus(product: &Value) -> Vec<String> {
@@ -118,12 +118,7 @@ async fn three_sizes_by_three_colors_make_nine_variants_with_their_skus() {
     )
     .await;
     let problem = assert_problem(r, 422).await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&problem);
     for field in ["size", "shape", "material"] {
         assert!(fields.contains(&field), "{field} not in {fields:?}");
     }
@@ -220,12 +215,7 @@ async fn product_values_are_validated_against_the_type() {
     )
     .await;
     let problem = assert_problem(r, 422).await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&problem);
     for field in [
         "name",
         "code",
@@ -604,12 +594,7 @@ async fn variants_generated_without_a_price_go_on_sale_once_priced() {
     )
     .await;
     let problem = assert_problem(r, 422).await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&problem);
     assert_eq!(fields, ["price.currency", "stock"]);
     let public = expect(
         &app,

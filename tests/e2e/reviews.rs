@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     fixtures::{catalog, customer, expect, send, Catalog},
-    harness::{assert_problem, TestApp},
+    harness::{assert_problem, error_fields, TestApp},
 };
 
 fn reviews_path(c: &Catalog) -> String {
@@ -151,12 +151,7 @@ async fn a_review_is_one_per_customer_rated_one_to_five_and_by_customers_only() 
     )
     .await;
     let body = assert_problem(r, 422).await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert_eq!(fields, ["rating", "title", "body"]);
     let r = send(
         &app,

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::{
     fixtures::{customer, expect, send, vendor},
-    harness::{assert_problem, TestApp},
+    harness::{assert_problem, error_fields, TestApp},
 };
 
 // Categories and stores by their place in the model.
@@ -1301,15 +1301,6 @@ async fn pages_partition_the_sorted_result() {
     }
 }
 
-fn fields(problem: &Value) -> Vec<&str> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn bad_search_parameters_are_named_in_a_422() {
     let app = TestApp::builder().without_worker().start().await;
@@ -1338,7 +1329,7 @@ async fn bad_search_parameters_are_named_in_a_422() {
         )
         .await;
         let body = assert_problem(r, 422).await;
-        assert_eq!(fields(&body), [field], "{query}: {body}");
+        assert_eq!(error_fields(&body), [field], "{query}: {body}");
     }
 
     // Every problem at once, in order.
@@ -1352,7 +1343,7 @@ async fn bad_search_parameters_are_named_in_a_422() {
     .await;
     let body = assert_problem(r, 422).await;
     assert_eq!(
-        fields(&body),
+        error_fields(&body),
         ["min_price", "max_price", "sort", "unknown"],
         "{body}"
     );

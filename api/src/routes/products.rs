@@ -228,7 +228,7 @@ async fn get(
     };
     // Vendors and admins may manage the product and see more than the public.
     let cached = match viewer.map(|v| v.role) {
-        Some(Role::Vendor | Role::Admin) => crate::cache::Cached::fresh(load().await?),
+        Some(Role::Vendor | Role::Admin) => crate::cache::Cached::new(load().await?),
         _ => {
             state
                 .cache

@@ -182,6 +182,12 @@ pub(crate) async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Row
     )
 }
 
+/// Whether the public may see the product (reviews and wishlists accept
+/// only these).
+pub(crate) async fn is_public(conn: &mut PgConnection, id: Uuid) -> Result<bool> {
+    Ok(find(conn, id).await?.is_some_and(|row| row.public()))
+}
+
 async fn find_by_key(pool: &PgPool, key: &str) -> Result<Option<Row>> {
     let query = match Uuid::parse_str(key) {
         Ok(id) => sqlx::query_as(AssertSqlSafe(format!("{SELECT} AND p.id = $1"))).bind(id),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::Actor;
+use super::{products, Actor};
 use crate::{error::is_unique_violation, users::Role, Error, FieldError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,20 +121,6 @@ macro_rules! select {
 const MAX_TITLE: usize = 200;
 const MAX_BODY: usize = 5_000;
 
-/// A product the public may see: active and not deleted, in an active store
-/// that is not deleted. Reviews and wishlists only accept these.
-pub(super) async fn product_visible(conn: &mut PgConnection, id: Uuid) -> Result<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (
-             SELECT 1 FROM products p JOIN stores s ON s.id = p.store_id
-             WHERE p.id = $1 AND p.deleted_at IS NULL AND p.active
-               AND s.deleted_at IS NULL AND s.active)",
-    )
-    .bind(id)
-    .fetch_one(conn)
-    .await?)
-}
-
 async fn adjust(conn: &mut PgConnection, product_id: Uuid, (count, sum): (i32, i32)) -> Result<()> {
     if (count, sum) == (0, 0) {
         return Ok(());
@@ -194,7 +180,7 @@ pub async fn create(
         return Err(Error::Forbidden("only customers review products"));
     }
     let mut tx = pool.begin().await?;
-    if !product_visible(&mut tx, product_id).await? {
+    if !products::is_public(&mut tx, product_id).await? {
         return Err(Error::NotFound);
     }
     let mut errors = Vec::new();
@@ -258,7 +244,7 @@ pub async fn list(
     offset: i64,
 ) -> Result<(Vec<Review>, i64)> {
     let mut conn = pool.acquire().await?;
-    if !product_visible(&mut conn, product_id).await? {
+    if !products::is_public(&mut conn, product_id).await? {
         return Err(Error::NotFound);
     }
     let rows: Vec<Row> = sqlx::query_as(select!(

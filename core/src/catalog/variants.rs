@@ -283,20 +283,27 @@ async fn alert_price_drop(
 ) -> Result<()> {
     // One key per drop: a later drop of the same variant alerts again.
     let change = Uuid::now_v7();
-    for (user, email, name) in wishlist::price_alert_watchers(conn, product.id).await? {
-        let job = SendEmail {
+    let watchers = wishlist::price_alert_watchers(conn, product.id).await?;
+    let old_price = Money::new(old, &shop.currency).display();
+    let new_price = Money::new(new, &shop.currency).display();
+    let link = format!("{}/products/{}", shop.public_url, product.slug);
+    let mails: Vec<SendEmail> = watchers
+        .into_iter()
+        .map(|(user, email, name)| SendEmail {
             key: format!("price-drop:{variant}:{user}:{change}"),
             to: email,
             template: MailTemplate::PriceDrop {
                 name,
                 product: product.name.clone(),
                 sku: sku.to_owned(),
-                old_price: Money::new(old, &shop.currency).display(),
-                new_price: Money::new(new, &shop.currency).display(),
-                link: format!("{}/products/{}", shop.public_url, product.slug),
+                old_price: old_price.clone(),
+                new_price: new_price.clone(),
+                link: link.clone(),
             },
-        };
-        outbox::enqueue(conn, pipeline, &job).await?;
-    }
+        })
+        .collect();
+    // One statement however many watch: a popular product must not make the
+    // vendor's PATCH wait for thousands of inserts.
+    outbox::enqueue_batch(conn, pipeline, &mails).await?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{reviews::product_visible, Actor};
+use super::{products, Actor};
 use crate::{users::Role, Error, Result};
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,7 +91,7 @@ pub async fn add(
 ) -> Result<WishlistItem> {
     customers_only(actor)?;
     let mut conn = pool.acquire().await?;
-    if !product_visible(&mut conn, product_id).await? {
+    if !products::is_public(&mut conn, product_id).await? {
         return Err(Error::invalid("product_id", "no such product"));
     }
     sqlx::query(

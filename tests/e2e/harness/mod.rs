@@ -398,6 +398,16 @@ impl TestApp {
 }
 
 /// Asserts a problem+json response with `status`, returning its body.
+/// The `field` of each entry of a problem's `errors`, in order.
+pub fn error_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("field"))
+        .collect()
+}
+
 pub async fn assert_problem(r: reqwest::Response, status: u16) -> Value {
     assert_eq!(r.status().as_u16(), status, "status");
     let ct = r
