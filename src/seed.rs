@@ -162,6 +162,7 @@ pub async fn run(pool: &PgPool, currency: &str, products: usize) -> anyhow::Resu
         }
     }
 
+    ensure_shipping_methods(pool, currency).await?;
     let run_tag = fresh_run_tag(pool, &mut rng).await?;
     let scale = units_per_tenge(currency);
     let now = Utc::now();
@@ -200,6 +201,28 @@ pub async fn run(pool: &PgPool, currency: &str, products: usize) -> anyhow::Resu
         variants,
         elapsed: started.elapsed(),
     })
+}
+
+/// Two demo shipping methods, when the shop has none, so checkout works on
+/// a fresh install.
+async fn ensure_shipping_methods(pool: &PgPool, currency: &str) -> anyhow::Result<()> {
+    let scale = units_per_tenge(currency);
+    sqlx::query(
+        "INSERT INTO shipping_methods (id, name, price, free_above, currency, estimated_days_min, estimated_days_max)
+         SELECT m.id, m.name, m.price, m.free_above, $5, m.lo, m.hi
+         FROM (VALUES ($1::uuid, 'Courier'::text, $3::bigint, $4::bigint, 1, 3),
+                      ($2::uuid, 'Pickup point'::text, 0::bigint, NULL::bigint, 2, 5)) AS m(id, name, price, free_above, lo, hi)
+         WHERE NOT EXISTS (SELECT 1 FROM shipping_methods)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(Uuid::now_v7())
+    .bind((1_500.0 * scale * 100.0).round() as i64)
+    .bind((50_000.0 * scale * 100.0).round() as i64)
+    .bind(currency)
+    .execute(pool)
+    .await
+    .context("creating demo shipping methods")?;
+    Ok(())
 }
 
 /// The vendor's id, and whether its password is still the demo one.

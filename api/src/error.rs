@@ -8,7 +8,7 @@ use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use bazaar_core::{Error, FieldError};
+use bazaar_core::{Error, FieldError, ShortLine};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -23,6 +23,10 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub errors: Vec<FieldError>,
+    /// Lines short of stock (409 from the cart and checkout).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub lines: Vec<ShortLine>,
 }
 
 #[derive(Debug)]
@@ -31,6 +35,7 @@ pub struct ApiError {
     slug: &'static str,
     detail: Option<String>,
     errors: Vec<FieldError>,
+    lines: Vec<ShortLine>,
     retry_after: Option<u64>,
 }
 
@@ -41,6 +46,7 @@ impl ApiError {
             slug,
             detail: Some(detail.into()),
             errors: Vec::new(),
+            lines: Vec::new(),
             retry_after: None,
         }
     }
@@ -62,6 +68,7 @@ impl ApiError {
             slug,
             detail: None,
             errors: Vec::new(),
+            lines: Vec::new(),
             retry_after: None,
         }
     }
@@ -72,6 +79,7 @@ impl ApiError {
             slug: "validation",
             detail: Some("the request has invalid fields".into()),
             errors,
+            lines: Vec::new(),
             retry_after: None,
         }
     }
@@ -101,6 +109,15 @@ impl From<Error> for ApiError {
             Error::BadRequest(d) => ApiError::new(StatusCode::BAD_REQUEST, "bad-request", d),
             Error::Unauthorized(d) => ApiError::unauthorized(d),
             Error::Forbidden(d) => ApiError::forbidden(d),
+            Error::OutOfStock(lines) => ApiError {
+                lines,
+                ..ApiError::new(
+                    StatusCode::CONFLICT,
+                    "out-of-stock",
+                    "not enough stock for some lines",
+                )
+            },
+            Error::Upstream(d) => ApiError::new(StatusCode::BAD_GATEWAY, "upstream", d),
             Error::RateLimited { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ApiError::new(
@@ -131,6 +148,7 @@ impl IntoResponse for ApiError {
             status: self.status.as_u16(),
             detail: self.detail,
             errors: self.errors,
+            lines: self.lines,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (self.status, body).into_response();

@@ -3,12 +3,15 @@ use std::sync::Arc;
 use bazaar_core::{
     auth::{AuthService, JwtKeys, RateLimiter},
     catalog::Shop,
+    commerce::Rules,
     config::Config,
     storage::Storage,
 };
 use redis::aio::ConnectionManager;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
+
+use bazaar_integrations::stripe::StripeClient;
 
 use crate::cache::CatalogCache;
 
@@ -22,6 +25,9 @@ pub struct AppState {
     pub cache: CatalogCache,
     pub storage: Storage,
     pub shop: Arc<Shop>,
+    pub rules: Arc<Rules>,
+    /// `None` when Stripe is not configured.
+    pub stripe: Option<Arc<StripeClient>>,
 }
 
 impl AppState {
@@ -57,8 +63,15 @@ impl AppState {
             &config.redis_url,
             &config.redis_prefix,
         );
+        let stripe = config
+            .commerce
+            .stripe
+            .as_ref()
+            .map(|s| Arc::new(StripeClient::new(&s.api_url, s.secret_key.clone())));
         Self {
             shop: Arc::new(Shop::new(&config)),
+            rules: Arc::new(Rules::new(&config)),
+            stripe,
             storage,
             cache,
             config,

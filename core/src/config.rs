@@ -66,9 +66,31 @@ pub struct Config {
     pub catalog_cache: bool,
     /// `None` when any of the four `TWITTER_*` credentials is missing.
     pub twitter: Option<TwitterConfig>,
+    pub commerce: CommerceConfig,
     /// Credentials of integrations that later issues wire up; kept so that
     /// start-up can say which are enabled.
     pub integrations: Vec<(&'static str, bool)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommerceConfig {
+    /// Basis points (`TAX_RATE_BPS`): 1200 is 12 %.
+    pub tax_rate_bps: i64,
+    /// Prices include tax (`TAX_INCLUSIVE`).
+    pub tax_inclusive: bool,
+    /// How long an unpaid prepaid order holds its stock.
+    pub reservation_ttl: Duration,
+    pub cart_guest_ttl: Duration,
+    /// `None` without `STRIPE_SECRET_KEY`: the stripe payment method is off.
+    pub stripe: Option<StripeConfig>,
+    pub kaspi_webhook_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub secret_key: SecretString,
+    pub webhook_secret: Option<SecretString>,
+    pub api_url: String,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +121,7 @@ pub struct RateLimits {
     pub login_requests_per_ip_per_minute: u64,
     pub forgot_per_account_per_hour: u64,
     pub forgot_per_ip_per_hour: u64,
+    pub track_per_ip_per_minute: u64,
 }
 
 /// Knobs of the outbox -> Redis -> worker pipeline (see APALIS.md for why each exists).
@@ -334,6 +357,7 @@ impl Config {
                 login_requests_per_ip_per_minute: env.parse("RATE_LIMIT_LOGIN_PER_IP", 30)?,
                 forgot_per_account_per_hour: env.parse("RATE_LIMIT_FORGOT_PER_ACCOUNT", 5)?,
                 forgot_per_ip_per_hour: env.parse("RATE_LIMIT_FORGOT_PER_IP", 30)?,
+                track_per_ip_per_minute: env.parse("RATE_LIMIT_TRACK_PER_IP", 10)?,
             },
             pipeline: pipeline_config(env)?,
             health: HealthThresholds {
@@ -347,6 +371,7 @@ impl Config {
             max_image_bytes: env.parse("MAX_IMAGE_BYTES", 5 * 1024 * 1024)?,
             catalog_cache: env.bool("CATALOG_CACHE", true)?,
             twitter,
+            commerce: commerce_config(env)?,
             integrations: vec![
                 ("smtp", env.get("SMTP_URL").is_some()),
                 ("telegram", configured(&["TELEGRAM_BOT_TOKEN"])),
@@ -395,6 +420,36 @@ fn pipeline_config(env: &Env<'_>) -> Result<PipelineConfig, ConfigError> {
         queues,
         done_retention: env.secs("JOB_DONE_RETENTION_SECS", 7 * 24 * 3600)?,
         failed_retention: env.secs("JOB_FAILED_RETENTION_SECS", 30 * 24 * 3600)?,
+    })
+}
+
+fn commerce_config(env: &Env<'_>) -> Result<CommerceConfig, ConfigError> {
+    let tax_rate_bps: i64 = env.parse("TAX_RATE_BPS", 0)?;
+    if !(0..=10_000).contains(&tax_rate_bps) {
+        return Err(ConfigError {
+            name: "TAX_RATE_BPS".into(),
+            message: format!("{tax_rate_bps}: expected basis points from 0 to 10000"),
+        });
+    }
+    let stripe = env
+        .secret("STRIPE_SECRET_KEY")
+        .map(|secret_key| StripeConfig {
+            secret_key,
+            webhook_secret: env.secret("STRIPE_WEBHOOK_SECRET"),
+            api_url: env
+                .string("STRIPE_API_URL", "https://api.stripe.com")
+                .trim_end_matches('/')
+                .to_owned(),
+        });
+    Ok(CommerceConfig {
+        tax_rate_bps,
+        tax_inclusive: env.bool("TAX_INCLUSIVE", true)?,
+        reservation_ttl: env.secs("RESERVATION_TTL_SECS", 30 * 60)?,
+        cart_guest_ttl: Duration::from_secs(
+            24 * 3600 * env.parse::<u64>("CART_GUEST_TTL_DAYS", 30)?,
+        ),
+        stripe,
+        kaspi_webhook_secret: env.secret("KASPI_WEBHOOK_SECRET"),
     })
 }
 

@@ -21,6 +21,15 @@ impl FieldError {
     }
 }
 
+/// A line of a cart or checkout that the stock cannot serve.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct ShortLine {
+    pub variant_id: uuid::Uuid,
+    pub sku: String,
+    pub requested: i32,
+    pub available: i32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("not found")]
@@ -35,6 +44,11 @@ pub enum Error {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    #[error("not enough stock")]
+    OutOfStock(Vec<ShortLine>),
+    /// A provider we depend on failed; the client may retry.
+    #[error("{0}")]
+    Upstream(String),
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
     #[error(transparent)]

@@ -132,6 +132,49 @@ impl Job for Announce {
     }
 }
 
+/// Processes a verified payment provider event stored in `payment_events`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProcessPaymentEvent {
+    pub event: uuid::Uuid,
+}
+
+impl Job for ProcessPaymentEvent {
+    const KIND: &'static str = "payments.process";
+    const QUEUE: Queue = Queue::Payments;
+    fn idempotency_key(&self) -> String {
+        format!("payment-event:{}", self.event)
+    }
+}
+
+/// Gives a cancelled order's Stripe payment back (one refund per order: the
+/// provider call carries an idempotency key derived from the order).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RefundPayment {
+    pub order: uuid::Uuid,
+}
+
+impl Job for RefundPayment {
+    const KIND: &'static str = "payments.refund";
+    const QUEUE: Queue = Queue::Payments;
+    fn idempotency_key(&self) -> String {
+        format!("refund:{}", self.order)
+    }
+}
+
+/// Cancels unpaid orders whose reservation expired, releasing their stock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExpireReservations {
+    pub tick: String,
+}
+
+impl Job for ExpireReservations {
+    const KIND: &'static str = "ops.expire_reservations";
+    const QUEUE: Queue = Queue::Ops;
+    fn idempotency_key(&self) -> String {
+        format!("ops.expire_reservations:{}", self.tick)
+    }
+}
+
 /// A job whose only effect is a row in `job_probes`: measures the pipeline
 /// (benchmarks) and proves exactly-once execution (chaos tests).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

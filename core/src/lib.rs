@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod commerce;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -19,4 +20,4 @@ pub mod telemetry;
 pub mod users;
 pub mod validate;
 
-pub use error::{Error, FieldError, Result};
+pub use error::{Error, FieldError, Result, ShortLine};

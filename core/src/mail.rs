@@ -18,6 +18,21 @@ pub enum MailTemplate {
         subject: String,
         lines: Vec<String>,
     },
+    OrderReceived {
+        name: String,
+        number: String,
+        /// "2 x Classic Tee S Red (CTEE-S-RED): 9 980.00 KZT"
+        lines: Vec<String>,
+        total: String,
+        payment: String,
+    },
+    OrderStatus {
+        name: String,
+        number: String,
+        status: String,
+        note: Option<String>,
+        tracking: Option<String>,
+    },
     PriceDrop {
         name: String,
         product: String,
@@ -105,6 +120,62 @@ impl MailTemplate {
                     link = escape_html(link)
                 )),
             },
+            MailTemplate::OrderReceived {
+                name,
+                number,
+                lines,
+                total,
+                payment,
+            } => RenderedMail {
+                subject: format!("Order {number} received"),
+                text: format!(
+                    "Hello {name},\n\nthank you for your order {number}.\n\n{}\n\nTotal: {total}\nPayment: {payment}\n",
+                    lines.join("\n")
+                ),
+                html: html_page(&format!(
+                    "<p>Hello {},</p><p>thank you for your order <b>{}</b>.</p><ul>{}</ul><p>Total: <b>{}</b><br>Payment: {}</p>",
+                    escape_html(name),
+                    escape_html(number),
+                    lines
+                        .iter()
+                        .map(|l| format!("<li>{}</li>", escape_html(l)))
+                        .collect::<String>(),
+                    escape_html(total),
+                    escape_html(payment)
+                )),
+            },
+            MailTemplate::OrderStatus {
+                name,
+                number,
+                status,
+                note,
+                tracking,
+            } => {
+                let extra: Vec<String> = [
+                    tracking.as_ref().map(|t| format!("Tracking: {t}")),
+                    note.as_ref().map(|n| format!("Note: {n}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                RenderedMail {
+                    subject: format!("Order {number} is {status}"),
+                    text: format!(
+                        "Hello {name},\n\nyour order {number} is now {status}.\n{}\n",
+                        extra.join("\n")
+                    ),
+                    html: html_page(&format!(
+                        "<p>Hello {},</p><p>your order <b>{}</b> is now <b>{}</b>.</p>{}",
+                        escape_html(name),
+                        escape_html(number),
+                        escape_html(status),
+                        extra
+                            .iter()
+                            .map(|l| format!("<p>{}</p>", escape_html(l)))
+                            .collect::<String>()
+                    )),
+                }
+            }
             MailTemplate::AdminAlert { subject, lines } => RenderedMail {
                 subject: subject.clone(),
                 text: format!("{subject}\n\n{}\n", lines.join("\n")),

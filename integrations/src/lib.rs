@@ -3,5 +3,6 @@
 //! retryable failure from a final one.
 
 pub mod smtp;
+pub mod stripe;
 pub mod telegram;
 pub mod twitter;

@@ -10,7 +10,11 @@ pub mod table;
 
 use std::sync::Arc;
 
-use bazaar_core::{config::Config, jobs::Cleanup, outbox};
+use bazaar_core::{
+    config::Config,
+    jobs::{Cleanup, ExpireReservations, Job},
+    outbox,
+};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +45,18 @@ pub async fn run(
                 async move {
                     match entry.job {
                         ScheduledJob::HealthCheck => monitor.run_tick(tick).await,
-                        ScheduledJob::Cleanup => enqueue_cleanup(&pool, &config, tick).await,
+                        ScheduledJob::Cleanup => {
+                            let job = Cleanup {
+                                tick: tick.to_rfc3339(),
+                            };
+                            enqueue(&pool, &config, tick, "clean-up", &job).await
+                        }
+                        ScheduledJob::ExpireReservations => {
+                            let job = ExpireReservations {
+                                tick: tick.to_rfc3339(),
+                            };
+                            enqueue(&pool, &config, tick, "reservation expiry", &job).await
+                        }
                     }
                 }
             };
@@ -52,18 +67,15 @@ pub async fn run(
     Ok(())
 }
 
-async fn enqueue_cleanup(pool: &PgPool, config: &Config, tick: DateTime<Utc>) {
-    let job = Cleanup {
-        tick: tick.to_rfc3339(),
-    };
+async fn enqueue<J: Job>(pool: &PgPool, config: &Config, tick: DateTime<Utc>, what: &str, job: &J) {
     let result = async {
         let mut conn = pool.acquire().await?;
-        outbox::enqueue(&mut conn, &config.pipeline, &job).await
+        outbox::enqueue(&mut conn, &config.pipeline, job).await
     }
     .await;
     match result {
-        Ok(Some(_)) => tracing::info!(%tick, "clean-up enqueued"),
-        Ok(None) => tracing::debug!(%tick, "clean-up already enqueued by another scheduler"),
-        Err(e) => tracing::error!(%tick, error = %e, "could not enqueue clean-up"),
+        Ok(Some(_)) => tracing::info!(%tick, what, "scheduled job enqueued"),
+        Ok(None) => tracing::debug!(%tick, what, "already enqueued by another scheduler"),
+        Err(e) => tracing::error!(%tick, what, error = %e, "could not enqueue a scheduled job"),
     }
 }

@@ -18,15 +18,21 @@ use tokio_util::sync::CancellationToken;
 pub enum ScheduledJob {
     HealthCheck,
     Cleanup,
+    ExpireReservations,
 }
 
 impl ScheduledJob {
-    pub const ALL: [ScheduledJob; 2] = [ScheduledJob::HealthCheck, ScheduledJob::Cleanup];
+    pub const ALL: [ScheduledJob; 3] = [
+        ScheduledJob::HealthCheck,
+        ScheduledJob::Cleanup,
+        ScheduledJob::ExpireReservations,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ScheduledJob::HealthCheck => "health_check",
             ScheduledJob::Cleanup => "cleanup",
+            ScheduledJob::ExpireReservations => "expire_reservations",
         }
     }
 
@@ -34,6 +40,7 @@ impl ScheduledJob {
         match self {
             ScheduledJob::HealthCheck => "0 * * * * *",
             ScheduledJob::Cleanup => "0 17 * * * *",
+            ScheduledJob::ExpireReservations => "15 * * * * *",
         }
     }
 }

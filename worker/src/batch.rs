@@ -268,7 +268,7 @@ async fn run_in_savepoint(
     job: &LockedJob,
 ) -> anyhow::Result<Result<(), JobError>> {
     let mut savepoint = tx.begin().await?;
-    let result = run_timed(deps, job, jobs::run_database(&mut savepoint, job)).await?;
+    let result = run_timed(deps, job, jobs::run_database(deps, &mut savepoint, job)).await?;
     match result {
         Ok(()) => savepoint.commit().await?,
         Err(_) => savepoint.rollback().await?,

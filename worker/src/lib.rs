@@ -81,6 +81,8 @@ pub async fn run(
         pool: pool.clone(),
         mailer,
         twitter: deps::twitter(&config),
+        stripe: deps::stripe(&config),
+        rules: bazaar_core::commerce::Rules::new(&config),
         storage,
         config: config.clone(),
     });

@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     error::{ApiResult, Problem},
-    extract::{AuthUser, ClientIp, Json},
+    extract::{AuthUser, CartToken, ClientIp, Json},
     routes::me::UserView,
     AppState,
 };
@@ -84,6 +84,7 @@ fn session(user: User, tokens: TokenPair) -> SessionResponse {
     ))]
 async fn register(
     State(state): State<AppState>,
+    cart: CartToken,
     Json(req): Json<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
     let (user, tokens) = state
@@ -96,6 +97,7 @@ async fn register(
             phone: req.phone,
         })
         .await?;
+    merge_cart(&state, cart, user.id).await;
     Ok((StatusCode::CREATED, Json(session(user, tokens))))
 }
 
@@ -119,10 +121,22 @@ pub struct LoginRequest {
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    cart: CartToken,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
     let (user, tokens) = state.auth.login(&req.email, &req.password, ip).await?;
+    merge_cart(&state, cart, user.id).await;
     Ok(Json(session(user, tokens)))
+}
+
+/// A guest cart sent along (`X-Cart-Token`) moves into the user's cart. A
+/// failure here must not fail the sign-in: the guest cart stays as it was.
+async fn merge_cart(state: &AppState, cart: CartToken, user: uuid::Uuid) {
+    if let Some(token) = cart.0 {
+        if let Err(e) = bazaar_core::commerce::cart::merge(&state.pool, &token, user).await {
+            tracing::warn!(error = %e, "merging the guest cart failed");
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

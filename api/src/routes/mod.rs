@@ -1,16 +1,23 @@
 //! One module per resource, each exporting its routes.
 
+mod addresses;
 mod admin;
 mod auth;
+mod cart;
 mod categories;
+mod checkout;
+mod coupons;
 mod images;
 mod me;
 pub mod ops;
+mod orders;
 mod product_types;
 mod products;
 mod reviews;
+mod shipping;
 mod stores;
 mod variants;
+mod webhooks;
 mod wishlist;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -30,5 +37,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(images::router())
         .merge(reviews::router())
         .merge(wishlist::router())
+        .merge(addresses::router())
+        .merge(shipping::router())
+        .merge(cart::router())
+        .merge(checkout::router())
+        .merge(orders::router())
+        .merge(coupons::router())
+        .merge(webhooks::router())
         .merge(ops::router())
 }

@@ -5,6 +5,7 @@
 pub mod process;
 pub mod redis_server;
 pub mod smtp;
+pub mod stripe;
 pub mod telegram;
 pub mod x;
 
@@ -92,6 +93,7 @@ pub struct Builder {
     schedulers: usize,
     telegram: bool,
     x: bool,
+    stripe: bool,
 }
 
 impl Builder {
@@ -121,6 +123,12 @@ impl Builder {
         self
     }
 
+    /// A fake Stripe API, with the `STRIPE_*` variables it expects.
+    pub fn stripe(mut self) -> Self {
+        self.stripe = true;
+        self
+    }
+
     pub async fn start(mut self) -> TestApp {
         drop_stale_databases().await;
         let name = format!("bazaar_t_{}", uuid::Uuid::now_v7().simple());
@@ -142,6 +150,20 @@ impl Builder {
                 ("TWITTER_UPLOAD_URL", fake.url()),
                 ("TWITTER_ANNOUNCE_DELAY_SECS", "1".to_owned()),
                 ("QUEUE_SOCIAL_BACKOFF_BASE_MS", "100".to_owned()),
+            ] {
+                self.vars.entry(k.into()).or_insert(v);
+            }
+            Some(fake)
+        } else {
+            None
+        };
+        let fake_stripe = if self.stripe {
+            let fake = stripe::FakeStripe::start().await;
+            for (k, v) in [
+                ("STRIPE_SECRET_KEY", stripe::SECRET_KEY.to_owned()),
+                ("STRIPE_WEBHOOK_SECRET", stripe::WEBHOOK_SECRET.to_owned()),
+                ("STRIPE_API_URL", fake.url()),
+                ("QUEUE_PAYMENTS_BACKOFF_BASE_MS", "100".to_owned()),
             ] {
                 self.vars.entry(k.into()).or_insert(v);
             }
@@ -222,6 +244,7 @@ impl Builder {
             smtp,
             telegram,
             x: fake_x,
+            stripe: fake_stripe,
         };
         if self.worker {
             app.start_worker();
@@ -243,6 +266,7 @@ pub struct TestApp {
     pub smtp: SmtpServer,
     pub telegram: Option<FakeTelegram>,
     pub x: Option<x::FakeX>,
+    pub stripe: Option<stripe::FakeStripe>,
 }
 
 impl Drop for TestApp {
@@ -259,6 +283,7 @@ impl TestApp {
             schedulers: 0,
             telegram: false,
             x: false,
+            stripe: false,
         }
     }
 
@@ -327,6 +352,21 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// Delivers `event` to `/webhooks/stripe` as Stripe does: the serialized
+    /// JSON with a fresh, valid `Stripe-Signature` (t = now).
+    pub async fn stripe_webhook(&self, event: &Value) -> reqwest::Response {
+        let body = event.to_string();
+        let signature = stripe::signature_header(&body, chrono::Utc::now().timestamp());
+        self.client
+            .post(self.url("/webhooks/stripe"))
+            .header("content-type", "application/json")
+            .header("stripe-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .expect("stripe webhook")
     }
 
     /// Registers a customer and returns the session (user + tokens).

@@ -35,6 +35,10 @@ pub async fn run(deps: &Deps) -> Result<(), JobError> {
     let runs = health::purge_runs(pool, Duration::from_secs(30 * 24 * 3600))
         .await
         .map_err(db)?;
+    let carts =
+        bazaar_core::commerce::cart::purge_guests(pool, deps.config.commerce.cart_guest_ttl)
+            .await
+            .map_err(|e| JobError::retry(format!("purging guest carts: {e:#}")))?;
     let probes = sqlx::query("DELETE FROM job_probes WHERE finished_at < now() - interval '1 day'")
         .execute(pool)
         .await
@@ -73,6 +77,7 @@ pub async fn run(deps: &Deps) -> Result<(), JobError> {
         resets,
         runs,
         probes,
+        carts,
         redis_tasks,
         "clean-up done"
     );

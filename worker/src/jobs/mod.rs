@@ -3,12 +3,17 @@
 mod announce;
 mod cleanup;
 mod email;
+mod expire;
+mod payments;
 mod probe;
 
 use std::time::Duration;
 
 use bazaar_core::{
-    jobs::{Announce, Cleanup, Job, NoOp, Probe, Queue, SendEmail},
+    jobs::{
+        Announce, Cleanup, ExpireReservations, Job, NoOp, Probe, ProcessPaymentEvent, Queue,
+        RefundPayment, SendEmail,
+    },
     outbox::LockedJob,
 };
 use serde::de::DeserializeOwned;
@@ -59,6 +64,21 @@ const KINDS: &[(&str, Queue, Effects)] = &[
     (NoOp::KIND, NoOp::QUEUE, Effects::External),
     (Cleanup::KIND, Cleanup::QUEUE, Effects::Solo),
     (Announce::KIND, Announce::QUEUE, Effects::External),
+    (
+        ProcessPaymentEvent::KIND,
+        ProcessPaymentEvent::QUEUE,
+        Effects::Database,
+    ),
+    // The refund is recorded in the job's transaction; the provider call
+    // carries an idempotency key, so a redelivery cannot refund twice.
+    (RefundPayment::KIND, RefundPayment::QUEUE, Effects::Database),
+    // Each order is cancelled in its own transaction, and the catalogue is
+    // told after the commits.
+    (
+        ExpireReservations::KIND,
+        ExpireReservations::QUEUE,
+        Effects::Solo,
+    ),
 ];
 
 pub fn queue_of(kind: &str) -> Option<Queue> {
@@ -90,9 +110,15 @@ fn payload<J: DeserializeOwned>(job: &LockedJob) -> Result<J, JobError> {
 
 /// Runs a job with `Effects::Database`; its writes go through `conn`, a
 /// savepoint of the transaction that holds the job's lock.
-pub async fn run_database(conn: &mut PgConnection, job: &LockedJob) -> Result<(), JobError> {
+pub async fn run_database(
+    deps: &Deps,
+    conn: &mut PgConnection,
+    job: &LockedJob,
+) -> Result<(), JobError> {
     match job.kind.as_str() {
         Probe::KIND => probe::run(conn, job, payload(job)?).await,
+        ProcessPaymentEvent::KIND => payments::process(deps, conn, payload(job)?).await,
+        RefundPayment::KIND => payments::refund(deps, conn, payload(job)?).await,
         other => Err(JobError::Permanent(format!(
             "{other} has no database handler"
         ))),
@@ -106,6 +132,7 @@ pub async fn run_external(deps: &Deps, job: &LockedJob) -> Result<(), JobError> 
         NoOp::KIND => Ok(()),
         Cleanup::KIND => cleanup::run(deps).await,
         Announce::KIND => announce::run(deps, payload(job)?).await,
+        ExpireReservations::KIND => expire::run(deps).await,
         // During a rolling deploy an older worker may see a newer kind: retry,
         // so that a newer worker gets it, rather than fail it.
         other => Err(JobError::retry(format!(

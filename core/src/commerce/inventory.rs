@@ -1,0 +1,186 @@
+//! Stock movements. Every one is a single conditional UPDATE per variant, in
+//! variant-id order so that concurrent multi-line orders lock rows in the same
+//! order and never deadlock. `stock - reserved` is what can be sold.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{Error, Result, ShortLine};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Want {
+    pub variant_id: Uuid,
+    pub quantity: i32,
+}
+
+/// A reserved line, priced and described as the order will snapshot it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Reserved {
+    pub variant_id: Uuid,
+    pub product_id: Uuid,
+    pub store_id: Uuid,
+    pub category_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub price: i64,
+    pub currency: String,
+}
+
+/// Merges duplicate variants and sorts by variant id (the lock order).
+pub fn normalize(wants: &[Want]) -> Vec<Want> {
+    let mut merged: Vec<Want> = Vec::with_capacity(wants.len());
+    let mut sorted = wants.to_vec();
+    sorted.sort_by_key(|w| w.variant_id);
+    for w in sorted {
+        match merged.last_mut() {
+            Some(last) if last.variant_id == w.variant_id => {
+                last.quantity = last.quantity.saturating_add(w.quantity)
+            }
+            _ => merged.push(w),
+        }
+    }
+    merged
+}
+
+/// Reserves every line or none: on any shortage the caller rolls back, and
+/// the error lists every short line with what is available.
+pub async fn reserve(conn: &mut PgConnection, wants: &[Want]) -> Result<Vec<Reserved>> {
+    let wants = normalize(wants);
+    let mut reserved = Vec::with_capacity(wants.len());
+    let mut short = Vec::new();
+    for w in &wants {
+        let row: Option<Reserved> = sqlx::query_as(
+            "UPDATE variants v SET reserved = v.reserved + $2
+             FROM products p JOIN stores s ON s.id = p.store_id
+             WHERE v.id = $1 AND p.id = v.product_id AND v.active AND v.price > 0
+               AND p.active AND p.deleted_at IS NULL AND s.active AND s.deleted_at IS NULL
+               AND v.stock - v.reserved >= $2
+             RETURNING v.id AS variant_id, v.product_id, p.store_id, p.category_id, v.sku,
+                       p.name || CASE WHEN v.attributes = '{}'::jsonb THEN ''
+                           ELSE ' ' || (SELECT string_agg(value, ' ' ORDER BY ord)
+                                        FROM jsonb_each_text(v.attributes) WITH ORDINALITY AS a(key, value, ord))
+                       END AS name,
+                       v.price, v.currency",
+        )
+        .bind(w.variant_id)
+        .bind(w.quantity)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match row {
+            Some(r) => reserved.push(r),
+            None => short.push(*w),
+        }
+    }
+    if short.is_empty() {
+        return Ok(reserved);
+    }
+    Err(Error::OutOfStock(shortages(conn, &short).await?))
+}
+
+/// What is available for each wanted line (0 for variants that cannot be sold).
+pub async fn shortages(conn: &mut PgConnection, short: &[Want]) -> Result<Vec<ShortLine>> {
+    let ids: Vec<Uuid> = short.iter().map(|w| w.variant_id).collect();
+    let rows: Vec<(Uuid, String, i32)> = sqlx::query_as(
+        "SELECT v.id, v.sku,
+                CASE WHEN v.active AND v.price > 0 AND p.active AND p.deleted_at IS NULL
+                          AND s.active AND s.deleted_at IS NULL
+                     THEN v.stock - v.reserved ELSE 0 END
+         FROM variants v JOIN products p ON p.id = v.product_id JOIN stores s ON s.id = p.store_id
+         WHERE v.id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(short
+        .iter()
+        .map(|w| {
+            let found = rows.iter().find(|r| r.0 == w.variant_id);
+            ShortLine {
+                variant_id: w.variant_id,
+                sku: found.map(|r| r.1.clone()).unwrap_or_default(),
+                requested: w.quantity,
+                available: found.map_or(0, |r| r.2.max(0)),
+            }
+        })
+        .collect())
+}
+
+/// How units held by an order move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Movement {
+    /// Reservation given back (cancel or expiry of a pending order).
+    Release,
+    /// Reservation taken out of stock (confirmation).
+    Deduct,
+    /// Deducted units put back on the shelf (cancel after confirmation).
+    Restock,
+}
+
+pub async fn apply(conn: &mut PgConnection, movement: Movement, lines: &[Want]) -> Result<()> {
+    let sql = match movement {
+        Movement::Release => {
+            "UPDATE variants SET reserved = reserved - $2 WHERE id = $1 AND reserved >= $2"
+        }
+        Movement::Deduct => {
+            "UPDATE variants SET reserved = reserved - $2, stock = stock - $2
+             WHERE id = $1 AND reserved >= $2 AND stock >= $2"
+        }
+        Movement::Restock => "UPDATE variants SET stock = stock + $2 WHERE id = $1",
+    };
+    for w in normalize(lines) {
+        let n = sqlx::query(sql)
+            .bind(w.variant_id)
+            .bind(w.quantity)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            // A held reservation that is not there means the books are wrong;
+            // refuse rather than push a counter negative.
+            return Err(Error::Internal(anyhow::anyhow!(
+                "stock {movement:?} of {} x {} does not match the variant's counters",
+                w.quantity,
+                w.variant_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_lines_merge_and_sort_in_lock_order() {
+        let a = Uuid::from_u128(2);
+        let b = Uuid::from_u128(1);
+        let merged = normalize(&[
+            Want {
+                variant_id: a,
+                quantity: 1,
+            },
+            Want {
+                variant_id: b,
+                quantity: 2,
+            },
+            Want {
+                variant_id: a,
+                quantity: 3,
+            },
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                Want {
+                    variant_id: b,
+                    quantity: 2
+                },
+                Want {
+                    variant_id: a,
+                    quantity: 4
+                },
+            ]
+        );
+    }
+}

@@ -1,0 +1,449 @@
+//! Orders as their owners, admins and vendors see them, with the status
+//! timeline; and the public tracking view.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    addresses::ShippingAddress,
+    cart::MoneyTotals,
+    pricing::Totals,
+    status::{OrderStatus, PaymentMethod},
+};
+use crate::{catalog::Actor, money::Money, users::Role, Error, Result};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderItem {
+    pub variant_id: Uuid,
+    pub product_id: Uuid,
+    pub store_id: Option<Uuid>,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i32,
+    pub unit_price: Money,
+    pub line_total: Money,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub status: OrderStatus,
+    pub at: DateTime<Utc>,
+    /// customer, admin, vendor, system, stripe or kaspi.
+    pub actor: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Tracking {
+    pub number: String,
+    pub courier: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentInfo {
+    pub method: PaymentMethod,
+    /// pending, paid, failed, refunded or on_delivery.
+    pub status: String,
+    /// Set when a provider reported a payment that does not match the order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CouponRef {
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShippingRef {
+    pub id: Option<Uuid>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Order {
+    pub number: String,
+    pub status: OrderStatus,
+    /// web, kaspi or ozon.
+    pub source: String,
+    pub items: Vec<OrderItem>,
+    pub totals: MoneyTotals,
+    pub coupon: Option<CouponRef>,
+    pub shipping_address: Option<ShippingAddress>,
+    pub shipping_method: Option<ShippingRef>,
+    pub payment: PaymentInfo,
+    pub tracking: Option<Tracking>,
+    pub timeline: Vec<TimelineEntry>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What `POST /orders/track` shows: nothing personal.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TrackedOrder {
+    pub number: String,
+    pub status: OrderStatus,
+    pub timeline: Vec<TimelineEntry>,
+    pub tracking: Option<Tracking>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    pub id: Uuid,
+    pub number: String,
+    pub user_id: Option<Uuid>,
+    pub status: String,
+    pub source: String,
+    pub currency: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub note: Option<String>,
+    pub shipping_address: Option<sqlx::types::Json<ShippingAddress>>,
+    pub shipping_method_id: Option<Uuid>,
+    pub shipping_method: Option<String>,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub shipping: i64,
+    pub tax: i64,
+    pub total: i64,
+    pub coupon_code: Option<String>,
+    pub payment_method: String,
+    pub payment_status: String,
+    pub payment_reference: Option<String>,
+    pub payment_flag: Option<String>,
+    pub client_secret: Option<String>,
+    pub stock_state: String,
+    pub tracking_number: Option<String>,
+    pub courier: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl OrderRow {
+    pub fn status(&self) -> OrderStatus {
+        OrderStatus::parse(&self.status).unwrap_or(OrderStatus::Pending)
+    }
+
+    pub fn method(&self) -> PaymentMethod {
+        PaymentMethod::parse(&self.payment_method).unwrap_or(PaymentMethod::CashOnDelivery)
+    }
+}
+
+pub const COLUMNS: &str = "id, number, user_id, status, source, currency, email, phone, note, \
+    shipping_address, shipping_method_id, shipping_method, subtotal, discount, shipping, tax, total, \
+    coupon_code, payment_method, payment_status, payment_reference, payment_flag, client_secret, \
+    stock_state, tracking_number, courier, created_at";
+
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    order_id: Uuid,
+    variant_id: Uuid,
+    product_id: Uuid,
+    store_id: Option<Uuid>,
+    sku: String,
+    name: String,
+    quantity: i32,
+    unit_price: i64,
+    line_total: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct LogRow {
+    order_id: Uuid,
+    to_status: String,
+    actor: String,
+    note: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+pub async fn find_by_number(
+    conn: &mut PgConnection,
+    number: &str,
+    lock: bool,
+) -> Result<Option<OrderRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM orders WHERE number = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(number.trim().to_ascii_uppercase())
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn find_by_id(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Option<OrderRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM orders WHERE id = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+async fn timelines(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<TimelineEntry>>> {
+    let rows: Vec<LogRow> = sqlx::query_as(
+        "SELECT order_id, to_status, actor, note, created_at FROM order_status_log
+         WHERE order_id = ANY($1) ORDER BY id",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    let mut map: HashMap<Uuid, Vec<TimelineEntry>> = HashMap::new();
+    for r in rows {
+        map.entry(r.order_id).or_default().push(TimelineEntry {
+            status: OrderStatus::parse(&r.to_status).unwrap_or(OrderStatus::Pending),
+            at: r.created_at,
+            actor: r.actor,
+            note: r.note,
+        });
+    }
+    Ok(map)
+}
+
+/// Assembles full orders from rows; `stores` limits the lines shown (vendors).
+pub async fn assemble(
+    conn: &mut PgConnection,
+    rows: Vec<OrderRow>,
+    stores: Option<&[Uuid]>,
+) -> Result<Vec<Order>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let items: Vec<ItemRow> = sqlx::query_as(
+        "SELECT order_id, variant_id, product_id, store_id, sku, name, quantity, unit_price, line_total
+         FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, sku",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_order: HashMap<Uuid, Vec<OrderItem>> = HashMap::new();
+    let currency: HashMap<Uuid, String> = rows.iter().map(|r| (r.id, r.currency.clone())).collect();
+    for i in items {
+        if let Some(stores) = stores {
+            if !i.store_id.is_some_and(|s| stores.contains(&s)) {
+                continue;
+            }
+        }
+        let c = currency.get(&i.order_id).cloned().unwrap_or_default();
+        by_order.entry(i.order_id).or_default().push(OrderItem {
+            variant_id: i.variant_id,
+            product_id: i.product_id,
+            store_id: i.store_id,
+            sku: i.sku,
+            name: i.name,
+            quantity: i.quantity,
+            unit_price: Money::new(i.unit_price, &c),
+            line_total: Money::new(i.line_total, &c),
+        });
+    }
+    let mut logs = timelines(conn, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let totals = Totals {
+                subtotal: r.subtotal,
+                discount: r.discount,
+                shipping: r.shipping,
+                tax: r.tax,
+                total: r.total,
+            };
+            Order {
+                status: r.status(),
+                items: by_order.remove(&r.id).unwrap_or_default(),
+                totals: MoneyTotals::new(&totals, &r.currency),
+                coupon: r.coupon_code.clone().map(|code| CouponRef { code }),
+                shipping_address: r.shipping_address.clone().map(|j| j.0),
+                shipping_method: r.shipping_method.clone().map(|name| ShippingRef {
+                    id: r.shipping_method_id,
+                    name,
+                }),
+                payment: PaymentInfo {
+                    method: r.method(),
+                    status: r.payment_status.clone(),
+                    flag: r.payment_flag.clone(),
+                },
+                tracking: r.tracking_number.clone().map(|number| Tracking {
+                    number,
+                    courier: r.courier.clone(),
+                }),
+                timeline: logs.remove(&r.id).unwrap_or_default(),
+                number: r.number,
+                source: r.source,
+                phone: r.phone,
+                email: r.email,
+                note: r.note,
+                created_at: r.created_at,
+            }
+        })
+        .collect())
+}
+
+pub async fn one(conn: &mut PgConnection, row: OrderRow, stores: Option<&[Uuid]>) -> Result<Order> {
+    assemble(conn, vec![row], stores)
+        .await?
+        .pop()
+        .ok_or(Error::NotFound)
+}
+
+/// The owner's order (admins see every order); anyone else gets 404.
+pub async fn get_for(pool: &PgPool, actor: Actor, number: &str) -> Result<Order> {
+    let mut conn = pool.acquire().await?;
+    let row = find_by_number(&mut conn, number, false)
+        .await?
+        .filter(|r| actor.is_admin() || r.user_id == Some(actor.id))
+        .ok_or(Error::NotFound)?;
+    one(&mut conn, row, None).await
+}
+
+pub async fn list_mine(
+    pool: &PgPool,
+    user: Uuid,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Order>, i64)> {
+    let mut conn = pool.acquire().await?;
+    let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+    )))
+    .bind(user)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1")
+        .bind(user)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok((assemble(&mut conn, rows, None).await?, total))
+}
+
+/// The stores a vendor owns.
+pub async fn vendor_stores(conn: &mut PgConnection, vendor: Uuid) -> Result<Vec<Uuid>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM stores WHERE owner_id = $1")
+            .bind(vendor)
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AdminFilter {
+    pub status: Option<OrderStatus>,
+    pub source: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// An e-mail address or a user id.
+    pub customer: Option<String>,
+}
+
+fn push_filters(q: &mut QueryBuilder<Postgres>, f: &AdminFilter, stores: Option<&[Uuid]>) {
+    q.push(" WHERE true");
+    if let Some(s) = f.status {
+        q.push(" AND o.status = ").push_bind(s.as_str());
+    }
+    if let Some(s) = &f.source {
+        q.push(" AND o.source = ").push_bind(s.clone());
+    }
+    if let Some(from) = f.from {
+        q.push(" AND o.created_at >= ").push_bind(from);
+    }
+    if let Some(to) = f.to {
+        q.push(" AND o.created_at < ").push_bind(to);
+    }
+    if let Some(c) = &f.customer {
+        match c.parse::<Uuid>() {
+            Ok(id) => {
+                q.push(" AND o.user_id = ").push_bind(id);
+            }
+            Err(_) => {
+                q.push(" AND lower(o.email) = lower(")
+                    .push_bind(c.trim().to_owned())
+                    .push(")");
+            }
+        }
+    }
+    if let Some(stores) = stores {
+        q.push(" AND EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.store_id = ANY(")
+            .push_bind(stores.to_vec())
+            .push("))");
+    }
+}
+
+/// Orders for the back office: admins see all, vendors the orders with
+/// lines of their stores, showing only those lines.
+pub async fn list_for_back_office(
+    pool: &PgPool,
+    actor: Actor,
+    filter: &AdminFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Order>, i64)> {
+    let mut conn = pool.acquire().await?;
+    let stores = match actor.role {
+        Role::Admin => None,
+        Role::Vendor => Some(vendor_stores(&mut conn, actor.id).await?),
+        Role::Customer => return Err(Error::Forbidden("admins and vendors only")),
+    };
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {} FROM orders o",
+        COLUMNS
+            .split(", ")
+            .map(|c| format!("o.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    push_filters(&mut q, filter, stores.as_deref());
+    q.push(" ORDER BY o.created_at DESC, o.id DESC LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    let rows: Vec<OrderRow> = q.build_query_as().fetch_all(&mut *conn).await?;
+    let mut c = QueryBuilder::<Postgres>::new("SELECT count(*) FROM orders o");
+    push_filters(&mut c, filter, stores.as_deref());
+    let total: i64 = c.build_query_scalar().fetch_one(&mut *conn).await?;
+    Ok((assemble(&mut conn, rows, stores.as_deref()).await?, total))
+}
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// The public tracking view; a wrong number and a wrong phone are the same
+/// `NotFound`.
+pub async fn track(pool: &PgPool, number: &str, phone: &str) -> Result<TrackedOrder> {
+    let mut conn = pool.acquire().await?;
+    let wanted = digits(phone);
+    let row = find_by_number(&mut conn, number, false)
+        .await?
+        .filter(|r| {
+            !wanted.is_empty() && r.phone.as_deref().map(digits).as_deref() == Some(wanted.as_str())
+        })
+        .ok_or(Error::NotFound)?;
+    let order = one(&mut conn, row, None).await?;
+    Ok(TrackedOrder {
+        number: order.number,
+        status: order.status,
+        timeline: order.timeline,
+        tracking: order.tracking,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digits;
+
+    #[test]
+    fn phones_compare_by_digits() {
+        assert_eq!(digits("+7 (701) 123-45-67"), "77011234567");
+    }
+}

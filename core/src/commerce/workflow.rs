@@ -1,0 +1,382 @@
+//! Moving orders through the state machine (`status`): every transition
+//! moves stock as its new status requires, is logged in `order_status_log`,
+//! and notifies the customer, all in the caller's transaction.
+
+use serde::Deserialize;
+use sqlx::{PgConnection, PgPool};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    inventory::{self, Movement, Want},
+    orders::{self, Order, OrderRow},
+    status::{check, Mover, OrderStatus, PaymentMethod, Refusal},
+    Rules,
+};
+use crate::{
+    catalog::Actor,
+    jobs::{RefundPayment, SendEmail},
+    mail::MailTemplate,
+    outbox,
+    users::Role,
+    Error, Result,
+};
+
+/// A requested transition.
+#[derive(Debug, Clone)]
+pub struct Move {
+    pub to: OrderStatus,
+    pub mover: Mover,
+    /// What the timeline shows: customer, admin, vendor, system, stripe, kaspi.
+    pub actor: String,
+    pub actor_id: Option<Uuid>,
+    pub note: Option<String>,
+    pub tracking_number: Option<String>,
+    pub courier: Option<String>,
+}
+
+impl Move {
+    pub fn system(to: OrderStatus, actor: &str, note: Option<String>) -> Self {
+        Move {
+            to,
+            mover: Mover::System,
+            actor: actor.to_owned(),
+            actor_id: None,
+            note,
+            tracking_number: None,
+            courier: None,
+        }
+    }
+}
+
+/// What the transition did that the caller may act on after commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    /// Stock or reservations changed: public availability did.
+    pub stock_changed: bool,
+}
+
+async fn lines(conn: &mut PgConnection, order: Uuid) -> Result<Vec<Want>> {
+    let rows: Vec<(Uuid, i32)> =
+        sqlx::query_as("SELECT variant_id, quantity FROM order_items WHERE order_id = $1")
+            .bind(order)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(variant_id, quantity)| Want {
+            variant_id,
+            quantity,
+        })
+        .collect())
+}
+
+/// Applies `mv` to `order`, which the caller has locked (`FOR UPDATE`).
+pub async fn apply(
+    conn: &mut PgConnection,
+    rules: &Rules,
+    order: &OrderRow,
+    mv: Move,
+) -> Result<Moved> {
+    let from = order.status();
+    let method = order.method();
+    match check(from, mv.to, method, mv.mover) {
+        Ok(()) => {}
+        Err(Refusal::Illegal) => {
+            return Err(Error::Conflict(format!(
+                "order {} is {}; it cannot become {}",
+                order.number,
+                from.as_str(),
+                mv.to.as_str()
+            )))
+        }
+        Err(Refusal::NotYours) => {
+            return Err(Error::Forbidden("this transition is not yours to make"))
+        }
+    }
+    let tracking_number = super::optional_text(mv.tracking_number);
+    if mv.to == OrderStatus::Shipped && tracking_number.is_none() && order.tracking_number.is_none()
+    {
+        return Err(Error::invalid(
+            "tracking_number",
+            "is required to ship an order",
+        ));
+    }
+    let movement = match (mv.to, order.stock_state.as_str()) {
+        (OrderStatus::Confirmed, "reserved") => Some((Movement::Deduct, "deducted")),
+        (OrderStatus::Cancelled, "reserved") => Some((Movement::Release, "released")),
+        (OrderStatus::Cancelled, "deducted") => Some((Movement::Restock, "released")),
+        _ => None,
+    };
+    if let Some((m, _)) = movement {
+        let held = lines(conn, order.id).await?;
+        inventory::apply(conn, m, &held).await?;
+    }
+    let payment_status = match mv.to {
+        OrderStatus::Paid => "paid",
+        OrderStatus::Refunded => "refunded",
+        OrderStatus::Delivered if method == PaymentMethod::CashOnDelivery => "paid",
+        _ => order.payment_status.as_str(),
+    };
+    let refund = mv.to == OrderStatus::Cancelled
+        && order.payment_status == "paid"
+        && method == PaymentMethod::Stripe;
+    sqlx::query(
+        "UPDATE orders SET status = $2, stock_state = $3, payment_status = $4,
+             tracking_number = COALESCE($5, tracking_number), courier = COALESCE($6, courier),
+             reserved_until = NULL, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(order.id)
+    .bind(mv.to.as_str())
+    .bind(movement.map_or(order.stock_state.as_str(), |(_, s)| s))
+    .bind(payment_status)
+    .bind(&tracking_number)
+    .bind(super::optional_text(mv.courier))
+    .execute(&mut *conn)
+    .await?;
+    let note = super::optional_text(mv.note);
+    log(
+        conn,
+        order.id,
+        Some(from),
+        mv.to,
+        &mv.actor,
+        mv.actor_id,
+        note.as_deref(),
+    )
+    .await?;
+    if refund {
+        outbox::enqueue(conn, &rules.pipeline, &RefundPayment { order: order.id }).await?;
+    }
+    notify(
+        conn,
+        rules,
+        order,
+        mv.to,
+        note,
+        tracking_number.or(order.tracking_number.clone()),
+    )
+    .await?;
+    Ok(Moved {
+        stock_changed: movement.is_some(),
+    })
+}
+
+pub async fn log(
+    conn: &mut PgConnection,
+    order: Uuid,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    actor: &str,
+    actor_id: Option<Uuid>,
+    note: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_status_log (order_id, from_status, to_status, actor, actor_id, note)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(order)
+    .bind(from.map(OrderStatus::as_str))
+    .bind(to.as_str())
+    .bind(actor)
+    .bind(actor_id)
+    .bind(note)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The customer hears of every transition; the messenger issue adds its
+/// channels here.
+async fn notify(
+    conn: &mut PgConnection,
+    rules: &Rules,
+    order: &OrderRow,
+    to: OrderStatus,
+    note: Option<String>,
+    tracking: Option<String>,
+) -> Result<()> {
+    let Some(email) = order.email.clone() else {
+        return Ok(());
+    };
+    let name = order
+        .shipping_address
+        .as_ref()
+        .map(|a| a.0.name.clone())
+        .unwrap_or_else(|| "customer".into());
+    let job = SendEmail {
+        key: format!("order:{}:{}", order.id, to.as_str()),
+        to: email,
+        template: MailTemplate::OrderStatus {
+            name,
+            number: order.number.clone(),
+            status: to.as_str().to_owned(),
+            note,
+            tracking: tracking.filter(|_| to == OrderStatus::Shipped),
+        },
+    };
+    outbox::enqueue(conn, &rules.pipeline, &job).await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    pub tracking_number: Option<String>,
+    pub courier: Option<String>,
+    pub note: Option<String>,
+}
+
+fn check_note(note: &Option<String>) -> Result<()> {
+    if note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
+        return Err(Error::invalid("note", "must be at most 1000 characters"));
+    }
+    Ok(())
+}
+
+/// An admin's or vendor's transition. Vendors act on orders whose every line
+/// is in their stores; an order without their lines does not exist for them.
+pub async fn change_by_staff(
+    pool: &PgPool,
+    rules: &Rules,
+    actor: Actor,
+    number: &str,
+    change: StatusChange,
+) -> Result<(Order, Moved)> {
+    check_note(&change.note)?;
+    let mut tx = pool.begin().await?;
+    let order = orders::find_by_number(&mut tx, number, true)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let (mover, label, stores) = match actor.role {
+        Role::Admin => (Mover::Admin, "admin", None),
+        Role::Vendor => {
+            let mine = orders::vendor_stores(&mut tx, actor.id).await?;
+            let line_stores: Vec<Option<Uuid>> =
+                sqlx::query_scalar("SELECT store_id FROM order_items WHERE order_id = $1")
+                    .bind(order.id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let owned = line_stores
+                .iter()
+                .filter(|s| s.is_some_and(|s| mine.contains(&s)))
+                .count();
+            if owned == 0 {
+                return Err(Error::NotFound);
+            }
+            if owned < line_stores.len() {
+                return Err(Error::Forbidden(
+                    "this order has lines of other stores; an admin moves it",
+                ));
+            }
+            (Mover::Vendor, "vendor", Some(mine))
+        }
+        Role::Customer => return Err(Error::Forbidden("admins and vendors only")),
+    };
+    let moved = apply(
+        &mut tx,
+        rules,
+        &order,
+        Move {
+            to: change.status,
+            mover,
+            actor: label.into(),
+            actor_id: Some(actor.id),
+            note: change.note,
+            tracking_number: change.tracking_number,
+            courier: change.courier,
+        },
+    )
+    .await?;
+    let row = orders::find_by_id(&mut tx, order.id, false)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let view = orders::one(&mut tx, row, stores.as_deref()).await?;
+    tx.commit().await?;
+    Ok((view, moved))
+}
+
+/// The customer cancels their own order while it is pending or paid.
+pub async fn cancel_by_customer(
+    pool: &PgPool,
+    rules: &Rules,
+    user: Uuid,
+    number: &str,
+    note: Option<String>,
+) -> Result<(Order, Moved)> {
+    check_note(&note)?;
+    let mut tx = pool.begin().await?;
+    let order = orders::find_by_number(&mut tx, number, true)
+        .await?
+        .filter(|o| o.user_id == Some(user))
+        .ok_or(Error::NotFound)?;
+    let moved = apply(
+        &mut tx,
+        rules,
+        &order,
+        Move {
+            to: OrderStatus::Cancelled,
+            mover: Mover::Customer,
+            actor: "customer".into(),
+            actor_id: Some(user),
+            note,
+            tracking_number: None,
+            courier: None,
+        },
+    )
+    .await?;
+    let row = orders::find_by_id(&mut tx, order.id, false)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let view = orders::one(&mut tx, row, None).await?;
+    tx.commit().await?;
+    Ok((view, moved))
+}
+
+/// Cancels up to `limit` pending orders whose reservation expired, each in
+/// its own transaction. Returns how many.
+pub async fn expire_reservations(pool: &PgPool, rules: &Rules, limit: i64) -> Result<u64> {
+    let due: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM orders WHERE status = 'pending' AND reserved_until < now()
+         ORDER BY reserved_until LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let mut expired = 0;
+    for id in due {
+        let mut tx = pool.begin().await?;
+        // Re-checked under the lock: a payment may have arrived meanwhile.
+        let Some(order) = orders::find_by_id(&mut tx, id, true)
+            .await?
+            .filter(|o| o.status() == OrderStatus::Pending && o.payment_status != "paid")
+        else {
+            continue;
+        };
+        let still_due: bool = sqlx::query_scalar(
+            "SELECT COALESCE(reserved_until < now(), false) FROM orders WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !still_due {
+            continue;
+        }
+        apply(
+            &mut tx,
+            rules,
+            &order,
+            Move::system(
+                OrderStatus::Cancelled,
+                "system",
+                Some("payment not received in time; reservation released".into()),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        expired += 1;
+    }
+    Ok(expired)
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Checkout benchmark (wrk, apt-get install wrk) against a release build of
+# `bazaar api` + worker: "buy now" checkouts of one unit, cash on delivery,
+# by 50 customers with fresh Idempotency-Keys,
+#   1. spread over 10,000 distinct variants (no contention), and
+#   2. all on one hot variant (every checkout updates the same row).
+# Afterwards it checks that no unit was oversold: for every variant,
+# reserved = units in pending orders and reserved <= stock.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash ops/scripts/services.sh
+command -v wrk >/dev/null || { echo "install wrk first: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release --locked
+duration="${DURATION:-15s}"
+conns="${CONNECTIONS:-64}"
+db="bazaar_bench_checkout"
+psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+export BAZAAR_BIND=127.0.0.1:18081 LOG_FORMAT=json RUST_LOG=warn ACCESS_TOKEN_TTL_SECS=3600
+export JWT_SECRET=bench-secret-bench-secret-bench-secret REDIS_PREFIX="benchco$$"
+export RATE_LIMIT_LOGIN_PER_IP=100000
+./target/release/bazaar seed --products 4000 >/dev/null
+sql() { psql -h 127.0.0.1 -U postgres -d "$db" -tAc "$1"; }
+sql "UPDATE variants SET stock = 1000000, reserved = 0" >/dev/null
+work=$(mktemp -d)
+sql "SELECT id FROM variants WHERE active AND price > 0 ORDER BY random() LIMIT 10000" > "$work/variants"
+sql "SELECT id FROM variants WHERE active AND price > 0 LIMIT 1" > "$work/hot"
+shipping=$(sql "SELECT id FROM shipping_methods ORDER BY price LIMIT 1")
+./target/release/bazaar all > "$work/bazaar.log" 2>&1 &
+app=$!
+trap 'kill $app 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do curl -sf "http://$BAZAAR_BIND/health/ready" >/dev/null && break; sleep 0.1; done
+for i in $(seq 1 50); do
+  curl -sf -X POST "http://$BAZAAR_BIND/api/v1/auth/register" -H 'content-type: application/json' \
+    -d "{\"email\":\"bench$i@example.com\",\"password\":\"bench-password-1\",\"name\":\"Bench $i\",\"role\":\"customer\"}" \
+    | sed -E 's/.*"access_token":"([^"]+)".*/\1/' >> "$work/tokens"
+done
+echo "variants: $(wc -l < "$work/variants"), customers: $(wc -l < "$work/tokens")"
+run() {
+  local name=$1 file=$2
+  echo "== $name: $conns connections, $duration"
+  VARIANTS_FILE=$file TOKENS_FILE="$work/tokens" SHIPPING_METHOD_ID=$shipping \
+    wrk -t2 -c"$conns" -d"$duration" --latency -s ops/scripts/bench-checkout.lua \
+    "http://$BAZAAR_BIND" | grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"
+}
+run "distinct variants (no contention)" "$work/variants"
+run "one hot variant (full contention)" "$work/hot"
+echo "== books"
+sql "SELECT count(*) || ' orders, ' || sum(total) || ' total' FROM orders"
+bad=$(sql "SELECT count(*) FROM variants v WHERE v.reserved > v.stock OR v.reserved <>
+        COALESCE((SELECT sum(i.quantity) FROM order_items i JOIN orders o ON o.id = i.order_id
+                  WHERE i.variant_id = v.id AND o.status = 'pending'), 0)")
+echo "variants whose reservations disagree with pending orders: $bad"
+[ "$bad" = 0 ]

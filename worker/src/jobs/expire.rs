@@ -1,0 +1,23 @@
+//! `ops.expire_reservations`: cancels unpaid orders whose reservation ran
+//! out, releasing their stock, then tells the catalogue caches.
+
+use bazaar_core::commerce::workflow;
+
+use super::JobError;
+use crate::Deps;
+
+/// Orders handled per run; the next tick takes the rest.
+const PER_RUN: i64 = 1_000;
+
+pub async fn run(deps: &Deps) -> Result<(), JobError> {
+    let expired = workflow::expire_reservations(&deps.pool, &deps.rules, PER_RUN)
+        .await
+        .map_err(|e| JobError::retry(format!("{e:#}")))?;
+    if expired > 0 {
+        tracing::info!(expired, "expired reservations released");
+        if let Err(e) = bazaar_core::catalog::publish_change(&deps.config).await {
+            tracing::warn!(error = %e, "could not tell the catalogue caches");
+        }
+    }
+    Ok(())
+}
