@@ -37,10 +37,7 @@ async fn stripe_order(app: &TestApp, shop: &Shop, token: &str) -> (Value, Intent
 async fn deliver(app: &TestApp, event: &Value) {
     let r = app.stripe_webhook(event).await;
     assert_eq!(r.status(), 200, "{event}");
-    assert_eq!(
-        r.json::<Value>().await.unwrap(),
-        json!({ "received": true })
-    );
+    assert_eq!(r.json::<Value>().await.unwrap()["received"], json!(true));
 }
 
 /// Posts to the Stripe webhook with a signature header of our own making.
