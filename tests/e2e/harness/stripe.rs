@@ -438,7 +438,7 @@ impl Invalid {
         }
     }
 
-    fn invalid(param: &str, message: String) -> Self {
+    fn bad_value(param: &str, message: String) -> Self {
         Self {
             code: "parameter_invalid",
             param: param.to_owned(),
@@ -473,14 +473,14 @@ fn intent_params(p: &BTreeMap<String, String>) -> Result<NewIntent, Invalid> {
     let amount = positive(p, "amount")?.ok_or_else(|| Invalid::missing("amount"))?;
     let currency = required(p, "currency")?;
     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
-        return Err(Invalid::invalid(
+        return Err(Invalid::bad_value(
             "currency",
             format!("Invalid currency: {currency}. This fake takes three lower-case letters."),
         ));
     }
     let automatic = required(p, "automatic_payment_methods[enabled]")?;
     if automatic != "true" {
-        return Err(Invalid::invalid(
+        return Err(Invalid::bad_value(
             "automatic_payment_methods[enabled]",
             format!("bazaar must send automatic_payment_methods[enabled]=true, not {automatic:?}"),
         ));
@@ -503,7 +503,7 @@ fn refund_params(p: &BTreeMap<String, String>) -> Result<NewRefund, Invalid> {
         .as_deref()
         .filter(|r| !matches!(*r, "duplicate" | "fraudulent" | "requested_by_customer"));
     if let Some(other) = unknown_reason {
-        return Err(Invalid::invalid(
+        return Err(Invalid::bad_value(
             "reason",
             format!("Invalid reason {other:?}: must be one of duplicate, fraudulent, or requested_by_customer"),
         ));
@@ -554,7 +554,7 @@ fn positive(p: &BTreeMap<String, String>, name: &str) -> Result<Option<i64>, Inv
     let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
     match value.parse::<i64>() {
         Ok(n) if digits && n > 0 => Ok(Some(n)),
-        _ => Err(Invalid::invalid(
+        _ => Err(Invalid::bad_value(
             name,
             format!("Invalid positive integer: {value}"),
         )),
