@@ -144,10 +144,8 @@ async fn success_body<T: DeserializeOwned>(response: Response) -> Result<T, Stri
         // With the same idempotency key Stripe replays this answer, so a
         // retry is safe and may read it whole.
         return serde_json::from_slice(&bytes).map_err(|e| StripeError::Retryable {
-            message: format!(
-                "unreadable answer from Stripe ({e}): {}",
-                excerpt(&String::from_utf8_lossy(&bytes))
-            ),
+            // Not the body: a payment intent carries its client secret.
+            message: format!("unreadable answer from Stripe ({e})"),
             retry_after: None,
         });
     }

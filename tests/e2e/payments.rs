@@ -419,3 +419,85 @@ async fn without_their_configuration_kaspi_and_stripe_are_not_offered() {
     assert_eq!(count(&app, "SELECT count(*) FROM orders").await, 0);
     assert_eq!(stock(&app, &shop.variant("CTEE-S-RED")).await, (10, 0));
 }
+
+#[tokio::test]
+async fn a_refund_made_at_stripe_before_confirmation_gives_the_reserved_units_back() {
+    let app = TestApp::builder().stripe().start().await;
+    let fake = app.stripe.as_ref().unwrap();
+    let shop = shop(&app).await;
+    let ann = customer(&app, "ann@example.com").await;
+    let (placed, intent) = stripe_order(&app, &shop, &ann).await;
+    let order_number = number(&placed);
+    deliver(&app, &succeeded("evt_paid", &intent)).await;
+    wait_for_status(&app, &ann, &order_number, "paid").await;
+    assert_eq!(stock(&app, &shop.variant("CTEE-S-RED")).await, (10, 1));
+
+    // Support refunds it from the Stripe dashboard.
+    let refunded = stripe::event(
+        "evt_dashboard_refund",
+        "charge.refunded",
+        stripe::charge_refunded_object(&intent),
+    );
+    deliver(&app, &refunded).await;
+    let done = wait_for_status(&app, &ann, &order_number, "refunded").await;
+    assert_eq!(done["payment"]["status"], "refunded");
+    assert_eq!(stock(&app, &shop.variant("CTEE-S-RED")).await, (10, 0));
+    app.drain().await;
+    assert_eq!(fake.refund_calls(), 0, "Stripe refunded it already");
+}
+
+#[tokio::test]
+async fn an_unpaid_order_cancelled_gives_its_coupon_use_back() {
+    let app = TestApp::builder().stripe().start().await;
+    let shop = shop(&app).await;
+    let ann = customer(&app, "ann@example.com").await;
+    crate::commerce::create_coupon(
+        &app,
+        &shop,
+        json!({ "code": "ONCE", "kind": "percent", "value": 10, "usage_limit": 1, "per_customer_limit": 1 }),
+    )
+    .await;
+    let variant = shop.variant("CTEE-S-RED");
+    crate::commerce::add(&app, crate::commerce::As::User(&ann), &variant, 1).await;
+    crate::commerce::cart_expect(
+        &app,
+        "POST",
+        "/api/v1/cart/coupon",
+        crate::commerce::As::User(&ann),
+        Some(json!({ "code": "once" })),
+        200,
+    )
+    .await;
+    let placed = place(&app, &ann, &shop.order("stripe")).await;
+    assert!(amount(&placed["order"]["totals"]["discount"]) > 0);
+    assert_eq!(
+        count(&app, "SELECT used::bigint FROM coupons WHERE code = 'ONCE'").await,
+        1
+    );
+    let order_number = number(&placed);
+    expect(
+        &app,
+        "POST",
+        &format!("/api/v1/orders/{order_number}/cancel"),
+        Some(&ann),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(
+        count(&app, "SELECT used::bigint FROM coupons WHERE code = 'ONCE'").await,
+        0,
+        "the card never paid: the coupon is free again"
+    );
+    // And the customer can use it again.
+    crate::commerce::add(&app, crate::commerce::As::User(&ann), &variant, 1).await;
+    crate::commerce::cart_expect(
+        &app,
+        "POST",
+        "/api/v1/cart/coupon",
+        crate::commerce::As::User(&ann),
+        Some(json!({ "code": "ONCE" })),
+        200,
+    )
+    .await;
+}

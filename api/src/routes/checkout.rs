@@ -9,7 +9,7 @@ use bazaar_core::{
     commerce::{
         checkout::{self, CheckoutRequest, CheckoutResponse},
         payments,
-        status::PaymentMethod,
+        status::{OrderStatus, PaymentMethod},
     },
     Error,
 };
@@ -67,7 +67,9 @@ async fn place(
         state.cache.changed().await;
     }
     let mut response = checkout::response(&state.pool, outcome.order()).await?;
-    if response.payment.method == PaymentMethod::Stripe && response.payment.client_secret.is_none()
+    if response.payment.method == PaymentMethod::Stripe
+        && response.payment.client_secret.is_none()
+        && response.order.status == OrderStatus::Pending
     {
         let stripe = state
             .stripe
@@ -76,7 +78,7 @@ async fn place(
         let totals = &response.order.totals.total;
         let number = &response.order.number;
         let intent = stripe
-            .create_payment_intent(totals.amount, &totals.currency, number, &format!("checkout-{number}"))
+            .create_payment_intent(totals.amount, &totals.currency, number, &format!("checkout-{}", outcome.order()))
             .await
             .map_err(|e| {
                 tracing::warn!(order.number = %number, error = %e, "creating the payment intent failed");

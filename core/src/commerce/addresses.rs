@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -164,13 +164,13 @@ pub async fn list(pool: &PgPool, user: Uuid) -> Result<Vec<Address>> {
     .await?)
 }
 
-pub async fn get(pool: &PgPool, user: Uuid, id: Uuid) -> Result<Address> {
+pub async fn get(conn: &mut PgConnection, user: Uuid, id: Uuid) -> Result<Address> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM addresses WHERE id = $1 AND user_id = $2"
     )))
     .bind(id)
     .bind(user)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?
     .ok_or(Error::NotFound)
 }
@@ -219,7 +219,7 @@ pub async fn create(pool: &PgPool, user: Uuid, input: AddressInput) -> Result<Ad
 
 /// Applies the fields that are present over the stored address.
 pub async fn update(pool: &PgPool, user: Uuid, id: Uuid, input: AddressInput) -> Result<Address> {
-    let old = get(pool, user, id).await?;
+    let old = get(&mut *pool.acquire().await?, user, id).await?;
     let merged = AddressInput {
         name: input.name.or(Some(old.name)),
         line1: input.line1.or(Some(old.line1)),

@@ -550,9 +550,17 @@ pub async fn contents(
     conn: &mut PgConnection,
     user: Uuid,
 ) -> Result<(Option<Uuid>, Vec<Want>, Option<Uuid>)> {
-    let Some(cart) = find(conn, &Owner::User(user)).await? else {
+    // Locked until the checkout commits: a second checkout of the same cart
+    // (another tab, another key) waits, then finds it empty.
+    let row: Option<(Uuid, Option<Uuid>)> =
+        sqlx::query_as("SELECT id, coupon_id FROM carts WHERE user_id = $1 FOR UPDATE")
+            .bind(user)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((id, coupon_id)) = row else {
         return Ok((None, Vec::new(), None));
     };
+    let cart = Found { id, coupon_id };
     let wants: Vec<(Uuid, i32)> =
         sqlx::query_as("SELECT variant_id, quantity FROM cart_items WHERE cart_id = $1")
             .bind(cart.id)

@@ -290,7 +290,7 @@ pub async fn place(
     }
     let address = match (v.address, v.address_id) {
         (Some(a), _) => a,
-        (None, Some(id)) => addresses::get(pool, user, id)
+        (None, Some(id)) => addresses::get(&mut tx, user, id)
             .await
             .map_err(|e| match e {
                 Error::NotFound => Error::invalid("address_id", "no such address"),
@@ -350,6 +350,13 @@ pub async fn place(
             "coupon {}: {problem}; remove it and check out again",
             c.code
         )));
+    }
+    if v.method.is_prepaid() && totals.total < 100 {
+        // Providers refuse (near-)zero payments.
+        return Err(Error::invalid(
+            "payment_method",
+            "nothing to pay online for this order; choose cash_on_delivery",
+        ));
     }
     let (payment_status, reserved_until) = if v.method.is_prepaid() {
         ("pending", Some(rules.reservation_ttl.as_secs_f64()))

@@ -440,3 +440,20 @@ pub async fn redeem(
     .await?;
     Ok(())
 }
+
+/// Undoes the coupon use of an order cancelled before it was paid.
+pub async fn give_back(conn: &mut PgConnection, order: Uuid) -> Result<()> {
+    let coupon: Option<Uuid> = sqlx::query_scalar(
+        "DELETE FROM coupon_redemptions WHERE order_id = $1 RETURNING coupon_id",
+    )
+    .bind(order)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(coupon) = coupon {
+        sqlx::query("UPDATE coupons SET used = used - 1 WHERE id = $1 AND used > 0")
+            .bind(coupon)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}

@@ -43,7 +43,12 @@ impl Rules {
             reservation_ttl: config.commerce.reservation_ttl,
             pipeline: config.pipeline.clone(),
             public_url: config.public_url.clone(),
-            stripe_enabled: config.commerce.stripe.is_some(),
+            // Without the webhook secret no payment could ever be confirmed.
+            stripe_enabled: config
+                .commerce
+                .stripe
+                .as_ref()
+                .is_some_and(|s| s.webhook_secret.is_some()),
             kaspi_enabled: config.commerce.kaspi_webhook_secret.is_some(),
         }
     }

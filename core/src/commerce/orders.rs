@@ -433,7 +433,12 @@ pub async fn track(pool: &PgPool, number: &str, phone: &str) -> Result<TrackedOr
     Ok(TrackedOrder {
         number: order.number,
         status: order.status,
-        timeline: order.timeline,
+        // Notes are for the customer and the shop, not whoever knows the phone.
+        timeline: order
+            .timeline
+            .into_iter()
+            .map(|t| TimelineEntry { note: None, ..t })
+            .collect(),
         tracking: order.tracking,
     })
 }

@@ -127,8 +127,9 @@ fn stripe_report(kind: &str, payload: &Value) -> Report {
             reference: id,
         },
         "charge.refunded" => {
+            let amount = obj["amount"].as_i64().unwrap_or(i64::MAX);
             let full = obj["refunded"].as_bool() == Some(true)
-                || obj["amount_refunded"].as_i64() >= obj["amount"].as_i64();
+                || obj["amount_refunded"].as_i64().unwrap_or(0) >= amount;
             if full {
                 Report::Refunded {
                     number,
@@ -296,12 +297,16 @@ async fn apply_report(
                     // cancelled: the money goes back.
                     sqlx::query("UPDATE orders SET payment_status = 'paid', payment_flag = $2 WHERE id = $1")
                         .bind(order.id)
-                        .bind("paid after cancellation; refunded")
+                        .bind("paid after cancellation; refund issued")
                         .execute(&mut *conn)
                         .await?;
                     if expected == PaymentMethod::Stripe {
                         outbox::enqueue(conn, &rules.pipeline, &RefundPayment { order: order.id })
                             .await?;
+                    } else {
+                        let why =
+                            "paid after cancellation: refund it in the Kaspi merchant cabinet";
+                        flag(conn, order.id, why).await?;
                     }
                     Ok("paid after cancellation: refund".into())
                 }
@@ -312,6 +317,9 @@ async fn apply_report(
             let Some(order) = locate(conn, &number, &reference).await? else {
                 return Ok("no such order".into());
             };
+            if order.method() != expected {
+                return Ok("ignored: the order is not paid that way".into());
+            }
             // A failure reported after (or overtaken by) a success changes nothing.
             if order.status() == OrderStatus::Pending && order.payment_status == "pending" {
                 sqlx::query(
@@ -328,10 +336,11 @@ async fn apply_report(
             let Some(order) = locate(conn, &number, &reference).await? else {
                 return Ok("no such order".into());
             };
+            if order.method() != expected || order.payment_status != "paid" {
+                return Ok("ignored: nothing to refund".into());
+            }
             match order.status() {
-                OrderStatus::Paid | OrderStatus::Cancelled | OrderStatus::Delivered
-                    if order.payment_status == "paid" =>
-                {
+                OrderStatus::Paid | OrderStatus::Cancelled | OrderStatus::Delivered => {
                     workflow::apply(
                         conn,
                         rules,
@@ -341,7 +350,17 @@ async fn apply_report(
                     .await?;
                     Ok("refunded".into())
                 }
-                _ => Ok("ignored: nothing to refund".into()),
+                // Refunded at the provider while the shop is fulfilling it:
+                // stop and tell the shop rather than guess.
+                other => {
+                    sqlx::query("UPDATE orders SET payment_status = 'refunded' WHERE id = $1")
+                        .bind(order.id)
+                        .execute(&mut *conn)
+                        .await?;
+                    let why = format!("refunded at {provider} while {}", other.as_str());
+                    flag(conn, order.id, &why).await?;
+                    Ok("flagged: refunded during fulfilment".into())
+                }
             }
         }
     }
@@ -353,7 +372,8 @@ pub async fn refund_target(
     order: Uuid,
 ) -> Result<Option<(String, String)>> {
     let row: Option<(Option<String>, Option<String>, String)> = sqlx::query_as(
-        "SELECT payment_reference, refund_id, number FROM orders WHERE id = $1 FOR UPDATE",
+        "SELECT payment_reference, refund_id, number FROM orders
+         WHERE id = $1 AND payment_status = 'paid' FOR UPDATE",
     )
     .bind(order)
     .fetch_optional(conn)

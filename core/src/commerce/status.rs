@@ -125,7 +125,8 @@ pub fn check(
     let allowed = match mover {
         Mover::System | Mover::Admin => true,
         // Payments are the providers' to report; money goes back through admins.
-        Mover::Vendor => !matches!(to, Paid | Refunded),
+        // Cancelling a confirmed order is the shop's (admin's) decision.
+        Mover::Vendor => !(matches!(to, Paid | Refunded) || (from == Confirmed && to == Cancelled)),
         Mover::Customer => to == Cancelled && matches!(from, Pending | Paid),
     };
     if allowed {
@@ -224,5 +225,9 @@ mod tests {
             Err(Refusal::NotYours)
         );
         assert_eq!(check(Confirmed, Shipped, card, Mover::Vendor), Ok(()));
+        assert_eq!(
+            check(Confirmed, Cancelled, card, Mover::Vendor),
+            Err(Refusal::NotYours)
+        );
     }
 }

@@ -106,6 +106,8 @@ pub async fn apply(
         (OrderStatus::Confirmed, "reserved") => Some((Movement::Deduct, "deducted")),
         (OrderStatus::Cancelled, "reserved") => Some((Movement::Release, "released")),
         (OrderStatus::Cancelled, "deducted") => Some((Movement::Restock, "released")),
+        // Refunded before confirmation: the goods never left.
+        (OrderStatus::Refunded, "reserved") => Some((Movement::Release, "released")),
         _ => None,
     };
     if let Some((m, _)) = movement {
@@ -118,13 +120,24 @@ pub async fn apply(
         OrderStatus::Delivered if method == PaymentMethod::CashOnDelivery => "paid",
         _ => order.payment_status.as_str(),
     };
-    let refund = mv.to == OrderStatus::Cancelled
+    // Money goes back when a paid order is cancelled or refunded by people;
+    // a refund the provider reports (System) has happened already.
+    let gives_money_back = matches!(mv.to, OrderStatus::Cancelled | OrderStatus::Refunded)
         && order.payment_status == "paid"
-        && method == PaymentMethod::Stripe;
+        && mv.mover != Mover::System;
+    let refund = gives_money_back && method == PaymentMethod::Stripe;
+    let payment_flag = (gives_money_back && method == PaymentMethod::Kaspi)
+        .then_some("paid through Kaspi: refund it in the Kaspi merchant cabinet");
+    let payment_status = if refund && mv.to == OrderStatus::Refunded {
+        // Refunded for real when Stripe confirms it (charge.refunded).
+        "paid"
+    } else {
+        payment_status
+    };
     sqlx::query(
         "UPDATE orders SET status = $2, stock_state = $3, payment_status = $4,
              tracking_number = COALESCE($5, tracking_number), courier = COALESCE($6, courier),
-             reserved_until = NULL, updated_at = now()
+             payment_flag = COALESCE($7, payment_flag), reserved_until = NULL, updated_at = now()
          WHERE id = $1",
     )
     .bind(order.id)
@@ -133,8 +146,13 @@ pub async fn apply(
     .bind(payment_status)
     .bind(&tracking_number)
     .bind(super::optional_text(mv.courier))
+    .bind(payment_flag)
     .execute(&mut *conn)
     .await?;
+    if mv.to == OrderStatus::Cancelled && order.payment_status != "paid" {
+        // An order that never got paid gives its coupon use back.
+        super::coupons::give_back(conn, order.id).await?;
+    }
     let note = super::optional_text(mv.note);
     log(
         conn,
@@ -340,6 +358,7 @@ pub async fn cancel_by_customer(
 pub async fn expire_reservations(pool: &PgPool, rules: &Rules, limit: i64) -> Result<u64> {
     let due: Vec<Uuid> = sqlx::query_scalar(
         "SELECT id FROM orders WHERE status = 'pending' AND reserved_until < now()
+           AND payment_flag IS NULL
          ORDER BY reserved_until LIMIT $1",
     )
     .bind(limit)
@@ -347,13 +366,27 @@ pub async fn expire_reservations(pool: &PgPool, rules: &Rules, limit: i64) -> Re
     .await?;
     let mut expired = 0;
     for id in due {
+        // One order that cannot be expired must not hold up the others.
+        match expire_one(pool, rules, id).await {
+            Ok(true) => expired += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(order.id = %id, error = %e, "could not expire the reservation")
+            }
+        }
+    }
+    Ok(expired)
+}
+
+async fn expire_one(pool: &PgPool, rules: &Rules, id: Uuid) -> Result<bool> {
+    {
         let mut tx = pool.begin().await?;
         // Re-checked under the lock: a payment may have arrived meanwhile.
         let Some(order) = orders::find_by_id(&mut tx, id, true)
             .await?
             .filter(|o| o.status() == OrderStatus::Pending && o.payment_status != "paid")
         else {
-            continue;
+            return Ok(false);
         };
         let still_due: bool = sqlx::query_scalar(
             "SELECT COALESCE(reserved_until < now(), false) FROM orders WHERE id = $1",
@@ -362,7 +395,7 @@ pub async fn expire_reservations(pool: &PgPool, rules: &Rules, limit: i64) -> Re
         .fetch_one(&mut *tx)
         .await?;
         if !still_due {
-            continue;
+            return Ok(false);
         }
         apply(
             &mut tx,
@@ -376,7 +409,6 @@ pub async fn expire_reservations(pool: &PgPool, rules: &Rules, limit: i64) -> Re
         )
         .await?;
         tx.commit().await?;
-        expired += 1;
+        Ok(true)
     }
-    Ok(expired)
 }
