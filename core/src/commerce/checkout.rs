@@ -317,7 +317,8 @@ pub async fn place(
         return Err(Error::invalid("items", "the cart is empty"));
     }
     let wants = inventory::normalize(&wants);
-    let reserved = inventory::reserve(&mut tx, &wants).await?;
+    // Prices and names now; the stock itself is reserved last (`hold`).
+    let reserved = inventory::describe(&mut tx, &wants).await?;
     let quantity_of = |id: Uuid| {
         wants
             .iter()
@@ -436,11 +437,6 @@ pub async fn place(
     .bind(&line_totals)
     .execute(&mut *tx)
     .await?;
-    if let Some(c) = &coupon {
-        if totals.discount > 0 {
-            coupons::redeem(&mut tx, c, user, order_id).await?;
-        }
-    }
     workflow::log(
         &mut tx,
         order_id,
@@ -474,6 +470,15 @@ pub async fn place(
         },
     };
     outbox::enqueue(&mut tx, &rules.pipeline, &mail).await?;
+    // The contended row locks come last and are held only until the commit:
+    // the coupon first, then the variants in id order (the order every
+    // transaction takes them in, see `workflow::apply`).
+    if let Some(c) = &coupon {
+        if totals.discount > 0 {
+            coupons::redeem(&mut tx, c, user, order_id).await?;
+        }
+    }
+    inventory::hold(&mut tx, &wants).await?;
     tx.commit().await?;
     Ok(Outcome::Created(order_id))
 }

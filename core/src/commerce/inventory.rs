@@ -42,39 +42,58 @@ pub fn normalize(wants: &[Want]) -> Vec<Want> {
     merged
 }
 
-/// Reserves every line or none: on any shortage the caller rolls back, and
-/// the error lists every short line with what is available.
-pub async fn reserve(conn: &mut PgConnection, wants: &[Want]) -> Result<Vec<Reserved>> {
-    let wants = normalize(wants);
-    let mut reserved = Vec::with_capacity(wants.len());
+/// The sellable variants' prices and descriptions, without locking them; a
+/// line whose variant cannot be sold is short (available 0).
+pub async fn describe(conn: &mut PgConnection, wants: &[Want]) -> Result<Vec<Reserved>> {
+    let ids: Vec<Uuid> = wants.iter().map(|w| w.variant_id).collect();
+    let rows: Vec<Reserved> = sqlx::query_as(
+        "SELECT v.id AS variant_id, v.product_id, p.store_id, p.category_id, v.sku,
+                p.name || CASE WHEN v.attributes = '{}'::jsonb THEN ''
+                    ELSE ' ' || (SELECT string_agg(value, ' ') FROM jsonb_each_text(v.attributes)) END AS name,
+                v.price, v.currency
+         FROM variants v JOIN products p ON p.id = v.product_id JOIN stores s ON s.id = p.store_id
+         WHERE v.id = ANY($1) AND v.active AND v.price > 0
+           AND p.active AND p.deleted_at IS NULL AND s.active AND s.deleted_at IS NULL
+         ORDER BY v.id",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.len() == wants.len() {
+        return Ok(rows);
+    }
+    let missing: Vec<Want> = wants
+        .iter()
+        .filter(|w| !rows.iter().any(|r| r.variant_id == w.variant_id))
+        .copied()
+        .collect();
+    Err(Error::OutOfStock(shortages(conn, &missing).await?))
+}
+
+/// Reserves every line (sorted, see `normalize`) with one conditional update
+/// each, or fails listing every short line. Called last in a checkout, so
+/// the hot rows stay locked only until the commit right after.
+pub async fn hold(conn: &mut PgConnection, wants: &[Want]) -> Result<()> {
     let mut short = Vec::new();
-    for w in &wants {
-        let row: Option<Reserved> = sqlx::query_as(
-            "UPDATE variants v SET reserved = v.reserved + $2
-             FROM products p JOIN stores s ON s.id = p.store_id
-             WHERE v.id = $1 AND p.id = v.product_id AND v.active AND v.price > 0
-               AND p.active AND p.deleted_at IS NULL AND s.active AND s.deleted_at IS NULL
-               AND v.stock - v.reserved >= $2
-             RETURNING v.id AS variant_id, v.product_id, p.store_id, p.category_id, v.sku,
-                       p.name || CASE WHEN v.attributes = '{}'::jsonb THEN ''
-                           ELSE ' ' || (SELECT string_agg(value, ' ' ORDER BY ord)
-                                        FROM jsonb_each_text(v.attributes) WITH ORDINALITY AS a(key, value, ord))
-                       END AS name,
-                       v.price, v.currency",
+    for w in normalize(wants) {
+        let n = sqlx::query(
+            "UPDATE variants SET reserved = reserved + $2
+             WHERE id = $1 AND active AND stock - reserved >= $2",
         )
         .bind(w.variant_id)
         .bind(w.quantity)
-        .fetch_optional(&mut *conn)
-        .await?;
-        match row {
-            Some(r) => reserved.push(r),
-            None => short.push(*w),
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            short.push(w);
         }
     }
     if short.is_empty() {
-        return Ok(reserved);
+        Ok(())
+    } else {
+        Err(Error::OutOfStock(shortages(conn, &short).await?))
     }
-    Err(Error::OutOfStock(shortages(conn, &short).await?))
 }
 
 /// What is available for each wanted line (0 for variants that cannot be sold).

@@ -110,6 +110,11 @@ pub async fn apply(
         (OrderStatus::Refunded, "reserved") => Some((Movement::Release, "released")),
         _ => None,
     };
+    if mv.to == OrderStatus::Cancelled && order.payment_status != "paid" {
+        // An order that never got paid gives its coupon use back; before the
+        // stock moves, to lock rows in checkout's order (coupon, variants).
+        super::coupons::give_back(conn, order.id).await?;
+    }
     if let Some((m, _)) = movement {
         let held = lines(conn, order.id).await?;
         inventory::apply(conn, m, &held).await?;
@@ -149,10 +154,7 @@ pub async fn apply(
     .bind(payment_flag)
     .execute(&mut *conn)
     .await?;
-    if mv.to == OrderStatus::Cancelled && order.payment_status != "paid" {
-        // An order that never got paid gives its coupon use back.
-        super::coupons::give_back(conn, order.id).await?;
-    }
+
     let note = super::optional_text(mv.note);
     log(
         conn,
