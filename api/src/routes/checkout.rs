@@ -62,11 +62,15 @@ async fn place(
     let hash = checkout::fingerprint(&req);
     let outcome =
         checkout::place(&state.pool, &state.rules, user.actor(), &key, &hash, req).await?;
-    if matches!(outcome, checkout::Outcome::Created(_)) {
-        // Availability changed.
-        state.cache.changed().await;
-    }
-    let mut response = checkout::response(&state.pool, outcome.order()).await?;
+    let (order_id, mut response) = match outcome {
+        checkout::Outcome::Created(response) => {
+            // Availability changed.
+            state.cache.changed().await;
+            let id = response.order_id;
+            (id, *response)
+        }
+        checkout::Outcome::Replayed(id) => (id, checkout::response(&state.pool, id).await?),
+    };
     if response.payment.method == PaymentMethod::Stripe
         && response.payment.client_secret.is_none()
         && response.order.status == OrderStatus::Pending
@@ -78,7 +82,7 @@ async fn place(
         let totals = &response.order.totals.total;
         let number = &response.order.number;
         let intent = stripe
-            .create_payment_intent(totals.amount, &totals.currency, number, &format!("checkout-{}", outcome.order()))
+            .create_payment_intent(totals.amount, &totals.currency, number, &format!("checkout-{}", order_id))
             .await
             .map_err(|e| {
                 tracing::warn!(order.number = %number, error = %e, "creating the payment intent failed");
@@ -92,7 +96,7 @@ async fn place(
             })?;
         payments::attach_intent(
             &state.pool,
-            outcome.order(),
+            order_id,
             &intent.id,
             intent.client_secret.as_deref(),
         )

@@ -4,6 +4,7 @@
 //! cart and enqueues the confirmation mail. Payment intents are created by
 //! the caller after commit (no provider call holds row locks).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
@@ -11,14 +12,15 @@ use uuid::Uuid;
 
 use super::{
     addresses::{self, AddressInput, ShippingAddress},
+    cart::MoneyTotals,
     cart::{self, QuoteLine, MAX_LINES, MAX_QUANTITY},
     coupons,
     inventory::{self, Reserved, Want},
-    orders::{self, Order},
+    orders::{self, CouponRef, Order, OrderItem, PaymentInfo, ShippingRef, TimelineEntry},
     pricing,
     shipping::{self, ShippingMethod},
     status::{OrderStatus, PaymentMethod},
-    workflow, Rules,
+    Rules,
 };
 use crate::{
     catalog::Actor, jobs::SendEmail, mail::MailTemplate, money::Money, outbox, validate, Error,
@@ -63,24 +65,18 @@ pub struct PaymentView {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CheckoutResponse {
+    #[serde(skip)]
+    pub order_id: Uuid,
     pub order: Order,
     pub payment: PaymentView,
 }
 
 /// What a checkout call did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
-    Created(Uuid),
-    /// The key was used before with the same request: that order.
+    Created(Box<CheckoutResponse>),
+    /// The key was used before with the same request: that order's id.
     Replayed(Uuid),
-}
-
-impl Outcome {
-    pub fn order(self) -> Uuid {
-        match self {
-            Outcome::Created(id) | Outcome::Replayed(id) => id,
-        }
-    }
 }
 
 struct Valid {
@@ -364,36 +360,6 @@ pub async fn place(
     } else {
         ("on_delivery", None)
     };
-    let number: String = sqlx::query_scalar(
-        "INSERT INTO orders (id, number, user_id, status, source, currency, email, phone, note,
-             shipping_address, shipping_method_id, shipping_method, subtotal, discount, shipping, tax, total,
-             coupon_id, coupon_code, payment_method, payment_status, payment_reference, reserved_until)
-         VALUES ($1, 'BZ-' || lpad(nextval('order_numbers')::text, 6, '0'), $2, 'pending', 'web', $3, $4, $5, $6,
-             $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL,
-             now() + make_interval(secs => $19))
-         RETURNING number",
-    )
-    .bind(order_id)
-    .bind(user)
-    .bind(&rules.currency)
-    .bind(&email)
-    .bind(&v.phone)
-    .bind(&v.note)
-    .bind(sqlx::types::Json(&address))
-    .bind(method.id)
-    .bind(&method.name)
-    .bind(totals.subtotal)
-    .bind(totals.discount)
-    .bind(totals.shipping)
-    .bind(totals.tax)
-    .bind(totals.total)
-    .bind(coupon.as_ref().map(|c| c.id))
-    .bind(coupon.as_ref().map(|c| c.code.clone()))
-    .bind(v.method.as_str())
-    .bind(payment_status)
-    .bind(reserved_until)
-    .fetch_one(&mut *tx)
-    .await?;
     let n = reserved.len();
     let mut ids = Vec::with_capacity(n);
     let mut variants = Vec::with_capacity(n);
@@ -419,13 +385,48 @@ pub async fn place(
                 .map_err(|_| Error::invalid("items", "a line total is too large"))?,
         );
     }
-    sqlx::query(
-        "INSERT INTO order_items (id, order_id, variant_id, product_id, store_id, sku, name, quantity, unit_price, line_total)
-         SELECT t.id, $1, t.variant_id, t.product_id, t.store_id, t.sku, t.name, t.quantity, t.unit_price, t.line_total
-         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::bigint[])
-              AS t(id, variant_id, product_id, store_id, sku, name, quantity, unit_price, line_total)",
+    // The order, its lines and its first timeline entry in one round trip
+    // (the lines' foreign key is checked at the end of the statement).
+    let (number, created_at, logged_at): (String, DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+        "WITH o AS (
+             INSERT INTO orders (id, number, user_id, status, source, currency, email, phone, note,
+                 shipping_address, shipping_method_id, shipping_method, subtotal, discount, shipping, tax, total,
+                 coupon_id, coupon_code, payment_method, payment_status, reserved_until)
+             VALUES ($1, 'BZ-' || lpad(nextval('order_numbers')::text, 6, '0'), $2, 'pending', 'web', $3, $4, $5, $6,
+                 $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                 now() + make_interval(secs => $19))
+             RETURNING number, created_at),
+         i AS (
+             INSERT INTO order_items (id, order_id, variant_id, product_id, store_id, sku, name, quantity, unit_price, line_total)
+             SELECT t.id, $1, t.variant_id, t.product_id, t.store_id, t.sku, t.name, t.quantity, t.unit_price, t.line_total
+             FROM unnest($20::uuid[], $21::uuid[], $22::uuid[], $23::uuid[], $24::text[], $25::text[], $26::int[],
+                         $27::bigint[], $28::bigint[])
+                  AS t(id, variant_id, product_id, store_id, sku, name, quantity, unit_price, line_total)),
+         l AS (
+             INSERT INTO order_status_log (order_id, from_status, to_status, actor, actor_id)
+             VALUES ($1, NULL, 'pending', 'customer', $2)
+             RETURNING created_at)
+         SELECT o.number, o.created_at, l.created_at FROM o, l",
     )
     .bind(order_id)
+    .bind(user)
+    .bind(&rules.currency)
+    .bind(&email)
+    .bind(&v.phone)
+    .bind(&v.note)
+    .bind(sqlx::types::Json(&address))
+    .bind(method.id)
+    .bind(&method.name)
+    .bind(totals.subtotal)
+    .bind(totals.discount)
+    .bind(totals.shipping)
+    .bind(totals.tax)
+    .bind(totals.total)
+    .bind(coupon.as_ref().map(|c| c.id))
+    .bind(coupon.as_ref().map(|c| c.code.clone()))
+    .bind(v.method.as_str())
+    .bind(payment_status)
+    .bind(reserved_until)
     .bind(&ids)
     .bind(&variants)
     .bind(&products)
@@ -435,17 +436,7 @@ pub async fn place(
     .bind(&quantities)
     .bind(&prices)
     .bind(&line_totals)
-    .execute(&mut *tx)
-    .await?;
-    workflow::log(
-        &mut tx,
-        order_id,
-        None,
-        OrderStatus::Pending,
-        "customer",
-        Some(user),
-        None,
-    )
+    .fetch_one(&mut *tx)
     .await?;
     if let Some(cart) = cart_id {
         cart::clear(&mut tx, cart).await?;
@@ -455,12 +446,13 @@ pub async fn place(
         PaymentMethod::Kaspi => "Kaspi.kz",
         PaymentMethod::CashOnDelivery => "cash on delivery",
     };
+    let mail_to = email.clone();
     let mail = SendEmail {
         key: format!("order:{order_id}:received"),
         to: email,
         template: MailTemplate::OrderReceived {
             name,
-            number,
+            number: number.clone(),
             lines: reserved
                 .iter()
                 .map(|r| line_description(r, quantity_of(r.variant_id)))
@@ -480,7 +472,80 @@ pub async fn place(
     }
     inventory::hold(&mut tx, &wants).await?;
     tx.commit().await?;
-    Ok(Outcome::Created(order_id))
+
+    // The answer from what was written, without reading it back; it equals
+    // what `response` reads for a replay.
+    let currency = &rules.currency;
+    let mut items: Vec<OrderItem> = reserved
+        .iter()
+        .zip(&line_totals)
+        .map(|(r, total)| OrderItem {
+            variant_id: r.variant_id,
+            product_id: r.product_id,
+            store_id: Some(r.store_id),
+            sku: r.sku.clone(),
+            name: r.name.clone(),
+            quantity: quantity_of(r.variant_id),
+            unit_price: Money::new(r.price, currency),
+            line_total: Money::new(*total, currency),
+        })
+        .collect();
+    items.sort_by(|a, b| a.sku.cmp(&b.sku));
+    let order = Order {
+        status: OrderStatus::Pending,
+        source: "web".into(),
+        items,
+        totals: MoneyTotals::new(&totals, currency),
+        coupon: coupon.map(|c| CouponRef { code: c.code }),
+        shipping_address: Some(address),
+        shipping_method: Some(ShippingRef {
+            id: Some(method.id),
+            name: method.name,
+        }),
+        payment: PaymentInfo {
+            method: v.method,
+            status: payment_status.into(),
+            flag: None,
+        },
+        tracking: None,
+        timeline: vec![TimelineEntry {
+            status: OrderStatus::Pending,
+            at: logged_at,
+            actor: "customer".into(),
+            note: None,
+        }],
+        phone: Some(v.phone),
+        email: Some(mail_to),
+        note: v.note,
+        created_at,
+        number,
+    };
+    let payment = payment_view(&order.number, v.method, payment_status, None);
+    Ok(Outcome::Created(Box::new(CheckoutResponse {
+        order_id,
+        order,
+        payment,
+    })))
+}
+
+fn payment_view(
+    number: &str,
+    method: PaymentMethod,
+    status: &str,
+    client_secret: Option<String>,
+) -> PaymentView {
+    PaymentView {
+        method,
+        status: status.to_owned(),
+        client_secret,
+        instructions: match method {
+            PaymentMethod::Kaspi => Some(format!(
+                "Pay order {number} in the Kaspi.kz app; the payment is confirmed automatically."
+            )),
+            PaymentMethod::CashOnDelivery => Some("Pay the courier on delivery.".into()),
+            PaymentMethod::Stripe => None,
+        },
+    }
 }
 
 /// The order and payment instructions, as the checkout answers them.
@@ -489,20 +554,16 @@ pub async fn response(pool: &PgPool, order: Uuid) -> Result<CheckoutResponse> {
     let row = orders::find_by_id(&mut conn, order, false)
         .await?
         .ok_or(Error::NotFound)?;
-    let method = row.method();
-    let payment = PaymentView {
-        method,
-        status: row.payment_status.clone(),
-        client_secret: row.client_secret.clone(),
-        instructions: match method {
-            PaymentMethod::Kaspi => Some(format!(
-                "Pay order {} in the Kaspi.kz app; the payment is confirmed automatically.",
-                row.number
-            )),
-            PaymentMethod::CashOnDelivery => Some("Pay the courier on delivery.".into()),
-            PaymentMethod::Stripe => None,
-        },
-    };
-    let order = orders::one(&mut conn, row, None).await?;
-    Ok(CheckoutResponse { order, payment })
+    let payment = payment_view(
+        &row.number,
+        row.method(),
+        &row.payment_status,
+        row.client_secret.clone(),
+    );
+    let view = orders::one(&mut conn, row, None).await?;
+    Ok(CheckoutResponse {
+        order_id: order,
+        order: view,
+        payment,
+    })
 }
