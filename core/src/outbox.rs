@@ -97,6 +97,30 @@ async fn insert(
     .await
 }
 
+/// The columns of `job`'s outbox row (id, queue, kind, payload, key,
+/// max_attempts), for a hot path that writes it within a larger statement
+/// (see `commerce::checkout`); due now, a duplicate key is skipped.
+pub fn row<J: Job>(
+    pipeline: &PipelineConfig,
+    job: &J,
+) -> sqlx::Result<(
+    Uuid,
+    &'static str,
+    &'static str,
+    serde_json::Value,
+    String,
+    i32,
+)> {
+    Ok((
+        Uuid::now_v7(),
+        J::QUEUE.as_str(),
+        J::KIND,
+        serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+        job.idempotency_key(),
+        pipeline.policy(J::QUEUE).max_attempts,
+    ))
+}
+
 /// Writes many jobs of one kind in one statement (bulk producers: imports,
 /// benchmarks). Returns how many were new.
 pub async fn enqueue_batch<J: Job>(

@@ -295,15 +295,10 @@ pub async fn place(
             .into(),
         (None, None) => return Err(Error::invalid("address", "is required")),
     };
-    let method: ShippingMethod = shipping::find(&mut tx, v.shipping)
-        .await?
+    let (email, name, method) = shipping::find_with_customer(&mut tx, v.shipping, user).await?;
+    let method: ShippingMethod = method
         .filter(|m| m.active)
         .ok_or_else(|| Error::invalid("shipping_method_id", "no such shipping method"))?;
-    let (email, name): (String, String) =
-        sqlx::query_as("SELECT email, name FROM users WHERE id = $1")
-            .bind(user)
-            .fetch_one(&mut *tx)
-            .await?;
     let email = v.email.unwrap_or(email);
     let (cart_id, wants, coupon_id) = match v.items {
         Some(items) => (None, items, None),
@@ -385,8 +380,30 @@ pub async fn place(
                 .map_err(|_| Error::invalid("items", "a line total is too large"))?,
         );
     }
-    // The order, its lines and its first timeline entry in one round trip
-    // (the lines' foreign key is checked at the end of the statement).
+    let payment = match v.method {
+        PaymentMethod::Stripe => "card (Stripe)",
+        PaymentMethod::Kaspi => "Kaspi.kz",
+        PaymentMethod::CashOnDelivery => "cash on delivery",
+    };
+    let mail = SendEmail {
+        key: format!("order:{order_id}:received"),
+        to: email.clone(),
+        template: MailTemplate::OrderReceived {
+            name,
+            // Filled in by the statement that draws the number.
+            number: String::new(),
+            lines: reserved
+                .iter()
+                .map(|r| line_description(r, quantity_of(r.variant_id)))
+                .collect(),
+            total: Money::new(totals.total, &rules.currency).display(),
+            payment: payment.into(),
+        },
+    };
+    let (job_id, queue, kind, payload, job_key, attempts) = outbox::row(&rules.pipeline, &mail)?;
+    // The order, its lines, its first timeline entry and its confirmation
+    // mail's outbox row in one round trip (the lines' foreign key is checked
+    // at the end of the statement).
     let (number, created_at, logged_at): (String, DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
         "WITH o AS (
              INSERT INTO orders (id, number, user_id, status, source, currency, email, phone, note,
@@ -405,7 +422,12 @@ pub async fn place(
          l AS (
              INSERT INTO order_status_log (order_id, from_status, to_status, actor, actor_id)
              VALUES ($1, NULL, 'pending', 'customer', $2)
-             RETURNING created_at)
+             RETURNING created_at),
+         j AS (
+             INSERT INTO outbox (id, queue, kind, payload, idempotency_key, max_attempts)
+             SELECT $29, $30, $31, jsonb_set($32::jsonb, '{template,number}', to_jsonb(o.number)), $33, $34
+             FROM o
+             ON CONFLICT (idempotency_key) DO NOTHING)
          SELECT o.number, o.created_at, l.created_at FROM o, l",
     )
     .bind(order_id)
@@ -436,32 +458,17 @@ pub async fn place(
     .bind(&quantities)
     .bind(&prices)
     .bind(&line_totals)
+    .bind(job_id)
+    .bind(queue)
+    .bind(kind)
+    .bind(payload)
+    .bind(job_key)
+    .bind(attempts)
     .fetch_one(&mut *tx)
     .await?;
     if let Some(cart) = cart_id {
         cart::clear(&mut tx, cart).await?;
     }
-    let payment = match v.method {
-        PaymentMethod::Stripe => "card (Stripe)",
-        PaymentMethod::Kaspi => "Kaspi.kz",
-        PaymentMethod::CashOnDelivery => "cash on delivery",
-    };
-    let mail_to = email.clone();
-    let mail = SendEmail {
-        key: format!("order:{order_id}:received"),
-        to: email,
-        template: MailTemplate::OrderReceived {
-            name,
-            number: number.clone(),
-            lines: reserved
-                .iter()
-                .map(|r| line_description(r, quantity_of(r.variant_id)))
-                .collect(),
-            total: Money::new(totals.total, &rules.currency).display(),
-            payment: payment.into(),
-        },
-    };
-    outbox::enqueue(&mut tx, &rules.pipeline, &mail).await?;
     // The contended row locks come last and are held only until the commit:
     // the coupon first, then the variants in id order (the order every
     // transaction takes them in, see `workflow::apply`).
@@ -515,7 +522,7 @@ pub async fn place(
             note: None,
         }],
         phone: Some(v.phone),
-        email: Some(mail_to),
+        email: Some(email),
         note: v.note,
         created_at,
         number,

@@ -94,6 +94,65 @@ pub async fn list(pool: &PgPool, include_inactive: bool) -> Result<Vec<ShippingM
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+/// The customer's e-mail and name with the shipping method (checkout's
+/// lookups in one round trip).
+pub async fn find_with_customer(
+    conn: &mut PgConnection,
+    id: Uuid,
+    user: Uuid,
+) -> Result<(String, String, Option<ShippingMethod>)> {
+    type Joined = (
+        String,
+        String,
+        Option<Uuid>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<i32>,
+        Option<i32>,
+        Option<bool>,
+        Option<DateTime<Utc>>,
+    );
+    let j: Joined = sqlx::query_as(
+        "SELECT u.email, u.name, m.id, m.name, m.price, m.free_above, m.currency,
+                m.estimated_days_min, m.estimated_days_max, m.active, m.created_at
+         FROM users u LEFT JOIN shipping_methods m ON m.id = $1
+         WHERE u.id = $2",
+    )
+    .bind(id)
+    .bind(user)
+    .fetch_one(conn)
+    .await?;
+    let method = match j {
+        (
+            _,
+            _,
+            Some(id),
+            Some(name),
+            Some(price),
+            free_above,
+            Some(currency),
+            Some(lo),
+            Some(hi),
+            Some(active),
+            Some(created_at),
+        ) => Some(ShippingMethod::from(Row {
+            id,
+            name,
+            price,
+            free_above,
+            currency,
+            estimated_days_min: lo,
+            estimated_days_max: hi,
+            active,
+            created_at,
+        })),
+        _ => None,
+    };
+    Ok((j.0, j.1, method))
+}
+
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<ShippingMethod>> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM shipping_methods WHERE id = $1"
