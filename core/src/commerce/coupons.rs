@@ -15,6 +15,10 @@ use uuid::Uuid;
 use super::{nullable, pricing::Discount};
 use crate::{error::is_unique_violation, money::Money, Error, FieldError, Result};
 
+fn is_check_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23514"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CouponKind {
@@ -341,6 +345,9 @@ pub async fn save(
     .map_err(|e| {
         if is_unique_violation(&e, "coupons_code_key") {
             Error::Conflict(format!("coupon code {code} exists already"))
+        } else if is_check_violation(&e) {
+            // Checkouts used it meanwhile, past the new limit.
+            Error::invalid("usage_limit", "must be at least the uses so far")
         } else {
             e.into()
         }
