@@ -161,6 +161,21 @@ impl Job for RefundPayment {
     }
 }
 
+/// Cancels the Stripe PaymentIntent of an order cancelled before it was
+/// paid, so the customer cannot pay a cancelled order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CancelPayment {
+    pub order: uuid::Uuid,
+}
+
+impl Job for CancelPayment {
+    const KIND: &'static str = "payments.cancel";
+    const QUEUE: Queue = Queue::Payments;
+    fn idempotency_key(&self) -> String {
+        format!("cancel-payment:{}", self.order)
+    }
+}
+
 /// Cancels unpaid orders whose reservation expired, releasing their stock.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExpireReservations {

@@ -107,6 +107,16 @@ impl StripeClient {
             .await
     }
 
+    /// Cancels a payment intent nobody paid, so it cannot be paid later.
+    pub async fn cancel_payment_intent(
+        &self,
+        payment_intent: &str,
+        idempotency_key: &str,
+    ) -> Result<PaymentIntent, StripeError> {
+        let path = format!("/v1/payment_intents/{payment_intent}/cancel");
+        self.post(&path, &[], idempotency_key).await
+    }
+
     /// Refunds the whole of the payment intent's charge.
     pub async fn create_refund(
         &self,

@@ -501,3 +501,36 @@ async fn an_unpaid_order_cancelled_gives_its_coupon_use_back() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_unpaid_stripe_order_cancelled_has_its_payment_intent_cancelled_so_it_cannot_be_paid() {
+    let app = TestApp::builder().stripe().start().await;
+    let fake = app.stripe.as_ref().unwrap();
+    let shop = shop(&app).await;
+    let ann = customer(&app, "ann@example.com").await;
+    let (placed, intent) = stripe_order(&app, &shop, &ann).await;
+    let order_number = number(&placed);
+    expect(
+        &app,
+        "POST",
+        &format!("/api/v1/orders/{order_number}/cancel"),
+        Some(&ann),
+        None,
+        200,
+    )
+    .await;
+    eventually(
+        "the payment intent cancelled at Stripe",
+        PATIENCE,
+        || async { (fake.canceled() == vec![intent.id.clone()]).then_some(()) },
+    )
+    .await;
+    app.drain().await;
+    assert_eq!(fake.canceled(), vec![intent.id.clone()], "cancelled once");
+    assert_eq!(
+        fake.refund_calls(),
+        0,
+        "nothing was paid, nothing to refund"
+    );
+    assert_eq!(stock(&app, &shop.variant("CTEE-S-RED")).await, (10, 0));
+}

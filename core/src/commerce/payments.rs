@@ -393,6 +393,18 @@ pub async fn record_refund(conn: &mut PgConnection, order: Uuid, refund: &str) -
     Ok(())
 }
 
+/// The PaymentIntent of a cancelled, unpaid order, to cancel at Stripe.
+pub async fn intent_to_cancel(conn: &mut PgConnection, order: Uuid) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT payment_reference FROM orders
+         WHERE id = $1 AND status = 'cancelled' AND payment_status <> 'paid'
+           AND payment_method = 'stripe' AND payment_reference IS NOT NULL",
+    )
+    .bind(order)
+    .fetch_optional(conn)
+    .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     catalog::Actor,
-    jobs::{RefundPayment, SendEmail},
+    jobs::{CancelPayment, RefundPayment, SendEmail},
     mail::MailTemplate,
     outbox,
     users::Role,
@@ -168,6 +168,13 @@ pub async fn apply(
     .await?;
     if refund {
         outbox::enqueue(conn, &rules.pipeline, &RefundPayment { order: order.id }).await?;
+    }
+    if mv.to == OrderStatus::Cancelled
+        && method == PaymentMethod::Stripe
+        && order.payment_status != "paid"
+        && order.payment_reference.is_some()
+    {
+        outbox::enqueue(conn, &rules.pipeline, &CancelPayment { order: order.id }).await?;
     }
     notify(
         conn,

@@ -19,7 +19,7 @@ use std::{
 
 use axum::{
     extract::{Request, State},
-    http::{header, HeaderValue, Method, StatusCode, Uri},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::post,
     Json, Router,
@@ -88,6 +88,8 @@ struct Log {
     refunds: Vec<RefundRecord>,
     idempotency: HashMap<String, Stored>,
     refund_calls: usize,
+    /// Ids of payment intents cancelled through the API.
+    canceled: Vec<String>,
     rejected: usize,
     fail_status: u16,
     fail_remaining: usize,
@@ -217,6 +219,7 @@ impl FakeStripe {
         let app = Router::new()
             .route("/v1/payment_intents", post(payment_intents))
             .route("/v1/refunds", post(refunds))
+            .route("/v1/payment_intents/{id}/cancel", post(cancel_intent))
             .fallback(unrecognized)
             .with_state(Shared { log: log.clone() });
         tokio::spawn(async move {
@@ -241,6 +244,11 @@ impl FakeStripe {
     /// programmed failures included.
     pub fn refund_calls(&self) -> usize {
         self.log().refund_calls
+    }
+
+    /// Payment intents cancelled through `POST /v1/payment_intents/{id}/cancel`.
+    pub fn canceled(&self) -> Vec<String> {
+        self.log().canceled.clone()
     }
 
     /// Requests refused for what a correct client never sends: no or a wrong
@@ -344,6 +352,51 @@ async fn refunds(State(s): State<Shared>, req: Request) -> Response {
     match handle(&s, Endpoint::Refunds, req).await {
         Ok(response) | Err(response) => response,
     }
+}
+
+/// `POST /v1/payment_intents/{id}/cancel`: the secret key is required; an
+/// unknown intent is `resource_missing`, cancelling twice is Stripe's
+/// `payment_intent_unexpected_state`.
+async fn cancel_intent(
+    State(s): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let mut log = s.log();
+    if bearer != Some(SECRET_KEY) {
+        log.rejected += 1;
+        return stripe_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            None,
+            None,
+            "Invalid API Key provided",
+        );
+    }
+    let Some(intent) = log.intents.iter().find(|i| i.id == id).cloned() else {
+        return stripe_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("resource_missing"),
+            Some("intent"),
+            &format!("No such payment_intent: '{id}'"),
+        );
+    };
+    if log.canceled.contains(&id) {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("payment_intent_unexpected_state"),
+            None,
+            "This PaymentIntent's status is canceled.",
+        );
+    }
+    log.canceled.push(id);
+    (StatusCode::OK, Json(intent_object(&intent, "canceled"))).into_response()
 }
 
 async fn unrecognized(method: Method, uri: Uri) -> Response {

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bazaar_core::{
     jobs::{
-        Announce, Cleanup, ExpireReservations, Job, NoOp, Probe, ProcessPaymentEvent, Queue,
-        RefundPayment, SendEmail,
+        Announce, CancelPayment, Cleanup, ExpireReservations, Job, NoOp, Probe,
+        ProcessPaymentEvent, Queue, RefundPayment, SendEmail,
     },
     outbox::LockedJob,
 };
@@ -72,6 +72,7 @@ const KINDS: &[(&str, Queue, Effects)] = &[
     // The refund is recorded in the job's transaction; the provider call
     // carries an idempotency key, so a redelivery cannot refund twice.
     (RefundPayment::KIND, RefundPayment::QUEUE, Effects::Database),
+    (CancelPayment::KIND, CancelPayment::QUEUE, Effects::Database),
     // Each order is cancelled in its own transaction, and the catalogue is
     // told after the commits.
     (
@@ -119,6 +120,7 @@ pub async fn run_database(
         Probe::KIND => probe::run(conn, job, payload(job)?).await,
         ProcessPaymentEvent::KIND => payments::process(deps, conn, payload(job)?).await,
         RefundPayment::KIND => payments::refund(deps, conn, payload(job)?).await,
+        CancelPayment::KIND => payments::cancel(deps, conn, payload(job)?).await,
         other => Err(JobError::Permanent(format!(
             "{other} has no database handler"
         ))),

@@ -4,7 +4,7 @@
 
 use bazaar_core::{
     commerce::payments,
-    jobs::{ProcessPaymentEvent, RefundPayment},
+    jobs::{CancelPayment, ProcessPaymentEvent, RefundPayment},
 };
 use bazaar_integrations::stripe::StripeError;
 use sqlx::PgConnection;
@@ -58,5 +58,43 @@ pub async fn refund(
         .await
         .map_err(db)?;
     tracing::info!(order.number = %number, refund = %refund.id, "refund issued");
+    Ok(())
+}
+
+/// A 4xx means the intent is past cancelling (paid meanwhile: that payment
+/// arrives as an event and is refunded; or cancelled already): nothing to do.
+pub async fn cancel(
+    deps: &Deps,
+    conn: &mut PgConnection,
+    job: CancelPayment,
+) -> Result<(), JobError> {
+    let Some(intent) = payments::intent_to_cancel(conn, job.order)
+        .await
+        .map_err(db)?
+    else {
+        return Ok(());
+    };
+    let stripe = deps
+        .stripe
+        .as_ref()
+        .ok_or_else(|| JobError::retry("STRIPE_SECRET_KEY is not set; cannot cancel"))?;
+    match stripe
+        .cancel_payment_intent(&intent, &format!("cancel-{}", job.order))
+        .await
+    {
+        Ok(_) => tracing::info!(order.id = %job.order, intent, "payment intent cancelled"),
+        Err(StripeError::Permanent(m)) => {
+            tracing::info!(order.id = %job.order, intent, reason = m, "payment intent not cancellable")
+        }
+        Err(StripeError::Retryable {
+            message,
+            retry_after,
+        }) => {
+            return Err(JobError::Retry {
+                message,
+                after: retry_after,
+            })
+        }
+    }
     Ok(())
 }
