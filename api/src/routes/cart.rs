@@ -65,12 +65,12 @@ async fn get_cart(
     let Query(query) = query.map_err(|e| {
         ApiError::validation(vec![bazaar_core::FieldError::new("query", e.body_text())])
     })?;
-    let owner = match caller {
-        CartCaller::Owner(o) => o,
+    let owner = match &caller {
+        CartCaller::Owner(o) => Some(o),
         // No cart yet: an empty one, with no token issued.
-        CartCaller::Nobody => Owner::User(Uuid::nil()),
+        CartCaller::Nobody => None,
     };
-    let cart = cart::view(&state.pool, &state.rules, &owner, query.shipping_method_id).await?;
+    let cart = cart::view(&state.pool, &state.rules, owner, query.shipping_method_id).await?;
     Ok(respond(StatusCode::OK, cart))
 }
 

@@ -144,14 +144,12 @@ pub struct BackOfficeQuery {
     to: Option<DateTime<Utc>>,
     /// The customer's e-mail or user id.
     customer: Option<String>,
-    page: Option<i64>,
-    per_page: Option<i64>,
 }
 
 /// Orders for the back office. Vendors see orders with lines of their
 /// stores, and only those lines.
 #[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin", security(("bearer" = [])),
-    params(BackOfficeQuery),
+    params(BackOfficeQuery, Pagination),
     responses((status = 200, body = Page<Order>),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -181,7 +179,6 @@ async fn back_office(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let _ = (q.page, q.per_page);
     let filter = AdminFilter {
         status,
         source: q.source,

@@ -241,32 +241,30 @@ async fn find_or_create(conn: &mut PgConnection, owner: &Owner) -> Result<(Uuid,
 }
 
 async fn items(conn: &mut PgConnection, cart: Uuid) -> Result<Vec<ItemRow>> {
-    Ok(sqlx::query_as(
-        "SELECT i.id, i.variant_id, v.product_id, p.category_id, v.sku,
-                p.name || CASE WHEN v.attributes = '{}'::jsonb THEN ''
-                    ELSE ' ' || (SELECT string_agg(value, ' ') FROM jsonb_each_text(v.attributes)) END AS name,
-                i.quantity,
-                CASE WHEN v.active AND v.price > 0 AND p.active AND p.deleted_at IS NULL
-                          AND s.active AND s.deleted_at IS NULL
-                     THEN v.stock - v.reserved ELSE 0 END AS available,
-                v.price, v.currency
+    Ok(sqlx::query_as(concat!(
+        "SELECT i.id, i.variant_id, v.product_id, p.category_id, v.sku, ",
+        line_name!(),
+        " AS name, i.quantity, CASE WHEN ",
+        sellable!(),
+        " THEN v.stock - v.reserved ELSE 0 END AS available, v.price, v.currency
          FROM cart_items i
          JOIN variants v ON v.id = i.variant_id
          JOIN products p ON p.id = v.product_id
          JOIN stores s ON s.id = p.store_id
          WHERE i.cart_id = $1
-         ORDER BY i.created_at, i.id",
-    )
+         ORDER BY i.created_at, i.id"
+    ))
     .bind(cart)
     .fetch_all(conn)
     .await?)
 }
 
 /// The caller's cart with totals; shipping counts only when a method is given.
+/// Without an owner (a guest who has no cart yet) the cart is empty.
 pub async fn view(
     pool: &PgPool,
     rules: &Rules,
-    owner: &Owner,
+    owner: Option<&Owner>,
     shipping: Option<Uuid>,
 ) -> Result<Cart> {
     let mut conn = pool.acquire().await?;
@@ -279,8 +277,12 @@ pub async fn view(
         ),
         None => None,
     };
-    let Some(found) = find(&mut conn, owner).await? else {
-        if matches!(owner, Owner::Guest(_)) {
+    let found = match owner {
+        Some(o) => find(&mut conn, o).await?,
+        None => None,
+    };
+    let (Some(owner), Some(found)) = (owner, found) else {
+        if matches!(owner, Some(Owner::Guest(_))) {
             return Err(Error::NotFound);
         }
         let zero = MoneyTotals::new(&Totals::default(), &rules.currency);
@@ -401,12 +403,12 @@ pub async fn add_item(
 ) -> Result<Cart> {
     check_quantity(quantity)?;
     let mut tx = pool.begin().await?;
-    let sellable: bool = sqlx::query_scalar(
+    let sellable: bool = sqlx::query_scalar(concat!(
         "SELECT EXISTS (SELECT 1 FROM variants v JOIN products p ON p.id = v.product_id
-                        JOIN stores s ON s.id = p.store_id
-                        WHERE v.id = $1 AND v.active AND v.price > 0 AND p.active
-                          AND p.deleted_at IS NULL AND s.active AND s.deleted_at IS NULL)",
-    )
+                        JOIN stores s ON s.id = p.store_id WHERE v.id = $1 AND ",
+        sellable!(),
+        ")"
+    ))
     .bind(variant)
     .fetch_one(&mut *tx)
     .await?;
@@ -461,7 +463,7 @@ pub async fn add_item(
     .await?;
     touch(&mut tx, cart).await?;
     tx.commit().await?;
-    view(pool, rules, &owner, None).await
+    view(pool, rules, Some(&owner), None).await
 }
 
 async fn owned_item(conn: &mut PgConnection, owner: &Owner, item: Uuid) -> Result<(Uuid, Uuid)> {
@@ -493,7 +495,7 @@ pub async fn set_quantity(
         .await?;
     touch(&mut conn, cart).await?;
     drop(conn);
-    view(pool, rules, owner, None).await
+    view(pool, rules, Some(owner), None).await
 }
 
 pub async fn remove_item(pool: &PgPool, rules: &Rules, owner: &Owner, item: Uuid) -> Result<Cart> {
@@ -505,7 +507,7 @@ pub async fn remove_item(pool: &PgPool, rules: &Rules, owner: &Owner, item: Uuid
         .await?;
     touch(&mut conn, cart).await?;
     drop(conn);
-    view(pool, rules, owner, None).await
+    view(pool, rules, Some(owner), None).await
 }
 
 /// Applies a coupon after checking it against the cart as it is now.
@@ -531,7 +533,7 @@ pub async fn apply_coupon(pool: &PgPool, rules: &Rules, owner: &Owner, code: &st
         .execute(&mut *conn)
         .await?;
     drop(conn);
-    view(pool, rules, owner, None).await
+    view(pool, rules, Some(owner), None).await
 }
 
 pub async fn remove_coupon(pool: &PgPool, rules: &Rules, owner: &Owner) -> Result<Cart> {
@@ -542,7 +544,7 @@ pub async fn remove_coupon(pool: &PgPool, rules: &Rules, owner: &Owner) -> Resul
         .execute(&mut *conn)
         .await?;
     drop(conn);
-    view(pool, rules, owner, None).await
+    view(pool, rules, Some(owner), None).await
 }
 
 /// What a checkout from the cart buys, and its coupon.

@@ -141,24 +141,16 @@ pub fn normalize_code(code: &str) -> String {
     code.trim().to_ascii_uppercase()
 }
 
+/// The catalogue's code rule (upper-case ASCII letters and digits joined by
+/// single dashes), up to 40 characters.
 fn valid_code(code: &str) -> bool {
-    (1..=40).contains(&code.len())
-        && code.split('-').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        })
+    (1..=40).contains(&code.len()) && crate::catalog::sku::normalize(code) == code
 }
 
 pub async fn get(pool: &PgPool, currency: &str, id: Uuid) -> Result<Coupon> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM coupons WHERE id = $1 AND deleted_at IS NULL"
-    )))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| r.into_coupon(currency)).ok_or(Error::NotFound)
+    find(&mut *pool.acquire().await?, currency, id)
+        .await?
+        .ok_or(Error::NotFound)
 }
 
 pub async fn find_by_code(

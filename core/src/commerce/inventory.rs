@@ -46,16 +46,15 @@ pub fn normalize(wants: &[Want]) -> Vec<Want> {
 /// line whose variant cannot be sold is short (available 0).
 pub async fn describe(conn: &mut PgConnection, wants: &[Want]) -> Result<Vec<Reserved>> {
     let ids: Vec<Uuid> = wants.iter().map(|w| w.variant_id).collect();
-    let rows: Vec<Reserved> = sqlx::query_as(
-        "SELECT v.id AS variant_id, v.product_id, p.store_id, p.category_id, v.sku,
-                p.name || CASE WHEN v.attributes = '{}'::jsonb THEN ''
-                    ELSE ' ' || (SELECT string_agg(value, ' ') FROM jsonb_each_text(v.attributes)) END AS name,
-                v.price, v.currency
+    let rows: Vec<Reserved> = sqlx::query_as(concat!(
+        "SELECT v.id AS variant_id, v.product_id, p.store_id, p.category_id, v.sku, ",
+        line_name!(),
+        " AS name, v.price, v.currency
          FROM variants v JOIN products p ON p.id = v.product_id JOIN stores s ON s.id = p.store_id
-         WHERE v.id = ANY($1) AND v.active AND v.price > 0
-           AND p.active AND p.deleted_at IS NULL AND s.active AND s.deleted_at IS NULL
-         ORDER BY v.id",
-    )
+         WHERE v.id = ANY($1) AND ",
+        sellable!(),
+        " ORDER BY v.id"
+    ))
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
@@ -100,12 +99,13 @@ pub async fn hold(conn: &mut PgConnection, wants: &[Want]) -> Result<()> {
 pub async fn shortages(conn: &mut PgConnection, short: &[Want]) -> Result<Vec<ShortLine>> {
     let ids: Vec<Uuid> = short.iter().map(|w| w.variant_id).collect();
     let rows: Vec<(Uuid, String, i32)> = sqlx::query_as(
-        "SELECT v.id, v.sku,
-                CASE WHEN v.active AND v.price > 0 AND p.active AND p.deleted_at IS NULL
-                          AND s.active AND s.deleted_at IS NULL
-                     THEN v.stock - v.reserved ELSE 0 END
-         FROM variants v JOIN products p ON p.id = v.product_id JOIN stores s ON s.id = p.store_id
-         WHERE v.id = ANY($1)",
+        concat!(
+            "SELECT v.id, v.sku, CASE WHEN ",
+            sellable!(),
+            " THEN v.stock - v.reserved ELSE 0 END
+             FROM variants v JOIN products p ON p.id = v.product_id JOIN stores s ON s.id = p.store_id
+             WHERE v.id = ANY($1)"
+        ),
     )
     .bind(&ids)
     .fetch_all(conn)

@@ -2,6 +2,23 @@
 //! workflow and payments. Stock moves only through conditional updates here
 //! (`inventory`), never read-modify-write.
 
+// SQL over `variants v`, `products p` and `stores s`, shared by the stock and
+// cart queries (macros, so queries stay `concat!`ed literals).
+/// Whether the variant can be sold now.
+macro_rules! sellable {
+    () => {
+        "v.active AND v.price > 0 AND p.active AND p.deleted_at IS NULL \
+         AND s.active AND s.deleted_at IS NULL"
+    };
+}
+/// The name a cart or order line shows: the product's and the variant's values.
+macro_rules! line_name {
+    () => {
+        "p.name || CASE WHEN v.attributes = '{}'::jsonb THEN '' \
+         ELSE ' ' || (SELECT string_agg(value, ' ') FROM jsonb_each_text(v.attributes)) END"
+    };
+}
+
 pub mod addresses;
 pub mod cart;
 pub mod checkout;

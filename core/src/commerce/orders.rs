@@ -394,14 +394,7 @@ pub async fn list_for_back_office(
         Role::Vendor => Some(vendor_stores(&mut conn, actor.id).await?),
         Role::Customer => return Err(Error::Forbidden("admins and vendors only")),
     };
-    let mut q = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {} FROM orders o",
-        COLUMNS
-            .split(", ")
-            .map(|c| format!("o.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    let mut q = QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM orders o"));
     push_filters(&mut q, filter, stores.as_deref());
     q.push(" ORDER BY o.created_at DESC, o.id DESC LIMIT ")
         .push_bind(limit)

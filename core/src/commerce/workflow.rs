@@ -388,36 +388,26 @@ pub async fn expire_reservations(pool: &PgPool, rules: &Rules, limit: i64) -> Re
 }
 
 async fn expire_one(pool: &PgPool, rules: &Rules, id: Uuid) -> Result<bool> {
-    {
-        let mut tx = pool.begin().await?;
-        // Re-checked under the lock: a payment may have arrived meanwhile.
-        let Some(order) = orders::find_by_id(&mut tx, id, true)
-            .await?
-            .filter(|o| o.status() == OrderStatus::Pending && o.payment_status != "paid")
-        else {
-            return Ok(false);
-        };
-        let still_due: bool = sqlx::query_scalar(
-            "SELECT COALESCE(reserved_until < now(), false) FROM orders WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if !still_due {
-            return Ok(false);
-        }
-        apply(
-            &mut tx,
-            rules,
-            &order,
-            Move::system(
-                OrderStatus::Cancelled,
-                "system",
-                Some("payment not received in time; reservation released".into()),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
+    let mut tx = pool.begin().await?;
+    // Re-checked under the lock: a payment (or a flagged one) may have
+    // arrived meanwhile. `reserved_until` itself only changes when the order
+    // leaves `pending`.
+    let Some(order) = orders::find_by_id(&mut tx, id, true).await?.filter(|o| {
+        o.status() == OrderStatus::Pending && o.payment_status != "paid" && o.payment_flag.is_none()
+    }) else {
+        return Ok(false);
+    };
+    apply(
+        &mut tx,
+        rules,
+        &order,
+        Move::system(
+            OrderStatus::Cancelled,
+            "system",
+            Some("payment not received in time; reservation released".into()),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }

@@ -295,20 +295,9 @@ impl Shared {
         req: Request,
     ) -> Result<(String, BTreeMap<String, String>), Response> {
         let headers = req.headers();
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if bearer != Some(SECRET_KEY) {
-            let response = stripe_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_request_error",
-                None,
-                None,
-                "Invalid API Key provided",
-            );
+        if !authorized(headers) {
             let why = "no Authorization: Bearer with the secret key";
-            return Err(self.log().reject(endpoint, why, response));
+            return Err(self.log().reject(endpoint, why, unauthorized()));
         }
         if endpoint == Endpoint::Refunds {
             self.log().refund_calls += 1;
@@ -354,6 +343,25 @@ async fn refunds(State(s): State<Shared>, req: Request) -> Response {
     }
 }
 
+/// Whether the request carries `Authorization: Bearer <SECRET_KEY>`.
+fn authorized(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        == Some(SECRET_KEY)
+}
+
+fn unauthorized() -> Response {
+    stripe_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_request_error",
+        None,
+        None,
+        "Invalid API Key provided",
+    )
+}
+
 /// `POST /v1/payment_intents/{id}/cancel`: the secret key is required; an
 /// unknown intent is `resource_missing`, cancelling twice is Stripe's
 /// `payment_intent_unexpected_state`.
@@ -362,20 +370,10 @@ async fn cancel_intent(
     axum::extract::Path(id): axum::extract::Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
     let mut log = s.log();
-    if bearer != Some(SECRET_KEY) {
+    if !authorized(&headers) {
         log.rejected += 1;
-        return stripe_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            None,
-            None,
-            "Invalid API Key provided",
-        );
+        return unauthorized();
     }
     let Some(intent) = log.intents.iter().find(|i| i.id == id).cloned() else {
         return stripe_error(
