@@ -3,15 +3,13 @@ use std::sync::Arc;
 use bazaar_core::{
     auth::{AuthService, JwtKeys, RateLimiter},
     catalog::Shop,
-    commerce::Rules,
+    commerce::{gateway::PaymentProviders, Rules},
     config::Config,
     storage::Storage,
 };
 use redis::aio::ConnectionManager;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
-
-use bazaar_integrations::stripe::StripeClient;
 
 use crate::cache::CatalogCache;
 
@@ -26,8 +24,9 @@ pub struct AppState {
     pub storage: Storage,
     pub shop: Arc<Shop>,
     pub rules: Arc<Rules>,
-    /// `None` when Stripe is not configured.
-    pub stripe: Option<Arc<StripeClient>>,
+    /// The card gateway and payment webhooks, built by the process that
+    /// starts the API (`bazaar_integrations::wire`).
+    pub payments: PaymentProviders,
 }
 
 impl AppState {
@@ -36,6 +35,7 @@ impl AppState {
         pool: PgPool,
         redis: ConnectionManager,
         storage: Storage,
+        payments: PaymentProviders,
     ) -> Self {
         bazaar_core::telemetry::prometheus();
         let secret: Vec<u8> = match &config.jwt_secret {
@@ -63,15 +63,10 @@ impl AppState {
             &config.redis_url,
             &config.redis_prefix,
         );
-        let stripe = config
-            .commerce
-            .stripe
-            .as_ref()
-            .map(|s| Arc::new(StripeClient::new(&s.api_url, s.secret_key.clone())));
         Self {
             shop: Arc::new(Shop::new(&config)),
             rules: Arc::new(Rules::new(&config)),
-            stripe,
+            payments,
             storage,
             cache,
             config,

@@ -1,6 +1,8 @@
-//! Queues and job payloads. A job is a serde struct with a stable `KIND`, the
-//! queue it runs on and an idempotency key; it is written to the outbox in the
-//! transaction that causes it (see `outbox`). Handlers live in the `worker` crate.
+//! Queues, job kinds and job payloads. A job is a serde struct with its
+//! `JobKind`, the queue it runs on and an idempotency key; it is written to
+//! the outbox in the transaction that causes it (see `outbox`). Handlers live
+//! in the `worker` crate, whose registry matches on `JobKind` exhaustively:
+//! a kind without a handler does not compile.
 
 use std::time::Duration;
 
@@ -85,9 +87,63 @@ impl std::fmt::Display for Queue {
     }
 }
 
+/// Every kind of job there is. Its name is stored with each job: renaming
+/// one orphans the jobs queued under the old name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    SendEmail,
+    Announce,
+    ProcessPaymentEvent,
+    RefundPayment,
+    CancelPayment,
+    ExpireReservations,
+    Probe,
+    NoOp,
+    Cleanup,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 9] = [
+        JobKind::SendEmail,
+        JobKind::Announce,
+        JobKind::ProcessPaymentEvent,
+        JobKind::RefundPayment,
+        JobKind::CancelPayment,
+        JobKind::ExpireReservations,
+        JobKind::Probe,
+        JobKind::NoOp,
+        JobKind::Cleanup,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            JobKind::SendEmail => "email.send",
+            JobKind::Announce => "social.announce",
+            JobKind::ProcessPaymentEvent => "payments.process",
+            JobKind::RefundPayment => "payments.refund",
+            JobKind::CancelPayment => "payments.cancel",
+            JobKind::ExpireReservations => "ops.expire_reservations",
+            JobKind::Probe => "ops.probe",
+            JobKind::NoOp => "ops.noop",
+            JobKind::Cleanup => "ops.cleanup",
+        }
+    }
+
+    /// `None` for a kind this version does not know (a newer one's, during
+    /// a rolling deploy).
+    pub fn parse(s: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
-    /// Stable name stored with the job; renaming it orphans queued jobs.
-    const KIND: &'static str;
+    const KIND: JobKind;
     const QUEUE: Queue;
     /// Two jobs with the same key are the same job: the second enqueue is a no-op.
     fn idempotency_key(&self) -> String;
@@ -102,7 +158,7 @@ pub struct SendEmail {
 }
 
 impl Job for SendEmail {
-    const KIND: &'static str = "email.send";
+    const KIND: JobKind = JobKind::SendEmail;
     const QUEUE: Queue = Queue::Email;
     fn idempotency_key(&self) -> String {
         self.key.clone()
@@ -125,7 +181,7 @@ pub struct Announce {
 }
 
 impl Job for Announce {
-    const KIND: &'static str = "social.announce";
+    const KIND: JobKind = JobKind::Announce;
     const QUEUE: Queue = Queue::Social;
     fn idempotency_key(&self) -> String {
         format!("announce:{:?}:{}", self.subject, self.id)
@@ -139,7 +195,7 @@ pub struct ProcessPaymentEvent {
 }
 
 impl Job for ProcessPaymentEvent {
-    const KIND: &'static str = "payments.process";
+    const KIND: JobKind = JobKind::ProcessPaymentEvent;
     const QUEUE: Queue = Queue::Payments;
     fn idempotency_key(&self) -> String {
         format!("payment-event:{}", self.event)
@@ -154,7 +210,7 @@ pub struct RefundPayment {
 }
 
 impl Job for RefundPayment {
-    const KIND: &'static str = "payments.refund";
+    const KIND: JobKind = JobKind::RefundPayment;
     const QUEUE: Queue = Queue::Payments;
     fn idempotency_key(&self) -> String {
         format!("refund:{}", self.order)
@@ -169,7 +225,7 @@ pub struct CancelPayment {
 }
 
 impl Job for CancelPayment {
-    const KIND: &'static str = "payments.cancel";
+    const KIND: JobKind = JobKind::CancelPayment;
     const QUEUE: Queue = Queue::Payments;
     fn idempotency_key(&self) -> String {
         format!("cancel-payment:{}", self.order)
@@ -183,7 +239,7 @@ pub struct ExpireReservations {
 }
 
 impl Job for ExpireReservations {
-    const KIND: &'static str = "ops.expire_reservations";
+    const KIND: JobKind = JobKind::ExpireReservations;
     const QUEUE: Queue = Queue::Ops;
     fn idempotency_key(&self) -> String {
         format!("ops.expire_reservations:{}", self.tick)
@@ -202,7 +258,7 @@ pub struct Probe {
 }
 
 impl Job for Probe {
-    const KIND: &'static str = "ops.probe";
+    const KIND: JobKind = JobKind::Probe;
     const QUEUE: Queue = Queue::Ops;
     fn idempotency_key(&self) -> String {
         self.key.clone()
@@ -216,7 +272,7 @@ pub struct NoOp {
 }
 
 impl Job for NoOp {
-    const KIND: &'static str = "ops.noop";
+    const KIND: JobKind = JobKind::NoOp;
     const QUEUE: Queue = Queue::Ops;
     fn idempotency_key(&self) -> String {
         self.key.clone()
@@ -231,7 +287,7 @@ pub struct Cleanup {
 }
 
 impl Job for Cleanup {
-    const KIND: &'static str = "ops.cleanup";
+    const KIND: JobKind = JobKind::Cleanup;
     const QUEUE: Queue = Queue::Ops;
     fn idempotency_key(&self) -> String {
         format!("ops.cleanup:{}", self.tick)
@@ -262,6 +318,18 @@ mod tests {
         assert_eq!(retry_delay(3, base, max, 1.0), Duration::from_secs(8));
         assert_eq!(retry_delay(30, base, max, 1.0), max);
         assert!(retry_delay(4, base, max, 0.5) >= Duration::from_secs(8));
+    }
+
+    #[test]
+    fn kind_names_round_trip_and_are_unique() {
+        for k in JobKind::ALL {
+            assert_eq!(JobKind::parse(k.as_str()), Some(k));
+        }
+        let mut names: Vec<&str> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), JobKind::ALL.len());
+        assert_eq!(JobKind::parse("email.sent"), None);
     }
 
     #[test]

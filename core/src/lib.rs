@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod mail;
 pub mod money;
 pub mod outbox;
+pub mod provider;
 pub mod queue_keys;
 pub mod redis_conn;
 pub mod storage;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::{
@@ -42,7 +42,7 @@ pub async fn enqueue_after<J: Job>(
     insert(
         conn,
         J::QUEUE,
-        J::KIND,
+        J::KIND.as_str(),
         serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
         &job.idempotency_key(),
         pipeline.policy(J::QUEUE).max_attempts,
@@ -97,28 +97,29 @@ async fn insert(
     .await
 }
 
-/// The columns of `job`'s outbox row (id, queue, kind, payload, key,
-/// max_attempts), for a hot path that writes it within a larger statement
-/// (see `commerce::checkout`); due now, a duplicate key is skipped.
-pub fn row<J: Job>(
+/// Writes `job` as one statement within a larger one (a hot path's single
+/// round trip, see `commerce::checkout`): `INSERT INTO outbox ... ON
+/// CONFLICT DO NOTHING`, due now; a duplicate key is skipped.
+pub fn push_insert<J: Job>(
+    q: &mut QueryBuilder<Postgres>,
     pipeline: &PipelineConfig,
     job: &J,
-) -> sqlx::Result<(
-    Uuid,
-    &'static str,
-    &'static str,
-    serde_json::Value,
-    String,
-    i32,
-)> {
-    Ok((
-        Uuid::now_v7(),
-        J::QUEUE.as_str(),
-        J::KIND,
-        serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
-        job.idempotency_key(),
-        pipeline.policy(J::QUEUE).max_attempts,
-    ))
+) -> sqlx::Result<()> {
+    let payload = serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    q.push("INSERT INTO outbox (id, queue, kind, payload, idempotency_key, max_attempts) VALUES (")
+        .push_bind(Uuid::now_v7())
+        .push(", ")
+        .push_bind(J::QUEUE.as_str())
+        .push(", ")
+        .push_bind(J::KIND.as_str())
+        .push(", ")
+        .push_bind(payload)
+        .push(", ")
+        .push_bind(job.idempotency_key())
+        .push(", ")
+        .push_bind(pipeline.policy(J::QUEUE).max_attempts)
+        .push(") ON CONFLICT (idempotency_key) DO NOTHING");
+    Ok(())
 }
 
 /// Writes many jobs of one kind in one statement (bulk producers: imports,
@@ -145,7 +146,7 @@ pub async fn enqueue_batch<J: Job>(
     .bind(&payloads)
     .bind(&keys)
     .bind(J::QUEUE.as_str())
-    .bind(J::KIND)
+    .bind(J::KIND.as_str())
     .bind(pipeline.policy(J::QUEUE).max_attempts)
     .execute(conn)
     .await?;

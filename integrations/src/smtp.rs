@@ -5,6 +5,7 @@
 
 use std::{path::Path, time::Duration};
 
+use bazaar_core::provider::ProviderError;
 use lettre::{
     message::{
         header::{Header, HeaderName, HeaderValue},
@@ -13,22 +14,18 @@ use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    /// Worth retrying: connection problems, timeouts, 4xx replies.
-    #[error("transient mail failure: {0}")]
-    Transient(String),
-    /// Retrying cannot help: 5xx replies, invalid addresses or configuration.
-    #[error("permanent mail failure: {0}")]
-    Permanent(String),
-}
-
 pub struct OutgoingMail<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub text: &'a str,
     pub html: &'a str,
     pub idempotency_key: Option<&'a str>,
+}
+
+/// A message that cannot be sent as asked (bad address, bad settings):
+/// never sent, so there is no status.
+fn config_error(body: String) -> ProviderError {
+    ProviderError::Rejected { status: 0, body }
 }
 
 #[derive(Clone)]
@@ -64,21 +61,21 @@ pub struct Mailer {
 impl Mailer {
     /// `smtp_url` as lettre understands it (`smtp://host:2525`,
     /// `smtp://user:pass@host:587?tls=required`, `smtps://...`).
-    pub fn new(smtp_url: Option<&str>, from: &str, outbox_dir: &Path) -> Result<Self, MailError> {
+    pub fn new(smtp_url: Option<&str>, from: &str, outbox_dir: &Path) -> Result<Self, ProviderError> {
         let from: Mailbox = from.parse().map_err(|e| {
-            MailError::Permanent(format!("MAIL_FROM {from:?} is not a mailbox: {e}"))
+            config_error(format!("MAIL_FROM {from:?} is not a mailbox: {e}"))
         })?;
         let (transport, description) = match smtp_url {
             Some(url) => {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| MailError::Permanent(format!("SMTP_URL is invalid: {e}")))?
+                    .map_err(|e| config_error(format!("SMTP_URL is invalid: {e}")))?
                     .timeout(Some(Duration::from_secs(20)))
                     .build();
                 (Transport::Smtp(transport), "SMTP".to_owned())
             }
             None => {
                 std::fs::create_dir_all(outbox_dir).map_err(|e| {
-                    MailError::Permanent(format!("cannot create {}: {e}", outbox_dir.display()))
+                    config_error(format!("cannot create {}: {e}", outbox_dir.display()))
                 })?;
                 (
                     Transport::File(AsyncFileTransport::new(outbox_dir)),
@@ -98,9 +95,9 @@ impl Mailer {
         &self.description
     }
 
-    pub fn build(&self, mail: &OutgoingMail<'_>) -> Result<Message, MailError> {
+    pub fn build(&self, mail: &OutgoingMail<'_>) -> Result<Message, ProviderError> {
         let to: Mailbox = mail.to.parse().map_err(|e| {
-            MailError::Permanent(format!("recipient {:?} is invalid: {e}", mail.to))
+            config_error(format!("recipient {:?} is invalid: {e}", mail.to))
         })?;
         let mut builder = Message::builder()
             .from(self.from.clone())
@@ -115,24 +112,27 @@ impl Mailer {
                 mail.text.to_owned(),
                 mail.html.to_owned(),
             ))
-            .map_err(|e| MailError::Permanent(format!("building message: {e}")))
+            .map_err(|e| config_error(format!("building message: {e}")))
     }
 
-    pub async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailError> {
+    pub async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), ProviderError> {
         let message = self.build(mail)?;
         match &self.transport {
             Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| {
-                if e.is_permanent() {
-                    MailError::Permanent(e.to_string())
-                } else {
-                    MailError::Transient(e.to_string())
+                // A 5xx reply is final; 4xx replies and lost connections are not.
+                match (e.is_permanent(), e.status()) {
+                    (true, Some(code)) => ProviderError::Rejected {
+                        status: u16::from(code),
+                        body: ProviderError::excerpt(&e.to_string()),
+                    },
+                    _ => ProviderError::Transport(e.to_string()),
                 }
             }),
             Transport::File(t) => t
                 .send(message)
                 .await
                 .map(|_| ())
-                .map_err(|e| MailError::Transient(e.to_string())),
+                .map_err(|e| ProviderError::Transport(e.to_string())),
         }
     }
 }
@@ -174,6 +174,6 @@ mod tests {
                 idempotency_key: None,
             })
             .unwrap_err();
-        assert!(matches!(err, MailError::Permanent(_)));
+        assert!(!err.is_retryable(), "{err:?}");
     }
 }

@@ -1,18 +1,10 @@
 //! Telegram Bot API through teloxide, pointed at `TELEGRAM_API_URL` so tests
 //! and staging can use a fake server.
 
-use teloxide::{prelude::Requester, types::ChatId, ApiError, Bot, RequestError};
+use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum TelegramError {
-    #[error("rate limited by Telegram; retry after {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
-    /// Final for this chat (blocked, chat not found, ...): do not retry.
-    #[error("rejected by Telegram: {0}")]
-    Rejected(String),
-    #[error("cannot reach Telegram: {0}")]
-    Transport(String),
-}
+use bazaar_core::provider::ProviderError;
+use teloxide::{prelude::Requester, types::ChatId, ApiError, Bot, RequestError};
 
 #[derive(Clone)]
 pub struct TelegramClient {
@@ -28,7 +20,7 @@ impl TelegramClient {
         })
     }
 
-    pub async fn send_message(&self, chat_id: i64, text: &str) -> Result<(), TelegramError> {
+    pub async fn send_message(&self, chat_id: i64, text: &str) -> Result<(), ProviderError> {
         // Plain text: alert details come from error messages and must not be
         // parsed as markup.
         self.bot
@@ -39,16 +31,25 @@ impl TelegramClient {
     }
 }
 
-fn classify(e: RequestError) -> TelegramError {
+fn classify(e: RequestError) -> ProviderError {
     match e {
-        RequestError::RetryAfter(secs) => TelegramError::RateLimited {
-            retry_after_secs: secs.seconds() as u64,
+        RequestError::RetryAfter(secs) => ProviderError::RateLimited {
+            retry_after: Some(Duration::from_secs(secs.seconds() as u64)),
         },
-        RequestError::Api(ApiError::Unknown(description)) => TelegramError::Rejected(description),
-        RequestError::Api(api) => TelegramError::Rejected(api.to_string()),
-        RequestError::MigrateToChatId(id) => {
-            TelegramError::Rejected(format!("chat migrated to {id}"))
+        // Telegram answers "Forbidden: ..." (403) for blocked and kicked
+        // bots, "Bad Request: ..." (400) for the rest of its final errors.
+        RequestError::Api(api) => {
+            let body = match api {
+                ApiError::Unknown(description) => description,
+                other => other.to_string(),
+            };
+            let status = if body.starts_with("Forbidden") { 403 } else { 400 };
+            ProviderError::Rejected { status, body }
         }
-        other => TelegramError::Transport(other.to_string()),
+        RequestError::MigrateToChatId(id) => ProviderError::Rejected {
+            status: 400,
+            body: format!("chat migrated to {id}"),
+        },
+        other => ProviderError::Transport(other.to_string()),
     }
 }

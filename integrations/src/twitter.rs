@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bazaar_core::provider::ProviderError;
 use reqwest::{
     header::{HeaderMap, AUTHORIZATION},
     multipart::{Form, Part},
@@ -27,19 +28,6 @@ impl std::fmt::Debug for TwitterCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TwitterCredentials").finish_non_exhaustive()
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TwitterError {
-    #[error("rate limited by X; retry after {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
-    /// Final: 4xx other than 429 (e.g. 403 duplicate content, 401 bad
-    /// credentials, 400): do not retry.
-    #[error("rejected by X: {0}")]
-    Rejected(String),
-    /// 5xx, timeouts, connection refused: retry.
-    #[error("cannot reach X: {0}")]
-    Transient(String),
 }
 
 #[derive(Clone)]
@@ -71,7 +59,7 @@ impl TwitterClient {
         &self,
         bytes: Vec<u8>,
         content_type: &str,
-    ) -> Result<String, TwitterError> {
+    ) -> Result<String, ProviderError> {
         let v2 = format!("{}/2/media/upload", self.api_url);
         let response = self.send_upload(&v2, bytes.clone(), content_type).await?;
         if response.status() != StatusCode::NOT_FOUND {
@@ -88,7 +76,7 @@ impl TwitterClient {
         &self,
         text: &str,
         media_ids: &[String],
-    ) -> Result<String, TwitterError> {
+    ) -> Result<String, ProviderError> {
         let url = format!("{}/2/tweets", self.api_url);
         let mut body = json!({ "text": text });
         if !media_ids.is_empty() {
@@ -110,12 +98,15 @@ impl TwitterClient {
         url: &str,
         bytes: Vec<u8>,
         content_type: &str,
-    ) -> Result<Response, TwitterError> {
+    ) -> Result<Response, ProviderError> {
         let extension = content_type.rsplit('/').next().unwrap_or("bin");
         let media = Part::bytes(bytes)
             .file_name(format!("media.{extension}"))
             .mime_str(content_type)
-            .map_err(|e| TwitterError::Rejected(format!("content type {content_type:?}: {e}")))?;
+            .map_err(|e| ProviderError::Rejected {
+                status: 0,
+                body: format!("content type {content_type:?}: {e}"),
+            })?;
         let form = Form::new()
             .part("media", media)
             .text("media_category", "tweet_image");
@@ -165,25 +156,27 @@ pub fn compose(headline: &str, url: &str) -> String {
     }
 }
 
-async fn success_body(response: Response) -> Result<Value, TwitterError> {
+async fn success_body(response: Response) -> Result<Value, ProviderError> {
     let status = response.status();
     if status.is_success() {
         return response
             .json()
             .await
-            .map_err(|e| TwitterError::Transient(format!("unreadable answer from X: {e}")));
+            .map_err(|e| ProviderError::Transport(format!("unreadable answer from X: {e}")));
     }
     if status == StatusCode::TOO_MANY_REQUESTS {
-        return Err(TwitterError::RateLimited {
-            retry_after_secs: retry_after(response.headers()),
+        return Err(ProviderError::RateLimited {
+            retry_after: Some(Duration::from_secs(retry_after(response.headers()))),
         });
     }
     let body = response.text().await.unwrap_or_default();
-    let message = format!("{status}: {}", problem_reason(&body));
     Err(if status.is_client_error() {
-        TwitterError::Rejected(message)
+        ProviderError::Rejected {
+            status: status.as_u16(),
+            body: problem_reason(&body),
+        }
     } else {
-        TwitterError::Transient(message)
+        ProviderError::Transport(format!("{status}: {}", problem_reason(&body)))
     })
 }
 
@@ -215,12 +208,12 @@ fn problem_reason(body: &str) -> String {
     }
 }
 
-fn field(body: &Value, pointer: &str) -> Result<String, TwitterError> {
+fn field(body: &Value, pointer: &str) -> Result<String, ProviderError> {
     body.pointer(pointer)
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| {
-            TwitterError::Transient(format!(
+            ProviderError::Transport(format!(
                 "X answered without {pointer}: {}",
                 excerpt(&body.to_string())
             ))
@@ -228,12 +221,12 @@ fn field(body: &Value, pointer: &str) -> Result<String, TwitterError> {
 }
 
 fn excerpt(s: &str) -> String {
-    s.chars().take(300).collect()
+    ProviderError::excerpt(s)
 }
 
 /// reqwest's own message hides the cause (refused, timed out, TLS), which is
 /// what an operator needs.
-fn transport(e: reqwest::Error) -> TwitterError {
+fn transport(e: reqwest::Error) -> ProviderError {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
@@ -241,7 +234,7 @@ fn transport(e: reqwest::Error) -> TwitterError {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    TwitterError::Transient(message)
+    ProviderError::Transport(message)
 }
 
 #[cfg(test)]

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use bazaar_core::mail::MailTemplate;
+use bazaar_core::{mail::MailTemplate, provider::ProviderError};
 use bazaar_integrations::{
-    smtp::{MailError, Mailer, OutgoingMail},
-    telegram::{TelegramClient, TelegramError},
+    smtp::{Mailer, OutgoingMail},
+    telegram::TelegramClient,
 };
 
 pub struct Alerter {
@@ -31,7 +31,7 @@ impl Alerter {
             for attempt in 1..=ATTEMPTS {
                 match client.send_message(*chat, &text).await {
                     Ok(()) => break,
-                    Err(TelegramError::Rejected(e)) => {
+                    Err(e) if !e.is_retryable() => {
                         tracing::error!(error = %e, "Telegram rejected the admin alert");
                         break;
                     }
@@ -40,9 +40,9 @@ impl Alerter {
                     }
                     Err(e) => {
                         let wait = match e {
-                            TelegramError::RateLimited { retry_after_secs } => {
-                                Duration::from_secs(retry_after_secs.min(10))
-                            }
+                            ProviderError::RateLimited {
+                                retry_after: Some(after),
+                            } => after.min(Duration::from_secs(10)),
                             _ => Duration::from_millis(500 * u64::from(attempt)),
                         };
                         tokio::time::sleep(wait).await;
@@ -67,7 +67,7 @@ impl Alerter {
                 for attempt in 1..=ATTEMPTS {
                     match mailer.send(&mail).await {
                         Ok(()) => break,
-                        Err(MailError::Permanent(e)) => {
+                        Err(e) if !e.is_retryable() => {
                             tracing::error!(to, error = %e, "admin alert mail rejected");
                             break;
                         }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{eventually, process::BazaarProcess, redis_server::free_port, TestApp};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_create_reads_the_password_from_stdin() {
     let app = TestApp::spawn().await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_bazaar"))
@@ -58,7 +58,7 @@ async fn admin_create_reads_the_password_from_stdin() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_every_role_with_exit_code_zero() {
     let app = TestApp::builder().without_worker().start().await;
     let port = free_port();
@@ -104,7 +104,7 @@ fn failed_start(role: &str, vars: &std::collections::HashMap<String, String>) ->
     (line, printed)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_is_one_clear_line_with_the_password_masked() {
     let port = free_port();
     let vars = [(
@@ -120,7 +120,7 @@ async fn an_unreachable_database_is_one_clear_line_with_the_password_masked() {
     assert!(!printed.contains("s3cret"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_redis_is_one_clear_line() {
     let app = TestApp::builder().without_worker().start().await;
     let port = free_port();

@@ -2,7 +2,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{assert_problem, TestApp, PASSWORD};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_then_login_then_me() {
     let app = TestApp::spawn().await;
     let session = app.register("ann@example.com").await;
@@ -41,7 +41,7 @@ async fn register_then_login_then_me() {
         .starts_with("welcome:"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_email_is_409_and_wrong_password_is_401_like_unknown_email() {
     let app = TestApp::spawn().await;
     app.register("bob@example.com").await;
@@ -70,7 +70,7 @@ async fn duplicate_email_is_409_and_wrong_password_is_401_like_unknown_email() {
     assert_eq!(wrong["detail"], unknown["detail"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registering_as_admin_is_refused() {
     let app = TestApp::spawn().await;
     let r = app
@@ -83,7 +83,7 @@ async fn registering_as_admin_is_refused() {
     assert_eq!(body["errors"][0]["field"], "role");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_rotates_and_reusing_a_rotated_token_revokes_the_family() {
     let app = TestApp::spawn().await;
     let session = app.register("carol@example.com").await;
@@ -146,7 +146,7 @@ async fn refresh_rotates_and_reusing_a_rotated_token_revokes_the_family() {
     assert_eq!(r.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_refreshes_of_one_token_let_at_most_one_through() {
     let app = TestApp::spawn().await;
     let session = app.register("race@example.com").await;
@@ -169,7 +169,7 @@ async fn concurrent_refreshes_of_one_token_let_at_most_one_through() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_revokes_the_refresh_token() {
     let app = TestApp::spawn().await;
     let session = app.register("dave@example.com").await;
@@ -193,7 +193,7 @@ async fn logout_revokes_the_refresh_token() {
     assert_problem(r, 401).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn me_can_be_patched_and_requires_a_valid_token() {
     let app = TestApp::spawn().await;
     let session = app.register("erin@example.com").await;
@@ -232,7 +232,7 @@ async fn me_can_be_patched_and_requires_a_valid_token() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_is_rate_limited_per_account_after_ten_failures() {
     let app = TestApp::spawn().await;
     app.register("frank@example.com").await;
@@ -261,7 +261,7 @@ async fn login_is_rate_limited_per_account_after_ten_failures() {
     assert_problem(r, 429).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_is_rate_limited_per_ip() {
     let app = TestApp::builder()
         .var("RATE_LIMIT_LOGIN_PER_IP", "5")

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::harness::{assert_problem, error_fields, TestApp};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_is_400() {
     let app = TestApp::spawn().await;
     for body in ["{", "{\"email\": }", "not json", "{} {}", ""] {
@@ -20,7 +20,7 @@ async fn malformed_json_is_400() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_types_missing_and_unknown_fields_are_422_naming_the_field() {
     let app = TestApp::spawn().await;
     let r = app
@@ -75,7 +75,7 @@ async fn wrong_types_missing_and_unknown_fields_are_422_naming_the_field() {
     assert_eq!(body["errors"].as_array().unwrap().len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_content_type_is_415_and_oversized_body_is_413() {
     let app = TestApp::builder()
         .var("MAX_BODY_BYTES", "1024")
@@ -96,7 +96,7 @@ async fn wrong_content_type_is_415_and_oversized_body_is_413() {
     assert_problem(r, 413).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_routes_wrong_methods_and_bad_pages_are_problems() {
     let app = TestApp::spawn().await;
     assert_problem(
@@ -137,7 +137,7 @@ async fn unknown_routes_wrong_methods_and_bad_pages_are_problems() {
     assert_eq!(r.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_routes_need_an_admin() {
     let app = TestApp::spawn().await;
     let session = app.register("ivy@example.com").await;

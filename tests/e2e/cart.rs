@@ -32,7 +32,7 @@ fn item_path(cart: &Value, sku: &str) -> String {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_gets_a_cart_token_and_adds_updates_and_removes_lines_with_it() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -142,7 +142,7 @@ async fn a_guest_gets_a_cart_token_and_adds_updates_and_removes_lines_with_it() 
     assert_eq!(amount(&empty["totals"]["total"]), 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_guest_token_is_404_except_when_adding_which_starts_a_new_cart() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -178,7 +178,7 @@ async fn an_unknown_guest_token_is_404_except_when_adding_which_starts_a_new_car
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adding_more_than_is_available_is_a_conflict_naming_the_line() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -251,7 +251,7 @@ async fn adding_more_than_is_available_is_a_conflict_naming_the_line() {
     assert_eq!(line(&four, "CTEE-S-RED")["quantity"], 4);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_quantities_and_unknown_or_inactive_variants_are_422() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -328,7 +328,7 @@ async fn bad_quantities_and_unknown_or_inactive_variants_are_422() {
     assert_eq!(cart(&app, me).await, one);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn totals_come_from_the_server_with_coupon_shipping_and_inclusive_tax() {
     let app = TestApp::builder()
         .without_worker()
@@ -412,7 +412,7 @@ async fn totals_come_from_the_server_with_coupon_shipping_and_inclusive_tax() {
     assert_eq!(totals(&without)[4], 5_666_695);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coupons_that_cannot_apply_are_422_on_the_code_field() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -470,7 +470,7 @@ async fn coupons_that_cannot_apply_are_422_on_the_code_field() {
     assert_eq!(totals(&applied)[4], 4 * PRICE - 100_000);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_cart_merges_into_the_users_cart_at_login_capped_by_stock() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -538,7 +538,7 @@ async fn a_guest_cart_merges_into_the_users_cart_at_login_capped_by_stock() {
     assert_eq!(totals(&merged)[..2], [13 * PRICE, 13 * PRICE / 10]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_cart_becomes_the_new_customers_cart_at_registration() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;

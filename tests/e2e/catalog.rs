@@ -21,7 +21,7 @@ async fn session(app: &TestApp, email: &str, role: &str) -> String {
         .to_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_authorization_matrix_holds_in_every_cell() {
     let app = TestApp::builder().without_worker().start().await;
     let customer = session(&app, "cust@example.com", "customer").await;
@@ -105,7 +105,7 @@ async fn the_store_authorization_matrix_holds_in_every_cell() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inactive_stores_are_hidden_from_everybody_but_their_owner_and_admins() {
     let app = TestApp::builder().without_worker().start().await;
     let owner = session(&app, "o@example.com", "vendor").await;
@@ -189,7 +189,7 @@ async fn inactive_stores_are_hidden_from_everybody_but_their_owner_and_admins() 
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn categories_form_a_tree_that_only_admins_shape() {
     let app = TestApp::builder().without_worker().start().await;
     let admin = app.admin_token().await;

@@ -311,7 +311,7 @@ fn table(res: Res) -> Vec<Row> {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_catalogue_authorization_matrix_holds_in_every_cell() {
     let app = TestApp::builder().without_worker().start().await;
     let admin = app.admin_token().await;

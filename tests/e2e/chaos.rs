@@ -39,7 +39,7 @@ async fn assert_every_probe_ran_once(app: &TestApp, count: i64) {
     assert_eq!(probes_done(app).await, count);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_s_jobs_are_redelivered_within_the_orphan_bound_and_run_once() {
     // Redelivery by the outbox is pushed far out, so only apalis's orphan
     // recovery (heartbeat 1 s x 3 missed) can bring the jobs back in time.
@@ -77,7 +77,7 @@ async fn a_killed_worker_s_jobs_are_redelivered_within_the_orphan_bound_and_run_
     assert_every_probe_ran_once(&app, 300).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_thousand_queued_jobs_drain_without_flooding_redis() {
     let app = TestApp::builder().without_worker().start().await;
     enqueue_probes(&app, "bulk-", 20_000, 0).await;
@@ -107,7 +107,7 @@ async fn twenty_thousand_queued_jobs_drain_without_flooding_redis() {
     assert_every_probe_ran_once(&app, 20_000).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_survive_a_redis_restart_under_load_and_every_job_completes() {
     let mut redis = RedisServer::start().await;
     let app = TestApp::builder()
@@ -147,7 +147,7 @@ async fn workers_survive_a_redis_restart_under_load_and_every_job_completes() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_cannot_reach_redis_for_long_exits_non_zero() {
     let mut redis = RedisServer::start().await;
     let app = TestApp::builder()
@@ -180,7 +180,7 @@ async fn redis_cli(redis: &RedisServer, args: &[&str]) {
     assert!(status.success(), "redis-cli {args:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_redis_drops_every_connection_new_jobs_run_at_once_under_a_new_worker_name() {
     // A 30 s registration threshold (10 s heartbeat x 3): a worker coming back
     // under its old name would be refused for that long. Fresh names are not.
@@ -222,7 +222,7 @@ async fn after_redis_drops_every_connection_new_jobs_run_at_once_under_a_new_wor
     assert_every_probe_ran_once(&app, 25).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_stall_longer_than_half_a_second_does_not_stop_the_workers() {
     // redis-rs's default response timeout (500 ms) would turn this stall into
     // an error, and apalis-redis would end every worker.
@@ -252,7 +252,7 @@ async fn a_redis_stall_longer_than_half_a_second_does_not_stop_the_workers() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_delivered_many_times_run_once() {
     // Redelivery after 1 s while jobs wait and run 1.5 s each: every job is
     // pushed to Redis again, some several times, while it is queued or running.
@@ -286,7 +286,7 @@ async fn jobs_delivered_many_times_run_once() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_running_jobs_finish_and_loses_none() {
     let app = TestApp::builder().without_worker().start().await;
     enqueue_probes(&app, "term-", 60, 1000).await;

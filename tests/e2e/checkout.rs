@@ -17,7 +17,7 @@ use crate::{
     harness::{assert_problem, TestApp},
 };
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_buyers_racing_for_fifty_units_get_exactly_fifty_orders_every_time() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -73,7 +73,7 @@ async fn two_hundred_buyers_racing_for_fifty_units_get_exactly_fifty_orders_ever
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_customers_racing_for_a_coupon_limited_to_ten_get_ten_discounted_orders() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -158,7 +158,7 @@ async fn fifty_customers_racing_for_a_coupon_limited_to_ten_get_ten_discounted_o
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_idempotency_key_gives_one_order_however_often_it_is_sent() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -224,7 +224,7 @@ async fn the_same_idempotency_key_gives_one_order_however_often_it_is_sent() {
     assert_eq!(count(&app, "SELECT count(*) FROM orders").await, 4);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkout_short_of_stock_lists_every_short_line_and_reserves_nothing() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -269,7 +269,7 @@ async fn a_checkout_short_of_stock_lists_every_short_line_and_reserves_nothing()
     assert_eq!(stock(&app, &large).await, (10, 1));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_empties_the_cart_mails_a_confirmation_and_keeps_the_prices_it_sold_at() {
     let app = TestApp::spawn().await;
     let shop = shop(&app).await;
@@ -342,7 +342,7 @@ async fn checkout_empties_the_cart_mails_a_confirmation_and_keeps_the_prices_it_
     assert_eq!(history["items"][0]["number"], order_number.as_str());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stripe_checkout_creates_a_payment_intent_for_the_order_total() {
     let app = TestApp::builder().stripe().start().await;
     let fake = app.stripe.as_ref().unwrap();
@@ -392,7 +392,7 @@ async fn a_stripe_checkout_creates_a_payment_intent_for_the_order_total() {
     assert_eq!(count(&app, "SELECT count(*) FROM orders").await, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stripe_outage_at_checkout_is_502_and_the_same_key_later_gets_the_order_and_a_payment() {
     let app = TestApp::builder().stripe().start().await;
     let fake = app.stripe.as_ref().unwrap();

@@ -29,7 +29,7 @@ async fn wait_runs(app: &TestApp, admin: &str, n: usize) {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_check_alerts_once_across_ticks_and_schedulers_then_recovers_once() {
     let mut redis = RedisServer::start().await;
     let app = TestApp::builder()
@@ -138,7 +138,7 @@ async fn executed(client: &reqwest::Client, port: u16) -> Option<f64> {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_scheduler_processes_run_each_tick_once() {
     let app = TestApp::builder()
         .without_worker()

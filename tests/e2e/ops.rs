@@ -2,7 +2,7 @@ use serde_json::Value;
 
 use crate::harness::{RedisServer, TestApp};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn liveness_readiness_and_request_ids() {
     let app = TestApp::spawn().await;
     let r = app
@@ -40,7 +40,7 @@ async fn liveness_readiness_and_request_ids() {
     assert_ne!(r.headers()["x-request-id"].to_str().unwrap(), long);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_is_503_naming_redis_when_it_is_down() {
     let mut redis = RedisServer::start().await;
     let app = TestApp::builder()
@@ -69,7 +69,7 @@ async fn readiness_is_503_naming_redis_when_it_is_down() {
     redis.restart().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_expose_http_jobs_queues_and_outbox() {
     let app = TestApp::spawn().await;
     app.register("metrics@example.com").await;
@@ -88,7 +88,7 @@ async fn metrics_expose_http_jobs_queues_and_outbox() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_and_swagger_ui_are_served() {
     let app = TestApp::spawn().await;
     let doc: Value = app
@@ -121,7 +121,7 @@ async fn openapi_and_swagger_ui_are_served() {
     assert!(r.text().await.unwrap().to_lowercase().contains("swagger"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_smtp_mail_is_written_as_eml_files() {
     let dir = std::env::temp_dir().join(format!("bazaar-outbox-{}", uuid::Uuid::now_v7().simple()));
     let app = TestApp::builder()
@@ -142,7 +142,7 @@ async fn without_smtp_mail_is_written_as_eml_files() {
     assert!(app.smtp.mails().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_serves_metrics_on_metrics_bind() {
     let app = TestApp::builder().without_worker().start().await;
     let port = crate::harness::redis_server::free_port();

@@ -68,7 +68,7 @@ async fn track(app: &TestApp, order_number: &str, phone: &str) -> reqwest::Respo
     send(app, "POST", "/api/v1/orders/track", None, Some(body)).await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_signs_up_pays_gets_the_tee_delivered_and_writes_a_verified_review() {
     let app = TestApp::builder().stripe().start().await;
     let fake = app.stripe.as_ref().unwrap();
@@ -206,7 +206,7 @@ async fn a_guest_signs_up_pays_gets_the_tee_delivered_and_writes_a_verified_revi
     assert_eq!(review["verified"], true);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_illegal_transition_is_refused_with_409_and_changes_nothing() {
     let app = TestApp::builder()
         .var("KASPI_WEBHOOK_SECRET", KASPI_SECRET)
@@ -298,7 +298,7 @@ async fn every_illegal_transition_is_refused_with_409_and_changes_nothing() {
     assert_eq!(order(&app, admin, &confirmed).await["status"], "confirmed");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirming_deducts_the_stock_and_cancelling_gives_it_back() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -411,7 +411,7 @@ async fn confirming_deducts_the_stock_and_cancelling_gives_it_back() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vendors_see_and_move_only_orders_of_their_own_stores() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -534,7 +534,7 @@ async fn vendors_see_and_move_only_orders_of_their_own_stores() {
     assert_eq!(count(&app, "SELECT count(*) FROM orders").await, 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tracking_by_number_and_phone_shows_the_status_and_nothing_else() {
     let app = TestApp::builder()
         .without_worker()
@@ -597,7 +597,7 @@ async fn tracking_by_number_and_phone_shows_the_status_and_nothing_else() {
     assert_problem(r, 429).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpaid_kaspi_order_is_cancelled_by_the_system_when_its_reservation_expires() {
     let app = TestApp::builder()
         .var("KASPI_WEBHOOK_SECRET", KASPI_SECRET)

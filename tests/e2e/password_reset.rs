@@ -12,7 +12,7 @@ fn token_from(mail: &str) -> String {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgot_password_mails_one_single_use_link_that_resets_the_password() {
     let app = TestApp::spawn().await;
     let session = app.register("gina@example.com").await;
@@ -85,7 +85,7 @@ async fn forgot_password_mails_one_single_use_link_that_resets_the_password() {
     assert_problem(r, 401).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgot_password_reveals_nothing_about_unknown_accounts() {
     let app = TestApp::spawn().await;
     let r = app
@@ -106,7 +106,7 @@ async fn forgot_password_reveals_nothing_about_unknown_accounts() {
     assert_problem(bad, 422).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgot_password_is_limited_to_five_per_account_per_hour() {
     let app = TestApp::spawn().await;
     for _ in 0..5 {
@@ -128,7 +128,7 @@ async fn forgot_password_is_limited_to_five_per_account_per_hour() {
     assert_problem(r, 429).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_or_weak_reset_is_refused() {
     let app = TestApp::spawn().await;
     let r = app

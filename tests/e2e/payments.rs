@@ -61,7 +61,7 @@ fn succeeded(id: &str, intent: &Intent) -> Value {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_reported_five_times_marks_the_order_paid_once() {
     let app = TestApp::builder().stripe().start().await;
     let shop = shop(&app).await;
@@ -99,7 +99,7 @@ async fn a_payment_reported_five_times_marks_the_order_paid_once() {
     assert!(subjects.contains(&format!("Order {order_number} received")));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payment_events_are_judged_by_the_payments_state_not_their_arrival_order() {
     let app = TestApp::builder().stripe().start().await;
     let shop = shop(&app).await;
@@ -153,7 +153,7 @@ async fn payment_events_are_judged_by_the_payments_state_not_their_arrival_order
     assert_eq!(count(&app, "SELECT count(*) FROM payment_events").await, 4);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_stale_and_tampered_webhooks_are_400_and_store_nothing() {
     let app = TestApp::builder().stripe().start().await;
     let shop = shop(&app).await;
@@ -219,7 +219,7 @@ async fn forged_stale_and_tampered_webhooks_are_400_and_store_nothing() {
     assert_eq!(count(&app, "SELECT count(*) FROM payment_events").await, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_that_does_not_match_the_order_is_flagged_and_not_paid() {
     let app = TestApp::builder().stripe().start().await;
     let shop = shop(&app).await;
@@ -274,7 +274,7 @@ async fn a_payment_that_does_not_match_the_order_is_flagged_and_not_paid() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_paid_stripe_order_refunds_it_once_and_stripe_confirms_the_refund() {
     let app = TestApp::builder().stripe().start().await;
     let fake = app.stripe.as_ref().unwrap();
@@ -334,7 +334,7 @@ async fn cancelling_a_paid_stripe_order_refunds_it_once_and_stripe_confirms_the_
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_kaspi_notification_marks_a_kaspi_order_paid_and_a_forged_one_is_400() {
     let app = TestApp::builder()
         .var("KASPI_WEBHOOK_SECRET", KASPI_SECRET)
@@ -395,7 +395,7 @@ async fn a_signed_kaspi_notification_marks_a_kaspi_order_paid_and_a_forged_one_i
     assert_eq!(timeline(&order(&app, &ann, &order_number).await).len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_their_configuration_kaspi_and_stripe_are_not_offered() {
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
@@ -420,7 +420,7 @@ async fn without_their_configuration_kaspi_and_stripe_are_not_offered() {
     assert_eq!(stock(&app, &shop.variant("CTEE-S-RED")).await, (10, 0));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_made_at_stripe_before_confirmation_gives_the_reserved_units_back() {
     let app = TestApp::builder().stripe().start().await;
     let fake = app.stripe.as_ref().unwrap();
@@ -446,7 +446,7 @@ async fn a_refund_made_at_stripe_before_confirmation_gives_the_reserved_units_ba
     assert_eq!(fake.refund_calls(), 0, "Stripe refunded it already");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpaid_order_cancelled_gives_its_coupon_use_back() {
     let app = TestApp::builder().stripe().start().await;
     let shop = shop(&app).await;
@@ -502,7 +502,7 @@ async fn an_unpaid_order_cancelled_gives_its_coupon_use_back() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpaid_stripe_order_cancelled_has_its_payment_intent_cancelled_so_it_cannot_be_paid() {
     let app = TestApp::builder().stripe().start().await;
     let fake = app.stripe.as_ref().unwrap();

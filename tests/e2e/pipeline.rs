@@ -20,7 +20,7 @@ async fn enqueue_probe(app: &TestApp, key: &str, fail_times: u32) {
         .expect("new job");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgot_password_works_while_redis_is_down_and_the_mail_arrives_once_it_is_back() {
     let mut redis = RedisServer::start().await;
     let app = TestApp::builder()
@@ -62,7 +62,7 @@ async fn forgot_password_works_while_redis_is_down_and_the_mail_arrives_once_it_
     assert_eq!(resets(&app), 1, "exactly once");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_job_is_retried_with_backoff_then_succeeds() {
     let app = TestApp::spawn().await;
     enqueue_probe(&app, "flaky", 2).await;
@@ -81,7 +81,7 @@ async fn a_failing_job_is_retried_with_backoff_then_succeeds() {
     assert_eq!(runs, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_exhausts_its_retries_is_failed_visible_counted_and_retryable() {
     let app = TestApp::builder()
         .var("QUEUE_OPS_MAX_ATTEMPTS", "3")
@@ -146,7 +146,7 @@ async fn a_job_that_exhausts_its_retries_is_failed_visible_counted_and_retryable
     assert_eq!(attempts, 4);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_smtp_errors_are_retried_and_permanent_ones_fail_the_job() {
     let app = TestApp::spawn().await;
     app.smtp.fail_next(451, 2);
@@ -173,7 +173,7 @@ async fn transient_smtp_errors_are_retried_and_permanent_ones_fail_the_job() {
     assert!(app.smtp.mails_to("lee@example.com").is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enqueueing_the_same_job_twice_is_a_no_op() {
     let app = TestApp::spawn().await;
     let mut conn = app.pool.acquire().await.unwrap();
@@ -195,7 +195,7 @@ async fn enqueueing_the_same_job_twice_is_a_no_op() {
     assert_eq!(done, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_start_promptly_without_waiting_for_a_worker_heartbeat() {
     // With a 30 s heartbeat, apalis-redis alone would leave a job pushed by the
     // relay waiting for the next heartbeat; the polling interval picks it up.
@@ -218,7 +218,7 @@ async fn jobs_start_promptly_without_waiting_for_a_worker_heartbeat() {
     assert!(slowest_ms < 2000.0, "a job waited {slowest_ms} ms to start");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_trims_finished_jobs_and_the_task_data_apalis_never_expires() {
     let app = TestApp::builder()
         .var("JOB_DONE_RETENTION_SECS", "0")
@@ -271,7 +271,7 @@ async fn cleanup_trims_finished_jobs_and_the_task_data_apalis_never_expires() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_failing_job_does_not_spoil_the_jobs_run_with_it() {
     let app = TestApp::builder()
         .without_worker()
@@ -337,7 +337,7 @@ async fn one_failing_job_does_not_spoil_the_jobs_run_with_it() {
     assert!(error.contains("recording probe"), "{error}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mail_refused_for_good_does_not_spoil_the_mails_sharing_its_batch() {
     let app = TestApp::builder().without_worker().start().await;
     app.smtp.fail_next(550, 1);
@@ -366,7 +366,7 @@ async fn a_mail_refused_for_good_does_not_spoil_the_mails_sharing_its_batch() {
     assert_eq!(app.smtp.mails().len(), 9);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_of_an_unknown_kind_waits_untouched_for_a_worker_that_knows_it() {
     let app = TestApp::builder()
         .var("OUTBOX_REDELIVER_SECS", "1")

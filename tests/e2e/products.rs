@@ -20,7 +20,7 @@ fn skus(product: &Value) -> Vec<String> {
     skus
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_sizes_by_three_colors_make_nine_variants_with_their_skus() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;
@@ -139,7 +139,7 @@ async fn three_sizes_by_three_colors_make_nine_variants_with_their_skus() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sku_already_in_use_is_a_clear_conflict_and_nothing_is_created() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;
@@ -199,7 +199,7 @@ async fn a_sku_already_in_use_is_a_clear_conflict_and_nothing_is_created() {
     assert_problem(r, 409).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn product_values_are_validated_against_the_type() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;
@@ -241,7 +241,7 @@ async fn product_values_are_validated_against_the_type() {
     assert_problem(r, 403).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_are_checked_stored_and_served_back_byte_for_byte() {
     let app = TestApp::builder()
         .without_worker()
@@ -330,7 +330,7 @@ async fn images_are_checked_stored_and_served_back_byte_for_byte() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_is_visible_in_the_next_read_of_every_cached_view() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;
@@ -422,7 +422,7 @@ async fn an_update_is_visible_in_the_next_read_of_every_cached_view() {
     assert_eq!(again.status(), 304);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_price_drop_mails_the_watchers_once_and_a_rise_mails_nobody() {
     let app = TestApp::spawn().await;
     let c = catalog(&app).await;
@@ -514,7 +514,7 @@ async fn a_price_drop_mails_the_watchers_once_and_a_rise_mails_nobody() {
     assert_eq!(drops, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn variants_generated_without_a_price_go_on_sale_once_priced() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;
@@ -611,7 +611,7 @@ async fn variants_generated_without_a_price_go_on_sale_once_priced() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_postgres_cannot_store_is_a_400_not_a_500() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;
@@ -635,7 +635,7 @@ async fn text_postgres_cannot_store_is_a_400_not_a_500() {
     assert!(r.status().is_client_error(), "{}", r.status());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_price_changes_leave_the_price_range_exact() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;

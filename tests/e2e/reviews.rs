@@ -49,7 +49,7 @@ fn assert_newest_first(items: &[Value], field: &str) {
     assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_reviews_leave_the_rating_exact() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;
@@ -93,7 +93,7 @@ async fn fifty_concurrent_reviews_leave_the_rating_exact() {
     assert_newest_first(items, "created_at");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_review_is_one_per_customer_rated_one_to_five_and_by_customers_only() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;
@@ -230,7 +230,7 @@ async fn order(app: &TestApp, c: &Catalog, email: &str, status: &str, variant: &
     .unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_customer_who_received_the_product_writes_a_verified_review() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;
@@ -264,7 +264,7 @@ async fn patch(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::
     send(app, "PATCH", path, Some(token), Some(body)).await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_moderation_and_deletion_keep_the_rating_exact() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;
@@ -422,7 +422,7 @@ async fn list(app: &TestApp, token: &str) -> Value {
     expect(app, "GET", "/api/v1/wishlist", Some(token), None, 200).await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wishlist_adds_idempotently_shows_prices_and_removes() {
     let app = TestApp::builder().without_worker().start().await;
     let c = catalog(&app).await;

@@ -930,7 +930,7 @@ fn assert_items(m: &Model, body: &Value) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_text_search_finds_stemmed_words_and_ranks_name_matches_first() {
     let app = TestApp::builder().without_worker().start().await;
     let m = arrange(&app).await;
@@ -985,7 +985,7 @@ async fn a_text_search_finds_stemmed_words_and_ranks_name_matches_first() {
     assert!(none["facets"]["price"].is_null(), "{none}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_misspelt_query_still_finds_the_product_by_its_name() {
     let app = TestApp::builder().without_worker().start().await;
     let m = arrange(&app).await;
@@ -1006,7 +1006,7 @@ async fn a_misspelt_query_still_finds_the_product_by_its_name() {
     assert!(names(&app, &m, &q("ctn")).await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_filter_finds_exactly_the_products_the_model_expects() {
     let app = TestApp::builder().without_worker().start().await;
     let m = arrange(&app).await;
@@ -1126,7 +1126,7 @@ async fn each_filter_finds_exactly_the_products_the_model_expects() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_sort_orders_the_result_as_the_model_expects() {
     let app = TestApp::builder().without_worker().start().await;
     let m = arrange(&app).await;
@@ -1204,7 +1204,7 @@ async fn each_sort_orders_the_result_as_the_model_expects() {
     assert_items(&m, &listing);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn facets_count_the_whole_result_as_the_model_expects() {
     let app = TestApp::builder().without_worker().start().await;
     let m = arrange(&app).await;
@@ -1257,7 +1257,7 @@ async fn facets_count_the_whole_result_as_the_model_expects() {
     assert_items(&m, &search(&app, "per_page=100").await);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_partition_the_sorted_result() {
     let app = TestApp::builder().without_worker().start().await;
     let m = arrange(&app).await;
@@ -1301,7 +1301,7 @@ async fn pages_partition_the_sorted_result() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_search_parameters_are_named_in_a_422() {
     let app = TestApp::builder().without_worker().start().await;
     let long = format!("q={}", "a".repeat(201));

@@ -19,7 +19,7 @@ async fn announce_jobs(app: &TestApp) -> Vec<(String, i32)> {
     .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_product_with_an_image_is_tweeted_with_that_image() {
     let app = TestApp::builder()
         .x()
@@ -83,7 +83,7 @@ async fn a_new_product_with_an_image_is_tweeted_with_that_image() {
     assert_eq!(store["tweet_id"].as_str(), Some(store_tweet.id.as_str()));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_tweet_is_retried_and_posted_once() {
     let app = TestApp::builder().x().start().await;
     let x = app.x.as_ref().unwrap();
@@ -125,7 +125,7 @@ async fn a_failed_tweet_is_retried_and_posted_once() {
     assert_eq!(store["tweet_id"].as_str(), Some(tweet.id.as_str()));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn x_being_down_never_blocks_a_creation() {
     let dead = format!("http://127.0.0.1:{}", free_port());
     let app = TestApp::builder()
@@ -165,7 +165,7 @@ async fn x_being_down_never_blocks_a_creation() {
     assert!(error.unwrap_or_default().contains("cannot reach X"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_credentials_nothing_is_enqueued() {
     let app = TestApp::builder().without_worker().start().await;
     catalog(&app).await;

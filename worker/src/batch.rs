@@ -190,7 +190,7 @@ async fn execute(deps: &Deps, ids: &[Uuid]) -> anyhow::Result<HashMap<Uuid, Outc
         .partition(|j| jobs::effects_of(&j.kind) == Effects::Database);
 
     let external_runs = futures::future::join_all(external.iter().map(|job| async move {
-        let result = run_timed(deps, job, jobs::run_external(deps, job)).await;
+        let result = run_timed(deps, job, jobs::run(deps, None, job)).await;
         (*job, result)
     }));
     let database_runs = async {
@@ -268,7 +268,7 @@ async fn run_in_savepoint(
     job: &LockedJob,
 ) -> anyhow::Result<Result<(), JobError>> {
     let mut savepoint = tx.begin().await?;
-    let result = run_timed(deps, job, jobs::run_database(deps, &mut savepoint, job)).await?;
+    let result = run_timed(deps, job, jobs::run(deps, Some(&mut savepoint), job)).await?;
     match result {
         Ok(()) => savepoint.commit().await?,
         Err(_) => savepoint.rollback().await?,

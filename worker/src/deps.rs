@@ -1,9 +1,12 @@
 use std::sync::Arc;
 
-use bazaar_core::{commerce::Rules, config::Config, storage::Storage};
+use bazaar_core::{
+    commerce::{gateway::PaymentProviders, Rules},
+    config::Config,
+    storage::Storage,
+};
 use bazaar_integrations::{
     smtp::Mailer,
-    stripe::StripeClient,
     twitter::{TwitterClient, TwitterCredentials},
 };
 use secrecy::ExposeSecret;
@@ -17,14 +20,9 @@ pub struct Deps {
     pub storage: Storage,
     /// `None` without the four `TWITTER_*` credentials.
     pub twitter: Option<TwitterClient>,
-    /// `None` without `STRIPE_SECRET_KEY`.
-    pub stripe: Option<StripeClient>,
+    /// The card gateway (`None` without `STRIPE_SECRET_KEY`).
+    pub payments: PaymentProviders,
     pub rules: Rules,
-}
-
-pub fn stripe(config: &Config) -> Option<StripeClient> {
-    let s = config.commerce.stripe.as_ref()?;
-    Some(StripeClient::new(&s.api_url, s.secret_key.clone()))
 }
 
 pub fn twitter(config: &Config) -> Option<TwitterClient> {

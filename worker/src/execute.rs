@@ -14,7 +14,7 @@ use crate::{
 /// unreachable); apalis then redelivers the task a few seconds later.
 pub async fn handle(envelope: JobEnvelope, runtime: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
     let timer = Timer::start();
-    let Some(queue) = jobs::queue_of(&envelope.kind) else {
+    let Some(queue) = jobs::lookup(&envelope.kind).map(|e| e.queue) else {
         // A kind from a newer version (rolling deploy): leave the row pending,
         // untouched, for the relay to deliver again later to a worker that
         // knows it. Spending its attempts here could fail it for good.

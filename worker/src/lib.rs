@@ -81,7 +81,7 @@ pub async fn run(
         pool: pool.clone(),
         mailer,
         twitter: deps::twitter(&config),
-        stripe: deps::stripe(&config),
+        payments: bazaar_integrations::wire::payment_providers(&config),
         rules: bazaar_core::commerce::Rules::new(&config),
         storage,
         config: config.clone(),

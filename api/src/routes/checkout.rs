@@ -5,15 +5,7 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use bazaar_core::{
-    commerce::{
-        checkout::{self, CheckoutRequest, CheckoutResponse},
-        payments,
-        status::{OrderStatus, PaymentMethod},
-    },
-    Error,
-};
-use bazaar_integrations::stripe::StripeError;
+use bazaar_core::commerce::checkout::{self, CheckoutRequest, CheckoutResponse};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -59,49 +51,12 @@ async fn place(
     Json(req): Json<CheckoutRequest>,
 ) -> ApiResult<(StatusCode, Json<CheckoutResponse>)> {
     let key = idempotency_key(&headers)?;
-    let hash = checkout::fingerprint(&req);
-    let outcome =
-        checkout::place(&state.pool, &state.rules, user.actor(), &key, &hash, req).await?;
-    let (order_id, mut response) = match outcome {
-        checkout::Outcome::Created(response) => {
-            // Availability changed.
-            state.cache.changed().await;
-            let id = response.order_id;
-            (id, *response)
-        }
-        checkout::Outcome::Replayed(id) => (id, checkout::response(&state.pool, id).await?),
-    };
-    if response.payment.method == PaymentMethod::Stripe
-        && response.payment.client_secret.is_none()
-        && response.order.status == OrderStatus::Pending
-    {
-        let stripe = state
-            .stripe
-            .as_ref()
-            .ok_or_else(|| ApiError::from(Error::Upstream("stripe is not configured".into())))?;
-        let totals = &response.order.totals.total;
-        let number = &response.order.number;
-        let intent = stripe
-            .create_payment_intent(totals.amount, &totals.currency, number, &format!("checkout-{}", order_id))
-            .await
-            .map_err(|e| {
-                tracing::warn!(order.number = %number, error = %e, "creating the payment intent failed");
-                let detail = match e {
-                    StripeError::Retryable { .. } => {
-                        "the payment provider is unavailable; the order is kept: retry with the same Idempotency-Key"
-                    }
-                    StripeError::Permanent(_) => "the payment provider refused the payment",
-                };
-                ApiError::from(Error::Upstream(detail.into()))
-            })?;
-        payments::attach_intent(
-            &state.pool,
-            order_id,
-            &intent.id,
-            intent.client_secret.as_deref(),
-        )
-        .await?;
-        response.payment.client_secret = intent.client_secret;
+    let card = state.payments.card.as_deref();
+    let (response, created) =
+        checkout::checkout(&state.pool, &state.rules, card, user.actor(), &key, req).await?;
+    if created {
+        // Availability changed.
+        state.cache.changed().await;
     }
     Ok((StatusCode::CREATED, Json(response)))
 }

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use bazaar_core::{
     commerce::{
         orders::{self, AdminFilter, Order, TrackedOrder},
-        status::OrderStatus,
+        status::{OrderSource, OrderStatus},
         workflow::{self, StatusChange},
     },
     FieldError,
@@ -170,18 +170,20 @@ async fn back_office(
             None
         }
     };
-    if q.source
-        .as_deref()
-        .is_some_and(|s| !["web", "kaspi", "ozon"].contains(&s))
-    {
-        errors.push(FieldError::new("source", "must be web, kaspi or ozon"));
-    }
+    let source = match q.source.as_deref().map(OrderSource::parse) {
+        None => None,
+        Some(Some(s)) => Some(s),
+        Some(None) => {
+            errors.push(FieldError::new("source", "must be web, kaspi or ozon"));
+            None
+        }
+    };
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     let filter = AdminFilter {
         status,
-        source: q.source,
+        source,
         from: q.from,
         to: q.to,
         customer: q.customer,

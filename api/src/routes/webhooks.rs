@@ -7,12 +7,10 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use bazaar_core::commerce::{
-    payments::{self, Provider},
-    webhook_signature::{verify_hex_hmac, verify_stripe},
+    gateway::{WebhookRejection, WebhookVerifier},
+    payments,
 };
-use secrecy::ExposeSecret;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -21,9 +19,6 @@ use crate::{
     extract::Json,
     AppState,
 };
-
-/// Stripe's documented tolerance for the signed timestamp.
-const STRIPE_TOLERANCE_SECS: i64 = 300;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -38,10 +33,6 @@ pub struct Received {
     new: bool,
 }
 
-fn bad(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad-signature", detail)
-}
-
 fn disabled(what: &str) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -50,24 +41,33 @@ fn disabled(what: &str) -> ApiError {
     )
 }
 
-/// The event's id and type, which every provider event carries.
-fn envelope(body: &[u8], id: &str, kind: &str) -> ApiResult<(Value, String, String)> {
-    let v: Value = serde_json::from_slice(body).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-json",
-            "the body is not JSON",
-        )
-    })?;
-    let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    match (field(id), field(kind)) {
-        (Some(i), Some(k)) if !i.is_empty() && i.len() <= 255 => Ok((v.clone(), i, k)),
-        _ => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            format!("the event needs string fields {id} and {kind}"),
-        )),
-    }
+/// Verifies the request with the provider's verifier and stores the event.
+async fn receive(
+    state: &AppState,
+    verifier: Option<&dyn WebhookVerifier>,
+    name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Json<Received>> {
+    let verifier = verifier.ok_or_else(|| disabled(name))?;
+    let signature = headers
+        .get(verifier.signature_header())
+        .and_then(|v| v.to_str().ok());
+    let event = verifier
+        .verify(signature, body, chrono::Utc::now().timestamp())
+        .map_err(|e| {
+            let kind = match e {
+                WebhookRejection::Signature(_) => "bad-signature",
+                WebhookRejection::NotJson => "malformed-json",
+                WebhookRejection::NotAnEvent(_) => "bad-request",
+            };
+            ApiError::new(StatusCode::BAD_REQUEST, kind, e.to_string())
+        })?;
+    let new = payments::record_event(&state.pool, &state.rules, verifier.provider(), &event).await?;
+    Ok(Json(Received {
+        received: true,
+        new,
+    }))
 }
 
 /// Stripe events (`Stripe-Signature`, 300 s tolerance, any `v1` may match).
@@ -84,39 +84,8 @@ async fn stripe(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Received>> {
-    let secret = state
-        .config
-        .commerce
-        .stripe
-        .as_ref()
-        .and_then(|s| s.webhook_secret.as_ref())
-        .ok_or_else(|| disabled("stripe"))?;
-    let header = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| bad("Stripe-Signature is missing"))?;
-    verify_stripe(
-        header,
-        &body,
-        secret.expose_secret().as_bytes(),
-        chrono::Utc::now().timestamp(),
-        STRIPE_TOLERANCE_SECS,
-    )
-    .map_err(|e| bad(e.to_string()))?;
-    let (event, id, kind) = envelope(&body, "id", "type")?;
-    let new = payments::record_event(
-        &state.pool,
-        &state.rules,
-        Provider::Stripe,
-        &id,
-        &kind,
-        &event,
-    )
-    .await?;
-    Ok(Json(Received {
-        received: true,
-        new,
-    }))
+    let verifier = state.payments.stripe_webhook.clone();
+    receive(&state, verifier.as_deref(), "stripe", &headers, &body).await
 }
 
 /// Kaspi payment notifications: `X-Kaspi-Signature` = hex HMAC-SHA256 of the
@@ -134,30 +103,6 @@ async fn kaspi(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Received>> {
-    let secret = state
-        .config
-        .commerce
-        .kaspi_webhook_secret
-        .as_ref()
-        .ok_or_else(|| disabled("kaspi"))?;
-    let header = headers
-        .get("x-kaspi-signature")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| bad("X-Kaspi-Signature is missing"))?;
-    verify_hex_hmac(header, &body, secret.expose_secret().as_bytes())
-        .map_err(|e| bad(e.to_string()))?;
-    let (event, id, kind) = envelope(&body, "id", "type")?;
-    let new = payments::record_event(
-        &state.pool,
-        &state.rules,
-        Provider::Kaspi,
-        &id,
-        &kind,
-        &event,
-    )
-    .await?;
-    Ok(Json(Received {
-        received: true,
-        new,
-    }))
+    let verifier = state.payments.kaspi_webhook.clone();
+    receive(&state, verifier.as_deref(), "kaspi", &headers, &body).await
 }

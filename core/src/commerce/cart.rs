@@ -1,16 +1,16 @@
 //! Carts: one per user, or a guest's identified by the `X-Cart-Token` it was
 //! issued (stored as a SHA-256 digest). Totals are always computed here.
 
-use chrono::Utc;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    coupons::{self, Coupon},
+    coupons,
     inventory::Want,
-    pricing::{self, Line, Totals},
+    pricing::{self, Totals},
+    quote::{coupon_problem, quote, MoneyTotals, QuoteLine},
     shipping::ShippingMethod,
     Rules,
 };
@@ -63,28 +63,6 @@ pub struct AppliedCoupon {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MoneyTotals {
-    pub subtotal: Money,
-    pub discount: Money,
-    pub shipping: Money,
-    pub tax: Money,
-    pub total: Money,
-}
-
-impl MoneyTotals {
-    pub fn new(t: &Totals, currency: &str) -> Self {
-        let m = |a| Money::new(a, currency);
-        Self {
-            subtotal: m(t.subtotal),
-            discount: m(t.discount),
-            shipping: m(t.shipping),
-            tax: m(t.tax),
-            total: m(t.total),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Cart {
     /// `null` while the caller has no cart yet.
     pub id: Option<Uuid>,
@@ -94,82 +72,6 @@ pub struct Cart {
     pub items: Vec<CartItem>,
     pub coupon: Option<AppliedCoupon>,
     pub totals: MoneyTotals,
-}
-
-/// A cart line priced for a quote.
-#[derive(Debug, Clone)]
-pub struct QuoteLine {
-    pub unit_price: i64,
-    pub quantity: i32,
-    pub category_id: Uuid,
-}
-
-/// Why `coupon` gives nothing to `user` for goods worth `subtotal`.
-pub async fn coupon_problem(
-    conn: &mut PgConnection,
-    coupon: &Coupon,
-    user: Option<Uuid>,
-    subtotal: i64,
-) -> Result<Option<String>> {
-    if let Some(p) = coupon.unusable_now(Utc::now()) {
-        return Ok(Some(p.to_owned()));
-    }
-    if let (Some(limit), Some(user)) = (coupon.per_customer_limit, user) {
-        if coupons::uses_by(conn, coupon.id, user).await? >= i64::from(limit) {
-            return Ok(Some("you have already used this coupon".into()));
-        }
-    }
-    if subtotal < coupon.min_order.amount {
-        return Ok(Some(format!(
-            "needs an order of at least {}",
-            coupon.min_order.display()
-        )));
-    }
-    Ok(None)
-}
-
-/// Totals for `lines` with the coupon when it applies; also returns why it
-/// does not.
-pub async fn quote(
-    conn: &mut PgConnection,
-    rules: &Rules,
-    lines: &[QuoteLine],
-    coupon: Option<&Coupon>,
-    user: Option<Uuid>,
-    shipping: Option<&ShippingMethod>,
-) -> Result<(Totals, Option<String>)> {
-    let subtotal: i64 = lines
-        .iter()
-        .map(|l| pricing::line_total(l.unit_price, i64::from(l.quantity)).unwrap_or(i64::MAX))
-        .fold(0i64, |a, b| a.saturating_add(b));
-    let mut problem = None;
-    let mut discount = None;
-    let mut eligible = None;
-    if let Some(c) = coupon {
-        problem = coupon_problem(conn, c, user, subtotal).await?;
-        if problem.is_none() {
-            discount = Some(c.discount());
-            eligible = coupons::eligible_categories(conn, c).await?;
-        }
-    }
-    let priced: Vec<Line> = lines
-        .iter()
-        .map(|l| Line {
-            unit_price: l.unit_price,
-            quantity: i64::from(l.quantity),
-            discountable: eligible
-                .as_ref()
-                .is_none_or(|set| set.contains(&l.category_id)),
-        })
-        .collect();
-    let totals = pricing::totals(
-        &priced,
-        discount,
-        shipping.map(ShippingMethod::rate),
-        rules.tax,
-    )
-    .map_err(|_| Error::invalid("items", "the order total is too large"))?;
-    Ok((totals, problem))
 }
 
 #[derive(sqlx::FromRow)]

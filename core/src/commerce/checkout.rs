@@ -1,26 +1,29 @@
-//! Checkout: one transaction that claims the idempotency key, reserves stock
-//! with one conditional update per line, prices the order, counts the coupon
-//! use, writes the order with its line snapshots and status log, empties the
-//! cart and enqueues the confirmation mail. Payment intents are created by
-//! the caller after commit (no provider call holds row locks).
+//! Checkout, in named steps (`place`): one transaction claims the
+//! idempotency key (drawing the order number), prices the basket, writes the
+//! order with its line snapshots, first timeline entry and confirmation mail
+//! in one statement, then takes the contended locks last (coupon, stock) and
+//! commits. A card payment's intent is asked for after the commit
+//! (`checkout`), so no provider call ever holds a row lock.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
     addresses::{self, AddressInput, ShippingAddress},
-    cart::MoneyTotals,
-    cart::{self, QuoteLine, MAX_LINES, MAX_QUANTITY},
-    coupons,
+    cart::{self, MAX_LINES, MAX_QUANTITY},
+    coupons::{self, Coupon},
+    gateway::{IntentRequest, PaymentGateway},
     inventory::{self, Reserved, Want},
-    orders::{self, CouponRef, Order, OrderItem, PaymentInfo, ShippingRef, TimelineEntry},
-    pricing,
+    order_payment,
+    orders::{self, OrderItem, OrderRow},
+    pricing::{self, Totals},
+    quote::{self, QuoteLine},
     shipping::{self, ShippingMethod},
-    status::{OrderStatus, PaymentMethod},
-    Rules,
+    status::{OrderSource, OrderStatus, PaymentMethod, PaymentStatus, StockState},
+    transitions, workflow, Rules,
 };
 use crate::{
     catalog::Actor, jobs::SendEmail, mail::MailTemplate, money::Money, outbox, validate, Error,
@@ -55,7 +58,7 @@ pub struct CheckoutRequest {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PaymentView {
     pub method: PaymentMethod,
-    pub status: String,
+    pub status: PaymentStatus,
     /// Stripe: confirm the PaymentIntent with this in the storefront.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
@@ -67,7 +70,7 @@ pub struct PaymentView {
 pub struct CheckoutResponse {
     #[serde(skip)]
     pub order_id: Uuid,
-    pub order: Order,
+    pub order: orders::Order,
     pub payment: PaymentView,
 }
 
@@ -209,29 +212,38 @@ fn validate_request(rules: &Rules, req: CheckoutRequest) -> Result<Valid> {
     })
 }
 
-/// Claims `(user, key)` for a new order, or finds the order it names.
+/// What claiming an idempotency key found.
+enum Claim {
+    /// The key is new: this order's number, drawn with the claim.
+    New { number: String },
+    /// The key was used before with the same request: that order's id.
+    Replay(Uuid),
+}
+
+/// Claims `(user, key)` for order `order`, or finds the order it names. The
+/// order number is drawn by the same statement, only for a new claim.
 async fn claim_key(
     conn: &mut PgConnection,
     user: Uuid,
     key: &str,
     hash: &str,
     order: Uuid,
-) -> Result<Option<Uuid>> {
+) -> Result<Claim> {
     // Blocks while another transaction holds the same key, then sees its
     // outcome: its row if it committed, nothing if it rolled back.
-    let claimed = sqlx::query(
+    let number: Option<String> = sqlx::query_scalar(
         "INSERT INTO checkout_requests (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (user_id, key) DO NOTHING",
+         ON CONFLICT (user_id, key) DO NOTHING
+         RETURNING 'BZ-' || lpad(nextval('order_numbers')::text, 6, '0')",
     )
     .bind(user)
     .bind(key)
     .bind(hash)
     .bind(order)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if claimed == 1 {
-        return Ok(None);
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(number) = number {
+        return Ok(Claim::New { number });
     }
     let (stored_hash, existing): (String, Uuid) = sqlx::query_as(
         "SELECT request_hash, order_id FROM checkout_requests WHERE user_id = $1 AND key = $2",
@@ -246,16 +258,16 @@ async fn claim_key(
             "was used before with a different request",
         ));
     }
-    Ok(Some(existing))
+    Ok(Claim::Replay(existing))
 }
 
-fn line_description(r: &Reserved, quantity: i32) -> String {
-    let total = pricing::line_total(r.price, i64::from(quantity)).unwrap_or(i64::MAX);
+fn line_description(line: &OrderItem) -> String {
     format!(
-        "{quantity} x {} ({}): {}",
-        r.name,
-        r.sku,
-        Money::new(total, &r.currency).display()
+        "{} x {} ({}): {}",
+        line.quantity,
+        line.name,
+        line.sku,
+        line.line_total.display()
     )
 }
 
@@ -268,7 +280,87 @@ pub fn fingerprint(req: &CheckoutRequest) -> String {
     ))
 }
 
-/// Places an order for `actor` (see the module docs).
+/// Checks out and, for a card payment, asks `card` for the payment intent
+/// after the order is committed. Returns the answer and whether this call
+/// placed the order (false for a replay). A provider failure keeps the
+/// order: the same key later gets it, and a new attempt at the intent.
+pub async fn checkout(
+    pool: &PgPool,
+    rules: &Rules,
+    card: Option<&dyn PaymentGateway>,
+    actor: Actor,
+    key: &str,
+    req: CheckoutRequest,
+) -> Result<(CheckoutResponse, bool)> {
+    let hash = fingerprint(&req);
+    let (mut response, created) = match place(pool, rules, actor, key, &hash, req).await? {
+        Outcome::Created(response) => (*response, true),
+        Outcome::Replayed(id) => (response(pool, id).await?, false),
+    };
+    let awaits_intent = response.payment.method == PaymentMethod::Stripe
+        && response.payment.client_secret.is_none()
+        && response.order.status == OrderStatus::Pending;
+    if awaits_intent {
+        let card = card.ok_or_else(|| Error::Upstream("stripe is not configured".into()))?;
+        response.payment.client_secret = ask_for_intent(pool, card, &response).await?;
+    }
+    Ok((response, created))
+}
+
+async fn ask_for_intent(
+    pool: &PgPool,
+    card: &dyn PaymentGateway,
+    response: &CheckoutResponse,
+) -> Result<Option<String>> {
+    let total = &response.order.totals.total;
+    let number = &response.order.number;
+    let intent = card
+        .create_intent(IntentRequest {
+            amount: total.amount,
+            currency: &total.currency,
+            order_number: number,
+            idempotency_key: &format!("checkout-{}", response.order_id),
+        })
+        .await
+        .map_err(|e| {
+            tracing::warn!(order.number = %number, error = %e, "creating the payment intent failed");
+            let detail = if e.is_retryable() {
+                "the payment provider is unavailable; the order is kept: retry with the same Idempotency-Key"
+            } else {
+                "the payment provider refused the payment"
+            };
+            Error::Upstream(detail.into())
+        })?;
+    let mut conn = pool.acquire().await?;
+    order_payment::attach_intent(
+        &mut conn,
+        response.order_id,
+        &intent.id,
+        intent.client_secret.as_deref(),
+    )
+    .await?;
+    Ok(intent.client_secret)
+}
+
+/// What the basket holds: the cart's lines (and coupon), or "buy now" lines.
+struct Basket {
+    cart: Option<Uuid>,
+    wants: Vec<Want>,
+    coupon: Option<Coupon>,
+}
+
+/// The basket, priced: each line's snapshot and the order's totals.
+struct Priced {
+    lines: Vec<OrderItem>,
+    totals: Totals,
+    /// The cart's coupon, shown on the order.
+    coupon: Option<Coupon>,
+    /// The coupon gives a discount: its use is counted.
+    redeem: bool,
+}
+
+/// Places an order for `actor` (see the module docs); the card payment's
+/// intent is `checkout`'s.
 pub async fn place(
     pool: &PgPool,
     rules: &Rules,
@@ -281,46 +373,140 @@ pub async fn place(
     let user = actor.id;
     let mut tx = pool.begin().await?;
     let order_id = Uuid::now_v7();
-    if let Some(existing) = claim_key(&mut tx, user, key, request_hash, order_id).await? {
-        return Ok(Outcome::Replayed(existing));
+    let number = match claim_key(&mut tx, user, key, request_hash, order_id).await? {
+        Claim::New { number } => number,
+        Claim::Replay(existing) => return Ok(Outcome::Replayed(existing)),
+    };
+    let address = shipping_address(&mut tx, user, v.address, v.address_id).await?;
+    let (email, name, method) = shipping::find_with_customer(&mut tx, v.shipping, user).await?;
+    let method: ShippingMethod = method
+        .filter(|m| m.active)
+        .ok_or_else(|| Error::invalid("shipping_method_id", "no such shipping method"))?;
+    let basket = basket(&mut tx, rules, user, v.items).await?;
+    let priced = price(&mut tx, rules, user, &basket, &method, v.method).await?;
+
+    let (payment_status, held_until_paid) = transitions::initial_payment(v.method);
+    let row = OrderRow {
+        id: order_id,
+        number,
+        user_id: Some(user),
+        status: OrderStatus::Pending,
+        source: OrderSource::Web,
+        currency: rules.currency.clone(),
+        email: Some(v.email.unwrap_or(email)),
+        phone: Some(v.phone),
+        note: v.note,
+        shipping_address: Some(sqlx::types::Json(address)),
+        shipping_method_id: Some(method.id),
+        shipping_method: Some(method.name),
+        subtotal: priced.totals.subtotal,
+        discount: priced.totals.discount,
+        shipping: priced.totals.shipping,
+        tax: priced.totals.tax,
+        total: priced.totals.total,
+        coupon_code: priced.coupon.as_ref().map(|c| c.code.clone()),
+        payment_method: v.method,
+        payment_status,
+        payment_reference: None,
+        payment_flag: None,
+        client_secret: None,
+        stock_state: StockState::Reserved,
+        tracking_number: None,
+        courier: None,
+        created_at: Utc::now(),
+    };
+    let reserved_until = held_until_paid.then_some(rules.reservation_ttl);
+    let mail = confirmation_mail(&row, name, &priced.lines);
+    let (created_at, logged_at) = write_order(
+        &mut tx,
+        rules,
+        &row,
+        priced.coupon.as_ref(),
+        reserved_until,
+        &priced.lines,
+        &mail,
+    )
+    .await?;
+    if let Some(cart) = basket.cart {
+        cart::clear(&mut tx, cart).await?;
     }
-    let address = match (v.address, v.address_id) {
-        (Some(a), _) => a,
-        (None, Some(id)) => addresses::get(&mut tx, user, id)
+    reserve(&mut tx, user, order_id, &priced, &basket.wants).await?;
+    tx.commit().await?;
+
+    // The answer from what was written, built as a replay's is (`response`).
+    let row = OrderRow { created_at, ..row };
+    let timeline = vec![orders::TimelineEntry {
+        status: OrderStatus::Pending,
+        at: logged_at,
+        actor: workflow::CHECKOUT_ACTOR.into(),
+        note: None,
+    }];
+    Ok(Outcome::Created(Box::new(answer(row, priced.lines, timeline))))
+}
+
+/// The address given in the request, or the caller's saved one.
+async fn shipping_address(
+    conn: &mut PgConnection,
+    user: Uuid,
+    given: Option<ShippingAddress>,
+    saved: Option<Uuid>,
+) -> Result<ShippingAddress> {
+    match (given, saved) {
+        (Some(a), _) => Ok(a),
+        (None, Some(id)) => Ok(addresses::get(conn, user, id)
             .await
             .map_err(|e| match e {
                 Error::NotFound => Error::invalid("address_id", "no such address"),
                 e => e,
             })?
-            .into(),
-        (None, None) => return Err(Error::invalid("address", "is required")),
-    };
-    let (email, name, method) = shipping::find_with_customer(&mut tx, v.shipping, user).await?;
-    let method: ShippingMethod = method
-        .filter(|m| m.active)
-        .ok_or_else(|| Error::invalid("shipping_method_id", "no such shipping method"))?;
-    let email = v.email.unwrap_or(email);
-    let (cart_id, wants, coupon_id) = match v.items {
+            .into()),
+        (None, None) => Err(Error::invalid("address", "is required")),
+    }
+}
+
+async fn basket(
+    conn: &mut PgConnection,
+    rules: &Rules,
+    user: Uuid,
+    items: Option<Vec<Want>>,
+) -> Result<Basket> {
+    let (cart, wants, coupon_id) = match items {
         Some(items) => (None, items, None),
-        None => cart::contents(&mut tx, user).await?,
+        None => cart::contents(conn, user).await?,
     };
     if wants.is_empty() {
         return Err(Error::invalid("items", "the cart is empty"));
     }
-    let wants = inventory::normalize(&wants);
-    // Prices and names now; the stock itself is reserved last (`hold`).
-    let reserved = inventory::describe(&mut tx, &wants).await?;
+    let coupon = match coupon_id {
+        Some(id) => coupons::find(conn, &rules.currency, id).await?,
+        None => None,
+    };
+    Ok(Basket {
+        cart,
+        wants: inventory::normalize(&wants),
+        coupon,
+    })
+}
+
+/// Prices and names the lines now; the stock itself is reserved last
+/// (`reserve`). A coupon that stopped applying is a 409.
+async fn price(
+    conn: &mut PgConnection,
+    rules: &Rules,
+    user: Uuid,
+    basket: &Basket,
+    shipping: &ShippingMethod,
+    method: PaymentMethod,
+) -> Result<Priced> {
+    let described: Vec<Reserved> = inventory::describe(conn, &basket.wants).await?;
     let quantity_of = |id: Uuid| {
-        wants
+        basket
+            .wants
             .iter()
             .find(|w| w.variant_id == id)
             .map_or(0, |w| w.quantity)
     };
-    let coupon = match coupon_id {
-        Some(id) => coupons::find(&mut tx, &rules.currency, id).await?,
-        None => None,
-    };
-    let quote_lines: Vec<QuoteLine> = reserved
+    let quote_lines: Vec<QuoteLine> = described
         .iter()
         .map(|r| QuoteLine {
             unit_price: r.price,
@@ -328,230 +514,203 @@ pub async fn place(
             category_id: r.category_id,
         })
         .collect();
-    let (totals, problem) = cart::quote(
-        &mut tx,
-        rules,
-        &quote_lines,
-        coupon.as_ref(),
-        Some(user),
-        Some(&method),
-    )
-    .await?;
-    if let (Some(c), Some(problem)) = (&coupon, problem) {
+    let coupon = basket.coupon.as_ref();
+    let (totals, problem) =
+        quote::quote(conn, rules, &quote_lines, coupon, Some(user), Some(shipping)).await?;
+    if let (Some(c), Some(problem)) = (coupon, problem) {
         return Err(Error::Conflict(format!(
             "coupon {}: {problem}; remove it and check out again",
             c.code
         )));
     }
-    if v.method.is_prepaid() && totals.total < 100 {
+    if method.is_prepaid() && totals.total < 100 {
         // Providers refuse (near-)zero payments.
         return Err(Error::invalid(
             "payment_method",
             "nothing to pay online for this order; choose cash_on_delivery",
         ));
     }
-    let (payment_status, reserved_until) = if v.method.is_prepaid() {
-        ("pending", Some(rules.reservation_ttl.as_secs_f64()))
-    } else {
-        ("on_delivery", None)
-    };
-    let n = reserved.len();
-    let mut ids = Vec::with_capacity(n);
-    let mut variants = Vec::with_capacity(n);
-    let mut products = Vec::with_capacity(n);
-    let mut stores = Vec::with_capacity(n);
-    let mut skus = Vec::with_capacity(n);
-    let mut names = Vec::with_capacity(n);
-    let mut quantities = Vec::with_capacity(n);
-    let mut prices = Vec::with_capacity(n);
-    let mut line_totals = Vec::with_capacity(n);
-    for r in &reserved {
-        let q = quantity_of(r.variant_id);
-        ids.push(Uuid::now_v7());
-        variants.push(r.variant_id);
-        products.push(r.product_id);
-        stores.push(r.store_id);
-        skus.push(r.sku.clone());
-        names.push(r.name.clone());
-        quantities.push(q);
-        prices.push(r.price);
-        line_totals.push(
-            pricing::line_total(r.price, i64::from(q))
-                .map_err(|_| Error::invalid("items", "a line total is too large"))?,
-        );
+    let currency = &rules.currency;
+    let mut lines = Vec::with_capacity(described.len());
+    for r in described {
+        let quantity = quantity_of(r.variant_id);
+        let total = pricing::line_total(r.price, i64::from(quantity))
+            .map_err(|_| Error::invalid("items", "a line total is too large"))?;
+        lines.push(OrderItem {
+            variant_id: r.variant_id,
+            product_id: r.product_id,
+            store_id: Some(r.store_id),
+            sku: r.sku,
+            name: r.name,
+            quantity,
+            unit_price: Money::new(r.price, currency),
+            line_total: Money::new(total, currency),
+        });
     }
-    let payment = match v.method {
+    // The order lines are shown by SKU (`orders::assemble`).
+    lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+    Ok(Priced {
+        lines,
+        coupon: basket.coupon.clone(),
+        redeem: basket.coupon.is_some() && totals.discount > 0,
+        totals,
+    })
+}
+
+fn confirmation_mail(order: &OrderRow, name: String, lines: &[OrderItem]) -> SendEmail {
+    let payment = match order.payment_method {
         PaymentMethod::Stripe => "card (Stripe)",
         PaymentMethod::Kaspi => "Kaspi.kz",
         PaymentMethod::CashOnDelivery => "cash on delivery",
     };
-    let mail = SendEmail {
-        key: format!("order:{order_id}:received"),
-        to: email.clone(),
+    SendEmail {
+        key: format!("order:{}:received", order.id),
+        to: order.email.clone().unwrap_or_default(),
         template: MailTemplate::OrderReceived {
             name,
-            // Filled in by the statement that draws the number.
-            number: String::new(),
-            lines: reserved
-                .iter()
-                .map(|r| line_description(r, quantity_of(r.variant_id)))
-                .collect(),
-            total: Money::new(totals.total, &rules.currency).display(),
+            number: order.number.clone(),
+            lines: lines.iter().map(line_description).collect(),
+            total: Money::new(order.total, &order.currency).display(),
             payment: payment.into(),
         },
-    };
-    let (job_id, queue, kind, payload, job_key, attempts) = outbox::row(&rules.pipeline, &mail)?;
-    // The order, its lines, its first timeline entry and its confirmation
-    // mail's outbox row in one round trip (the lines' foreign key is checked
-    // at the end of the statement).
-    let (number, created_at, logged_at): (String, DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+    }
+}
+
+/// The order, its lines, its first timeline entry and its confirmation
+/// mail's outbox row in one round trip (the lines' foreign key is checked at
+/// the end of the statement). Returns when the order and its entry were
+/// written.
+async fn write_order(
+    conn: &mut PgConnection,
+    rules: &Rules,
+    o: &OrderRow,
+    coupon: Option<&Coupon>,
+    reserved_for: Option<std::time::Duration>,
+    lines: &[OrderItem],
+    mail: &SendEmail,
+) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
+    let variants: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
+    let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let stores: Vec<Option<Uuid>> = lines.iter().map(|l| l.store_id).collect();
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+    let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    let prices: Vec<i64> = lines.iter().map(|l| l.unit_price.amount).collect();
+    let totals: Vec<i64> = lines.iter().map(|l| l.line_total.amount).collect();
+
+    let mut q = QueryBuilder::<Postgres>::new(
         "WITH o AS (
              INSERT INTO orders (id, number, user_id, status, source, currency, email, phone, note,
                  shipping_address, shipping_method_id, shipping_method, subtotal, discount, shipping, tax, total,
-                 coupon_id, coupon_code, payment_method, payment_status, reserved_until)
-             VALUES ($1, 'BZ-' || lpad(nextval('order_numbers')::text, 6, '0'), $2, 'pending', 'web', $3, $4, $5, $6,
-                 $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                 now() + make_interval(secs => $19))
-             RETURNING number, created_at),
+                 coupon_id, coupon_code, payment_method, payment_status, stock_state, reserved_until) ",
+    );
+    q.push_values([o], |mut b, o| {
+        b.push_bind(o.id)
+            .push_bind(&o.number)
+            .push_bind(o.user_id)
+            .push_bind(o.status)
+            .push_bind(o.source)
+            .push_bind(&o.currency)
+            .push_bind(&o.email)
+            .push_bind(&o.phone)
+            .push_bind(&o.note)
+            .push_bind(&o.shipping_address)
+            .push_bind(o.shipping_method_id)
+            .push_bind(&o.shipping_method)
+            .push_bind(o.subtotal)
+            .push_bind(o.discount)
+            .push_bind(o.shipping)
+            .push_bind(o.tax)
+            .push_bind(o.total)
+            .push_bind(coupon.map(|c| c.id))
+            .push_bind(&o.coupon_code)
+            .push_bind(o.payment_method)
+            .push_bind(o.payment_status)
+            .push_bind(o.stock_state)
+            .push("now() + make_interval(secs => ")
+            .push_bind_unseparated(reserved_for.map(|d| d.as_secs_f64()))
+            .push_unseparated(")");
+    });
+    q.push(
+        " RETURNING created_at),
          i AS (
              INSERT INTO order_items (id, order_id, variant_id, product_id, store_id, sku, name, quantity, unit_price, line_total)
-             SELECT t.id, $1, t.variant_id, t.product_id, t.store_id, t.sku, t.name, t.quantity, t.unit_price, t.line_total
-             FROM unnest($20::uuid[], $21::uuid[], $22::uuid[], $23::uuid[], $24::text[], $25::text[], $26::int[],
-                         $27::bigint[], $28::bigint[])
-                  AS t(id, variant_id, product_id, store_id, sku, name, quantity, unit_price, line_total)),
-         l AS (
-             INSERT INTO order_status_log (order_id, from_status, to_status, actor, actor_id)
-             VALUES ($1, NULL, 'pending', 'customer', $2)
-             RETURNING created_at),
-         j AS (
-             INSERT INTO outbox (id, queue, kind, payload, idempotency_key, max_attempts)
-             SELECT $29, $30, $31, jsonb_set($32::jsonb, '{template,number}', to_jsonb(o.number)), $33, $34
-             FROM o
-             ON CONFLICT (idempotency_key) DO NOTHING)
-         SELECT o.number, o.created_at, l.created_at FROM o, l",
-    )
-    .bind(order_id)
-    .bind(user)
-    .bind(&rules.currency)
-    .bind(&email)
-    .bind(&v.phone)
-    .bind(&v.note)
-    .bind(sqlx::types::Json(&address))
-    .bind(method.id)
-    .bind(&method.name)
-    .bind(totals.subtotal)
-    .bind(totals.discount)
-    .bind(totals.shipping)
-    .bind(totals.tax)
-    .bind(totals.total)
-    .bind(coupon.as_ref().map(|c| c.id))
-    .bind(coupon.as_ref().map(|c| c.code.clone()))
-    .bind(v.method.as_str())
-    .bind(payment_status)
-    .bind(reserved_until)
-    .bind(&ids)
-    .bind(&variants)
-    .bind(&products)
-    .bind(&stores)
-    .bind(&skus)
-    .bind(&names)
-    .bind(&quantities)
-    .bind(&prices)
-    .bind(&line_totals)
-    .bind(job_id)
-    .bind(queue)
-    .bind(kind)
-    .bind(payload)
-    .bind(job_key)
-    .bind(attempts)
-    .fetch_one(&mut *tx)
-    .await?;
-    if let Some(cart) = cart_id {
-        cart::clear(&mut tx, cart).await?;
-    }
-    // The contended row locks come last and are held only until the commit:
-    // the coupon first, then the variants in id order (the order every
-    // transaction takes them in, see `workflow::apply`).
-    if let Some(c) = &coupon {
-        if totals.discount > 0 {
-            coupons::redeem(&mut tx, c, user, order_id).await?;
-        }
-    }
-    inventory::hold(&mut tx, &wants).await?;
-    tx.commit().await?;
-
-    // The answer from what was written, without reading it back; it equals
-    // what `response` reads for a replay.
-    let currency = &rules.currency;
-    let mut items: Vec<OrderItem> = reserved
-        .iter()
-        .zip(&line_totals)
-        .map(|(r, total)| OrderItem {
-            variant_id: r.variant_id,
-            product_id: r.product_id,
-            store_id: Some(r.store_id),
-            sku: r.sku.clone(),
-            name: r.name.clone(),
-            quantity: quantity_of(r.variant_id),
-            unit_price: Money::new(r.price, currency),
-            line_total: Money::new(*total, currency),
-        })
-        .collect();
-    items.sort_by(|a, b| a.sku.cmp(&b.sku));
-    let order = Order {
-        status: OrderStatus::Pending,
-        source: "web".into(),
-        items,
-        totals: MoneyTotals::new(&totals, currency),
-        coupon: coupon.map(|c| CouponRef { code: c.code }),
-        shipping_address: Some(address),
-        shipping_method: Some(ShippingRef {
-            id: Some(method.id),
-            name: method.name,
-        }),
-        payment: PaymentInfo {
-            method: v.method,
-            status: payment_status.into(),
-            flag: None,
-        },
-        tracking: None,
-        timeline: vec![TimelineEntry {
-            status: OrderStatus::Pending,
-            at: logged_at,
-            actor: "customer".into(),
-            note: None,
-        }],
-        phone: Some(v.phone),
-        email: Some(email),
-        note: v.note,
-        created_at,
-        number,
-    };
-    let payment = payment_view(&order.number, v.method, payment_status, None);
-    Ok(Outcome::Created(Box::new(CheckoutResponse {
-        order_id,
-        order,
-        payment,
-    })))
+             SELECT t.id, ",
+    );
+    q.push_bind(o.id)
+        .push(", t.variant_id, t.product_id, t.store_id, t.sku, t.name, t.quantity, t.unit_price, t.line_total FROM unnest(")
+        .push_bind(&ids)
+        .push("::uuid[], ")
+        .push_bind(&variants)
+        .push("::uuid[], ")
+        .push_bind(&products)
+        .push("::uuid[], ")
+        .push_bind(&stores)
+        .push("::uuid[], ")
+        .push_bind(&skus)
+        .push("::text[], ")
+        .push_bind(&names)
+        .push("::text[], ")
+        .push_bind(&quantities)
+        .push("::int[], ")
+        .push_bind(&prices)
+        .push("::bigint[], ")
+        .push_bind(&totals)
+        .push(
+            "::bigint[]) AS t(id, variant_id, product_id, store_id, sku, name, quantity, unit_price, line_total)),
+         l AS (",
+        );
+    workflow::push_first_entry(&mut q, o.id, o.status, o.user_id);
+    q.push("), j AS (");
+    outbox::push_insert(&mut q, &rules.pipeline, mail)?;
+    q.push(") SELECT o.created_at, l.created_at FROM o, l");
+    Ok(q.build_query_as().fetch_one(conn).await?)
 }
 
-fn payment_view(
-    number: &str,
-    method: PaymentMethod,
-    status: &str,
-    client_secret: Option<String>,
-) -> PaymentView {
+/// The contended row locks come last and are held only until the commit:
+/// the coupon first, then the variants in id order (the order every
+/// transaction takes them in, see `workflow::apply`).
+async fn reserve(
+    conn: &mut PgConnection,
+    user: Uuid,
+    order: Uuid,
+    priced: &Priced,
+    wants: &[Want],
+) -> Result<()> {
+    if let Some(c) = priced.coupon.as_ref().filter(|_| priced.redeem) {
+        coupons::redeem(conn, c, user, order).await?;
+    }
+    inventory::hold(conn, wants).await
+}
+
+fn payment_view(order: &OrderRow) -> PaymentView {
     PaymentView {
-        method,
-        status: status.to_owned(),
-        client_secret,
-        instructions: match method {
+        method: order.payment_method,
+        status: order.payment_status,
+        client_secret: order.client_secret.clone(),
+        instructions: match order.payment_method {
             PaymentMethod::Kaspi => Some(format!(
-                "Pay order {number} in the Kaspi.kz app; the payment is confirmed automatically."
+                "Pay order {} in the Kaspi.kz app; the payment is confirmed automatically.",
+                order.number
             )),
             PaymentMethod::CashOnDelivery => Some("Pay the courier on delivery.".into()),
             PaymentMethod::Stripe => None,
         },
+    }
+}
+
+/// The checkout's answer for an order: a fresh one's and a replay's alike.
+fn answer(
+    row: OrderRow,
+    items: Vec<OrderItem>,
+    timeline: Vec<orders::TimelineEntry>,
+) -> CheckoutResponse {
+    let payment = payment_view(&row);
+    CheckoutResponse {
+        order_id: row.id,
+        order: orders::view(row, items, timeline),
+        payment,
     }
 }
 
@@ -561,12 +720,7 @@ pub async fn response(pool: &PgPool, order: Uuid) -> Result<CheckoutResponse> {
     let row = orders::find_by_id(&mut conn, order, false)
         .await?
         .ok_or(Error::NotFound)?;
-    let payment = payment_view(
-        &row.number,
-        row.method(),
-        &row.payment_status,
-        row.client_secret.clone(),
-    );
+    let payment = payment_view(&row);
     let view = orders::one(&mut conn, row, None).await?;
     Ok(CheckoutResponse {
         order_id: order,

@@ -23,13 +23,16 @@ pub mod addresses;
 pub mod cart;
 pub mod checkout;
 pub mod coupons;
+pub mod gateway;
 pub mod inventory;
+pub mod order_payment;
 pub mod orders;
 pub mod payments;
 pub mod pricing;
+pub mod quote;
 pub mod shipping;
 pub mod status;
-pub mod webhook_signature;
+pub mod transitions;
 pub mod workflow;
 
 use std::time::Duration;

@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use super::{
     addresses::ShippingAddress,
-    cart::MoneyTotals,
+    quote::MoneyTotals,
     pricing::Totals,
-    status::{OrderStatus, PaymentMethod},
+    status::{OrderSource, OrderStatus, PaymentMethod, PaymentStatus, StockState},
 };
 use crate::{catalog::Actor, money::Money, users::Role, Error, Result};
 
@@ -47,8 +47,7 @@ pub struct Tracking {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PaymentInfo {
     pub method: PaymentMethod,
-    /// pending, paid, failed, refunded or on_delivery.
-    pub status: String,
+    pub status: PaymentStatus,
     /// Set when a provider reported a payment that does not match the order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flag: Option<String>,
@@ -69,8 +68,7 @@ pub struct ShippingRef {
 pub struct Order {
     pub number: String,
     pub status: OrderStatus,
-    /// web, kaspi or ozon.
-    pub source: String,
+    pub source: OrderSource,
     pub items: Vec<OrderItem>,
     pub totals: MoneyTotals,
     pub coupon: Option<CouponRef>,
@@ -99,8 +97,8 @@ pub struct OrderRow {
     pub id: Uuid,
     pub number: String,
     pub user_id: Option<Uuid>,
-    pub status: String,
-    pub source: String,
+    pub status: OrderStatus,
+    pub source: OrderSource,
     pub currency: String,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -114,25 +112,15 @@ pub struct OrderRow {
     pub tax: i64,
     pub total: i64,
     pub coupon_code: Option<String>,
-    pub payment_method: String,
-    pub payment_status: String,
+    pub payment_method: PaymentMethod,
+    pub payment_status: PaymentStatus,
     pub payment_reference: Option<String>,
     pub payment_flag: Option<String>,
     pub client_secret: Option<String>,
-    pub stock_state: String,
+    pub stock_state: StockState,
     pub tracking_number: Option<String>,
     pub courier: Option<String>,
     pub created_at: DateTime<Utc>,
-}
-
-impl OrderRow {
-    pub fn status(&self) -> OrderStatus {
-        OrderStatus::parse(&self.status).unwrap_or(OrderStatus::Pending)
-    }
-
-    pub fn method(&self) -> PaymentMethod {
-        PaymentMethod::parse(&self.payment_method).unwrap_or(PaymentMethod::CashOnDelivery)
-    }
 }
 
 pub const COLUMNS: &str = "id, number, user_id, status, source, currency, email, phone, note, \
@@ -156,7 +144,7 @@ struct ItemRow {
 #[derive(sqlx::FromRow)]
 struct LogRow {
     order_id: Uuid,
-    to_status: String,
+    to_status: OrderStatus,
     actor: String,
     note: Option<String>,
     created_at: DateTime<Utc>,
@@ -202,7 +190,7 @@ async fn timelines(
     let mut map: HashMap<Uuid, Vec<TimelineEntry>> = HashMap::new();
     for r in rows {
         map.entry(r.order_id).or_default().push(TimelineEntry {
-            status: OrderStatus::parse(&r.to_status).unwrap_or(OrderStatus::Pending),
+            status: r.to_status,
             at: r.created_at,
             actor: r.actor,
             note: r.note,
@@ -249,42 +237,49 @@ pub async fn assemble(
     Ok(rows
         .into_iter()
         .map(|r| {
-            let totals = Totals {
-                subtotal: r.subtotal,
-                discount: r.discount,
-                shipping: r.shipping,
-                tax: r.tax,
-                total: r.total,
-            };
-            Order {
-                status: r.status(),
-                items: by_order.remove(&r.id).unwrap_or_default(),
-                totals: MoneyTotals::new(&totals, &r.currency),
-                coupon: r.coupon_code.clone().map(|code| CouponRef { code }),
-                shipping_address: r.shipping_address.clone().map(|j| j.0),
-                shipping_method: r.shipping_method.clone().map(|name| ShippingRef {
-                    id: r.shipping_method_id,
-                    name,
-                }),
-                payment: PaymentInfo {
-                    method: r.method(),
-                    status: r.payment_status.clone(),
-                    flag: r.payment_flag.clone(),
-                },
-                tracking: r.tracking_number.clone().map(|number| Tracking {
-                    number,
-                    courier: r.courier.clone(),
-                }),
-                timeline: logs.remove(&r.id).unwrap_or_default(),
-                number: r.number,
-                source: r.source,
-                phone: r.phone,
-                email: r.email,
-                note: r.note,
-                created_at: r.created_at,
-            }
+            let items = by_order.remove(&r.id).unwrap_or_default();
+            let timeline = logs.remove(&r.id).unwrap_or_default();
+            view(r, items, timeline)
         })
         .collect())
+}
+
+/// An order as its owner sees it: its row, its lines and its timeline.
+pub fn view(r: OrderRow, items: Vec<OrderItem>, timeline: Vec<TimelineEntry>) -> Order {
+    let totals = Totals {
+        subtotal: r.subtotal,
+        discount: r.discount,
+        shipping: r.shipping,
+        tax: r.tax,
+        total: r.total,
+    };
+    Order {
+        status: r.status,
+        items,
+        totals: MoneyTotals::new(&totals, &r.currency),
+        coupon: r.coupon_code.map(|code| CouponRef { code }),
+        shipping_address: r.shipping_address.map(|j| j.0),
+        shipping_method: r.shipping_method.map(|name| ShippingRef {
+            id: r.shipping_method_id,
+            name,
+        }),
+        payment: PaymentInfo {
+            method: r.payment_method,
+            status: r.payment_status,
+            flag: r.payment_flag,
+        },
+        tracking: r.tracking_number.map(|number| Tracking {
+            number,
+            courier: r.courier,
+        }),
+        timeline,
+        number: r.number,
+        source: r.source,
+        phone: r.phone,
+        email: r.email,
+        note: r.note,
+        created_at: r.created_at,
+    }
 }
 
 pub async fn one(conn: &mut PgConnection, row: OrderRow, stores: Option<&[Uuid]>) -> Result<Order> {
@@ -339,7 +334,7 @@ pub async fn vendor_stores(conn: &mut PgConnection, vendor: Uuid) -> Result<Vec<
 #[derive(Debug, Clone, Default)]
 pub struct AdminFilter {
     pub status: Option<OrderStatus>,
-    pub source: Option<String>,
+    pub source: Option<OrderSource>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// An e-mail address or a user id.
@@ -349,10 +344,10 @@ pub struct AdminFilter {
 fn push_filters(q: &mut QueryBuilder<Postgres>, f: &AdminFilter, stores: Option<&[Uuid]>) {
     q.push(" WHERE true");
     if let Some(s) = f.status {
-        q.push(" AND o.status = ").push_bind(s.as_str());
+        q.push(" AND o.status = ").push_bind(s);
     }
-    if let Some(s) = &f.source {
-        q.push(" AND o.source = ").push_bind(s.clone());
+    if let Some(s) = f.source {
+        q.push(" AND o.source = ").push_bind(s);
     }
     if let Some(from) = f.from {
         q.push(" AND o.created_at >= ").push_bind(from);

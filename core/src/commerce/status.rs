@@ -1,11 +1,45 @@
-//! The order state machine of ARCHITECTURE.md, as a pure function: who may
-//! move an order from which status to which.
+//! The order's states as types, and the state machine of ARCHITECTURE.md as
+//! a pure function: who may move an order from which status to which. What a
+//! move does to payment and stock is in `transitions`.
+//!
+//! Each state is a `text` column with a CHECK constraint; the enums map to it
+//! with `sqlx::Type`, so a value the enum does not know fails to decode
+//! instead of turning into a default.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+/// Implements `as_str` and `parse` from the enum's variant list; the names
+/// are those serde and sqlx use (snake_case).
+macro_rules! names {
+    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$ty> {
+                Self::ALL.iter().copied().find(|x| x.as_str() == s)
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type,
+)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum OrderStatus {
     Pending,
     Paid,
@@ -16,66 +50,95 @@ pub enum OrderStatus {
     Refunded,
 }
 
-impl OrderStatus {
-    pub const ALL: [OrderStatus; 7] = [
-        OrderStatus::Pending,
-        OrderStatus::Paid,
-        OrderStatus::Confirmed,
-        OrderStatus::Shipped,
-        OrderStatus::Delivered,
-        OrderStatus::Cancelled,
-        OrderStatus::Refunded,
-    ];
+names!(OrderStatus {
+    Pending => "pending",
+    Paid => "paid",
+    Confirmed => "confirmed",
+    Shipped => "shipped",
+    Delivered => "delivered",
+    Cancelled => "cancelled",
+    Refunded => "refunded",
+});
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "pending",
-            OrderStatus::Paid => "paid",
-            OrderStatus::Confirmed => "confirmed",
-            OrderStatus::Shipped => "shipped",
-            OrderStatus::Delivered => "delivered",
-            OrderStatus::Cancelled => "cancelled",
-            OrderStatus::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<OrderStatus> {
-        OrderStatus::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum PaymentMethod {
     Stripe,
     Kaspi,
     CashOnDelivery,
 }
 
+names!(PaymentMethod {
+    Stripe => "stripe",
+    Kaspi => "kaspi",
+    CashOnDelivery => "cash_on_delivery",
+});
+
 impl PaymentMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentMethod::Stripe => "stripe",
-            PaymentMethod::Kaspi => "kaspi",
-            PaymentMethod::CashOnDelivery => "cash_on_delivery",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<PaymentMethod> {
-        [
-            PaymentMethod::Stripe,
-            PaymentMethod::Kaspi,
-            PaymentMethod::CashOnDelivery,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-    }
-
     /// Paid online before the shop confirms.
     pub fn is_prepaid(self) -> bool {
         self != PaymentMethod::CashOnDelivery
     }
 }
+
+/// Where the order's money stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Waiting for an online payment.
+    Pending,
+    Paid,
+    /// The provider reported a failed attempt; the customer may try again.
+    Failed,
+    Refunded,
+    /// Cash on delivery: paid when delivered.
+    OnDelivery,
+}
+
+names!(PaymentStatus {
+    Pending => "pending",
+    Paid => "paid",
+    Failed => "failed",
+    Refunded => "refunded",
+    OnDelivery => "on_delivery",
+});
+
+/// Where the order's units stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum StockState {
+    /// Held in `variants.reserved`.
+    Reserved,
+    /// Taken out of `variants.stock` (confirmed).
+    Deducted,
+    /// Given back (cancelled, expired, refunded).
+    Released,
+}
+
+names!(StockState {
+    Reserved => "reserved",
+    Deducted => "deducted",
+    Released => "released",
+});
+
+/// Where the order was placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum OrderSource {
+    Web,
+    Kaspi,
+    Ozon,
+}
+
+names!(OrderSource {
+    Web => "web",
+    Kaspi => "kaspi",
+    Ozon => "ozon",
+});
 
 /// Who asks for a transition; decides what is allowed beyond the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,8 +241,8 @@ mod tests {
             (Delivered, Refunded),
             (Cancelled, Refunded),
         ];
-        for a in OrderStatus::ALL {
-            for b in OrderStatus::ALL {
+        for &a in OrderStatus::ALL {
+            for &b in OrderStatus::ALL {
                 if legal.contains(&(a, b)) {
                     continue;
                 }
@@ -228,6 +291,35 @@ mod tests {
         assert_eq!(
             check(Confirmed, Cancelled, card, Mover::Vendor),
             Err(Refusal::NotYours)
+        );
+    }
+
+    #[test]
+    fn state_names_round_trip_and_unknown_names_are_refused() {
+        fn round_trip<T: Copy + PartialEq + std::fmt::Debug>(
+            all: &[T],
+            name: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            for &x in all {
+                assert_eq!(parse(name(x)), Some(x));
+                // serde and sqlx use the same names (snake_case).
+            }
+            assert_eq!(parse("unknown"), None);
+            assert_eq!(parse(""), None);
+        }
+        round_trip(OrderStatus::ALL, OrderStatus::as_str, OrderStatus::parse);
+        round_trip(PaymentMethod::ALL, PaymentMethod::as_str, PaymentMethod::parse);
+        round_trip(PaymentStatus::ALL, PaymentStatus::as_str, PaymentStatus::parse);
+        round_trip(StockState::ALL, StockState::as_str, StockState::parse);
+        round_trip(OrderSource::ALL, OrderSource::as_str, OrderSource::parse);
+        assert_eq!(
+            serde_json::to_value(PaymentStatus::OnDelivery).unwrap(),
+            serde_json::json!("on_delivery")
+        );
+        assert_eq!(
+            serde_json::to_value(PaymentMethod::CashOnDelivery).unwrap(),
+            serde_json::json!("cash_on_delivery")
         );
     }
 }

@@ -9,7 +9,16 @@ pub mod stripe;
 pub mod telegram;
 pub mod x;
 
-use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
 
 use bazaar_core::config::{Config, Env};
 use serde_json::{json, Value};
@@ -232,9 +241,12 @@ impl Builder {
         let addr = listener.local_addr().expect("api addr");
         let storage =
             bazaar_core::storage::Storage::from_url(&config.storage_url).expect("test storage");
-        let state = bazaar_api::AppState::new(config.clone(), pool.clone(), redis, storage);
+        let payments = bazaar_integrations::wire::payment_providers(&config);
+        let state = bazaar_api::AppState::new(config.clone(), pool.clone(), redis, storage, payments);
         tokio::spawn(bazaar_api::serve(state, listener, shutdown.clone()));
         let app = TestApp {
+            worker_started: AtomicBool::new(false),
+            leaves_jobs: Mutex::new(None),
             addr,
             client: reqwest::Client::new(),
             pool,
@@ -267,10 +279,24 @@ pub struct TestApp {
     pub telegram: Option<FakeTelegram>,
     pub x: Option<x::FakeX>,
     pub stripe: Option<stripe::FakeStripe>,
+    /// A worker was started: jobs can drain.
+    worker_started: AtomicBool,
+    /// Why this test leaves jobs behind, when it says so (`leaves_jobs`).
+    leaves_jobs: Mutex<Option<&'static str>>,
 }
 
+/// At the end of every test (unless it said why not, `leaves_jobs`), no job
+/// is left pending and none failed: a test that forgets an effect's job, or
+/// makes one fail, fails itself. Tests run on the multi-threaded runtime so
+/// that the check can wait for the worker from `drop`.
 impl Drop for TestApp {
     fn drop(&mut self) {
+        let opted_out = self.leaves_jobs.lock().map(|r| r.is_some()).unwrap_or(true);
+        if !opted_out && !std::thread::panicking() {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                tokio::task::block_in_place(|| handle.block_on(self.final_check()));
+            }
+        }
         self.shutdown.cancel();
     }
 }
@@ -291,8 +317,27 @@ impl TestApp {
         Self::builder().start().await
     }
 
+    /// This test leaves jobs pending or failed on purpose, for `reason`: the
+    /// end-of-test check (see `Drop`) is skipped.
+    pub fn leaves_jobs(&self, reason: &'static str) {
+        if let Ok(mut r) = self.leaves_jobs.lock() {
+            *r = Some(reason);
+        }
+    }
+
+    /// The end-of-test check: without a worker nothing can drain, but
+    /// nothing may have failed either.
+    async fn final_check(&self) {
+        if self.worker_started.load(Ordering::SeqCst) {
+            self.drain().await;
+        } else {
+            self.assert_none_failed().await;
+        }
+    }
+
     /// Starts an in-process worker (relay + apalis workers) on this app's config.
     pub fn start_worker(&self) {
+        self.worker_started.store(true, Ordering::SeqCst);
         tokio::spawn(bazaar_worker::run(
             self.config.clone(),
             self.pool.clone(),
@@ -416,6 +461,10 @@ impl TestApp {
             },
         )
         .await;
+        self.assert_none_failed().await;
+    }
+
+    async fn assert_none_failed(&self) {
         let failed: Vec<(String, Option<String>)> =
             sqlx::query_as("SELECT kind, last_error FROM outbox WHERE status = 'failed'")
                 .fetch_all(&self.pool)

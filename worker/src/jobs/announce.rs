@@ -7,12 +7,22 @@ use bazaar_core::{
     catalog::{announcements, Shop},
     jobs::Announce,
 };
-use bazaar_integrations::twitter::{compose, TwitterError};
+use bazaar_integrations::twitter::compose;
 
-use super::JobError;
-use crate::Deps;
+use super::{Context, ExternalHandler, JobError, Outcome};
 
-pub async fn run(deps: &Deps, job: Announce) -> Result<(), JobError> {
+pub struct AnnounceHandler;
+
+impl ExternalHandler for AnnounceHandler {
+    type Job = Announce;
+
+    async fn run(cx: Context<'_>, job: Announce) -> Outcome {
+        run(cx, job).await
+    }
+}
+
+async fn run(cx: Context<'_>, job: Announce) -> Outcome {
+    let deps = cx.deps;
     let Some(twitter) = &deps.twitter else {
         return Err(JobError::Permanent(
             "X (Twitter) is not configured: set the four TWITTER_* credentials".into(),
@@ -42,12 +52,12 @@ pub async fn run(deps: &Deps, job: Announce) -> Result<(), JobError> {
                 twitter
                     .upload_media(bytes.to_vec(), content_type)
                     .await
-                    .map_err(classify)?,
+                    ?,
             );
         }
     }
     let text = compose(&announcement.headline, &announcement.url);
-    let tweet_id = twitter.post_tweet(&text, &media).await.map_err(classify)?;
+    let tweet_id = twitter.post_tweet(&text, &media).await?;
     tracing::info!(subject = ?job.subject, id = %job.id, tweet_id, "announced on X");
     announcements::record(&deps.pool, job.subject, job.id, &tweet_id)
         .await
@@ -61,15 +71,4 @@ pub async fn run(deps: &Deps, job: Announce) -> Result<(), JobError> {
         tracing::warn!(error = %e, "could not announce the catalogue change");
     }
     Ok(())
-}
-
-fn classify(e: TwitterError) -> JobError {
-    match e {
-        TwitterError::RateLimited { retry_after_secs } => JobError::Retry {
-            message: e.to_string(),
-            after: Some(std::time::Duration::from_secs(retry_after_secs)),
-        },
-        TwitterError::Transient(_) => JobError::retry(e.to_string()),
-        TwitterError::Rejected(_) => JobError::Permanent(e.to_string()),
-    }
 }

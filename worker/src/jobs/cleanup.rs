@@ -8,10 +8,24 @@ use apalis_core::backend::Vacuum;
 use apalis_redis::RedisStorage;
 use bazaar_core::{health, outbox, queue_keys, redis_conn};
 
-use super::JobError;
-use crate::{Deps, JobEnvelope};
+use bazaar_core::jobs::Cleanup;
 
-pub async fn run(deps: &Deps) -> Result<(), JobError> {
+use super::{Context, ExternalHandler, JobError, Outcome};
+use crate::JobEnvelope;
+
+pub struct CleanupHandler;
+
+impl ExternalHandler for CleanupHandler {
+    type Job = Cleanup;
+    const SOLO: bool = true;
+
+    async fn run(cx: Context<'_>, _: Cleanup) -> Outcome {
+        run(cx).await
+    }
+}
+
+async fn run(cx: Context<'_>) -> Outcome {
+    let deps = cx.deps;
     let db = |e: sqlx::Error| JobError::retry(format!("clean-up query failed: {e}"));
     let pool = &deps.pool;
     let jobs = outbox::purge_finished(pool, &deps.config.pipeline)

@@ -1,22 +1,31 @@
-//! The job registry: every job kind, the queue it runs on, and its handler.
+//! The job registry: one handler type per job kind, one file per handler,
+//! and `entry`, the one list that maps each `JobKind` to its handler. The
+//! match is exhaustive, so a kind without a handler does not compile; the
+//! tests check that each handler runs the kind it is registered for.
+//!
+//! A handler says what it needs by the trait it implements:
+//! `DatabaseHandler` (its effects are rows, written through the job's
+//! transaction, exactly once with the job's done-mark) or `ExternalHandler`
+//! (it talks to the outside world, concurrently with the rest of its batch,
+//! never touching the transaction). See `batch` for how each runs.
 
 mod announce;
+mod cancel_payment;
 mod cleanup;
-mod email;
-mod expire;
-mod payments;
+mod expire_reservations;
+mod noop;
 mod probe;
+mod process_payment_event;
+mod refund_payment;
+mod send_email;
 
-use std::time::Duration;
+use std::{future::Future, pin::Pin, time::Duration};
 
 use bazaar_core::{
-    jobs::{
-        Announce, CancelPayment, Cleanup, ExpireReservations, Job, NoOp, Probe,
-        ProcessPaymentEvent, Queue, RefundPayment, SendEmail,
-    },
+    jobs::{Job, JobKind, Queue},
     outbox::LockedJob,
+    provider::ProviderError,
 };
-use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
 
 use crate::Deps;
@@ -43,6 +52,20 @@ impl JobError {
     }
 }
 
+/// The one conversion from a provider's answer to the retry policy.
+impl From<ProviderError> for JobError {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::RateLimited { retry_after } => JobError::Retry {
+                message: e.to_string(),
+                after: retry_after,
+            },
+            ProviderError::Transport(_) => JobError::retry(e.to_string()),
+            ProviderError::Rejected { .. } => JobError::Permanent(e.to_string()),
+        }
+    }
+}
+
 /// How a job's effects relate to the database, which decides how it runs in
 /// a batch (see `batch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,88 +80,184 @@ pub enum Effects {
     Solo,
 }
 
-/// The kinds this worker runs, with their queues and effects.
-const KINDS: &[(&str, Queue, Effects)] = &[
-    (SendEmail::KIND, SendEmail::QUEUE, Effects::External),
-    (Probe::KIND, Probe::QUEUE, Effects::Database),
-    (NoOp::KIND, NoOp::QUEUE, Effects::External),
-    (Cleanup::KIND, Cleanup::QUEUE, Effects::Solo),
-    (Announce::KIND, Announce::QUEUE, Effects::External),
-    (
-        ProcessPaymentEvent::KIND,
-        ProcessPaymentEvent::QUEUE,
-        Effects::Database,
-    ),
-    // The refund is recorded in the job's transaction; the provider call
-    // carries an idempotency key, so a redelivery cannot refund twice.
-    (RefundPayment::KIND, RefundPayment::QUEUE, Effects::Database),
-    (CancelPayment::KIND, CancelPayment::QUEUE, Effects::Database),
-    // Each order is cancelled in its own transaction, and the catalogue is
-    // told after the commits.
-    (
-        ExpireReservations::KIND,
-        ExpireReservations::QUEUE,
-        Effects::Solo,
-    ),
-];
+/// What every handler gets: the process's dependencies and the job's row.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub deps: &'a Deps,
+    pub job: &'a LockedJob,
+}
 
-pub fn queue_of(kind: &str) -> Option<Queue> {
-    KINDS
-        .iter()
-        .find(|(k, _, _)| *k == kind)
-        .map(|(_, q, _)| *q)
+pub type Outcome = Result<(), JobError>;
+type BoxFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// A job whose effects are rows: `conn` is a savepoint of the transaction
+/// that holds the job's lock, so they commit with its done-mark.
+pub trait DatabaseHandler {
+    type Job: Job;
+    fn run<'a>(
+        cx: Context<'a>,
+        conn: &'a mut PgConnection,
+        job: Self::Job,
+    ) -> impl Future<Output = Outcome> + Send + 'a;
+}
+
+/// A job whose effects are outside the database (or none).
+pub trait ExternalHandler {
+    type Job: Job;
+    /// Minutes long: runs in a batch of its own.
+    const SOLO: bool = false;
+    fn run<'a>(cx: Context<'a>, job: Self::Job) -> impl Future<Output = Outcome> + Send + 'a;
+}
+
+#[derive(Clone, Copy)]
+pub enum Run {
+    Database(for<'a> fn(Context<'a>, &'a mut PgConnection) -> BoxFuture<'a>),
+    External(for<'a> fn(Context<'a>) -> BoxFuture<'a>),
+}
+
+/// A registered handler: the kind it runs, its queue and effects, and how
+/// to run it.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub kind: JobKind,
+    pub queue: Queue,
+    pub effects: Effects,
+    pub run: Run,
+}
+
+impl Entry {
+    fn database<H: DatabaseHandler>() -> Entry {
+        Entry {
+            kind: H::Job::KIND,
+            queue: H::Job::QUEUE,
+            effects: Effects::Database,
+            run: Run::Database(|cx, conn| {
+                Box::pin(async move { H::run(cx, conn, payload(cx.job)?).await })
+            }),
+        }
+    }
+
+    fn external<H: ExternalHandler>() -> Entry {
+        Entry {
+            kind: H::Job::KIND,
+            queue: H::Job::QUEUE,
+            effects: if H::SOLO {
+                Effects::Solo
+            } else {
+                Effects::External
+            },
+            run: Run::External(|cx| Box::pin(async move { H::run(cx, payload(cx.job)?).await })),
+        }
+    }
+}
+
+/// The registry: the handler of every job kind.
+pub fn entry(kind: JobKind) -> Entry {
+    match kind {
+        JobKind::SendEmail => Entry::external::<send_email::SendEmailHandler>(),
+        JobKind::Announce => Entry::external::<announce::AnnounceHandler>(),
+        JobKind::ProcessPaymentEvent => {
+            Entry::database::<process_payment_event::ProcessPaymentEventHandler>()
+        }
+        JobKind::RefundPayment => Entry::database::<refund_payment::RefundPaymentHandler>(),
+        JobKind::CancelPayment => Entry::database::<cancel_payment::CancelPaymentHandler>(),
+        JobKind::ExpireReservations => {
+            Entry::external::<expire_reservations::ExpireReservationsHandler>()
+        }
+        JobKind::Probe => Entry::database::<probe::ProbeHandler>(),
+        JobKind::NoOp => Entry::external::<noop::NoOpHandler>(),
+        JobKind::Cleanup => Entry::external::<cleanup::CleanupHandler>(),
+    }
+}
+
+/// The entry for a stored kind name; `None` for a kind this version does
+/// not know.
+pub fn lookup(kind: &str) -> Option<Entry> {
+    JobKind::parse(kind).map(entry)
 }
 
 pub fn effects_of(kind: &str) -> Effects {
-    KINDS
-        .iter()
-        .find(|(k, _, _)| *k == kind)
-        .map_or(Effects::External, |(_, _, e)| *e)
+    lookup(kind).map_or(Effects::External, |e| e.effects)
 }
 
 /// Queues that have at least one job kind; only these get workers.
 pub fn queues() -> Vec<Queue> {
     Queue::ALL
         .into_iter()
-        .filter(|q| KINDS.iter().any(|(_, kq, _)| kq == q))
+        .filter(|q| JobKind::ALL.into_iter().any(|k| entry(k).queue == *q))
         .collect()
 }
 
-fn payload<J: DeserializeOwned>(job: &LockedJob) -> Result<J, JobError> {
+fn payload<J: Job>(job: &LockedJob) -> Result<J, JobError> {
     serde_json::from_value(job.payload.clone())
         .map_err(|e| JobError::Permanent(format!("payload of {} does not parse: {e}", job.kind)))
 }
 
-/// Runs a job with `Effects::Database`; its writes go through `conn`, a
-/// savepoint of the transaction that holds the job's lock.
-pub async fn run_database(
-    deps: &Deps,
-    conn: &mut PgConnection,
-    job: &LockedJob,
-) -> Result<(), JobError> {
-    match job.kind.as_str() {
-        Probe::KIND => probe::run(conn, job, payload(job)?).await,
-        ProcessPaymentEvent::KIND => payments::process(deps, conn, payload(job)?).await,
-        RefundPayment::KIND => payments::refund(deps, conn, payload(job)?).await,
-        CancelPayment::KIND => payments::cancel(deps, conn, payload(job)?).await,
-        other => Err(JobError::Permanent(format!(
-            "{other} has no database handler"
+/// Runs `job` with its handler; `conn` (the job's savepoint) is used by
+/// database handlers only.
+pub async fn run(deps: &Deps, conn: Option<&mut PgConnection>, job: &LockedJob) -> Outcome {
+    let Some(entry) = lookup(&job.kind) else {
+        // During a rolling deploy an older worker may see a newer kind: retry,
+        // so that a newer worker gets it, rather than fail it.
+        return Err(JobError::retry(format!(
+            "no handler for job kind {} in this worker version",
+            job.kind
+        )));
+    };
+    let cx = Context { deps, job };
+    match (entry.run, conn) {
+        (Run::Database(run), Some(conn)) => run(cx, conn).await,
+        (Run::External(run), _) => run(cx).await,
+        (Run::Database(_), None) => Err(JobError::Permanent(format!(
+            "{} writes to the database but ran without a transaction",
+            job.kind
         ))),
     }
 }
 
-/// Runs a job with `Effects::External`.
-pub async fn run_external(deps: &Deps, job: &LockedJob) -> Result<(), JobError> {
-    match job.kind.as_str() {
-        SendEmail::KIND => email::run(deps, payload(job)?).await,
-        NoOp::KIND => Ok(()),
-        Cleanup::KIND => cleanup::run(deps).await,
-        Announce::KIND => announce::run(deps, payload(job)?).await,
-        ExpireReservations::KIND => expire::run(deps).await,
-        // During a rolling deploy an older worker may see a newer kind: retry,
-        // so that a newer worker gets it, rather than fail it.
-        other => Err(JobError::retry(format!(
-            "no handler for job kind {other} in this worker version"
-        ))),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_job_kind_has_exactly_one_handler_running_that_kind() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in JobKind::ALL {
+            let e = entry(kind);
+            assert_eq!(e.kind, kind, "{kind} is registered to another kind's handler");
+            assert!(seen.insert(e.kind), "{kind} is handled twice");
+            assert_eq!(lookup(kind.as_str()).map(|e| e.kind), Some(kind));
+        }
+        assert!(lookup("marketplace.unknown").is_none());
+    }
+
+    #[test]
+    fn effects_decide_how_jobs_run() {
+        assert_eq!(effects_of("payments.process"), Effects::Database);
+        assert_eq!(effects_of("email.send"), Effects::External);
+        assert_eq!(effects_of("ops.cleanup"), Effects::Solo);
+        assert_eq!(effects_of("ops.expire_reservations"), Effects::Solo);
+        assert!(queues().contains(&Queue::Email));
+        assert!(!queues().contains(&Queue::Marketplace), "no marketplace jobs yet");
+    }
+
+    #[test]
+    fn provider_errors_convert_to_the_retry_policy() {
+        let after = Some(Duration::from_secs(3));
+        assert!(matches!(
+            JobError::from(ProviderError::RateLimited { retry_after: after }),
+            JobError::Retry { after: a, .. } if a == after
+        ));
+        assert!(matches!(
+            JobError::from(ProviderError::Transport("refused".into())),
+            JobError::Retry { after: None, .. }
+        ));
+        assert!(matches!(
+            JobError::from(ProviderError::Rejected {
+                status: 400,
+                body: "no".into()
+            }),
+            JobError::Permanent(_)
+        ));
     }
 }

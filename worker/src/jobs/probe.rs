@@ -1,14 +1,28 @@
+//! `ops.probe`: a row in `job_probes`, to measure the pipeline (benchmarks)
+//! and prove exactly-once execution (chaos tests).
+
 use std::time::Duration;
 
-use bazaar_core::{jobs::Probe, outbox::LockedJob};
+use bazaar_core::jobs::Probe;
 use chrono::Utc;
 use sqlx::PgConnection;
 
-use super::JobError;
+use super::{Context, DatabaseHandler, JobError, Outcome};
 
-/// Records when the probe was enqueued and started; `fail_times` makes the
-/// first attempts fail, to exercise the retry policy.
-pub async fn run(conn: &mut PgConnection, job: &LockedJob, probe: Probe) -> Result<(), JobError> {
+pub struct ProbeHandler;
+
+impl DatabaseHandler for ProbeHandler {
+    type Job = Probe;
+
+    /// Records when the probe was enqueued and started; `fail_times` makes
+    /// the first attempts fail, to exercise the retry policy.
+    async fn run(cx: Context<'_>, conn: &mut PgConnection, probe: Probe) -> Outcome {
+        run(cx, conn, probe).await
+    }
+}
+
+async fn run(cx: Context<'_>, conn: &mut PgConnection, probe: Probe) -> Outcome {
+    let job = cx.job;
     let started_at = Utc::now();
     if (job.attempts as u32) < probe.fail_times {
         return Err(JobError::retry(format!(
