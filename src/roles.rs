@@ -80,7 +80,13 @@ pub async fn run(config: Config, roles: Roles) -> anyhow::Result<()> {
         let storage = bazaar_core::storage::Storage::from_url(&config.storage_url)?;
         tracing::info!(storage = %storage.description, "media storage");
         let payments = bazaar_integrations::wire::payment_providers(&config);
-        let state = bazaar_api::AppState::new(config.clone(), pool.clone(), redis.clone(), storage, payments);
+        let state = bazaar_api::AppState::new(
+            config.clone(),
+            pool.clone(),
+            redis.clone(),
+            storage,
+            payments,
+        );
         tasks.spawn(bazaar_api::serve(state, listener, shutdown.clone()));
     } else if let Some(addr) = config.metrics_bind {
         let listener = tokio::net::TcpListener::bind(addr)

@@ -2,9 +2,9 @@ use std::sync::Arc;
 
 use bazaar_core::{
     auth::{AuthService, JwtKeys, RateLimiter},
-    catalog::Shop,
-    commerce::{gateway::PaymentProviders, Rules},
+    commerce::gateway::PaymentProviders,
     config::Config,
+    shop::Shop,
     storage::Storage,
 };
 use redis::aio::ConnectionManager;
@@ -23,7 +23,6 @@ pub struct AppState {
     pub cache: CatalogCache,
     pub storage: Storage,
     pub shop: Arc<Shop>,
-    pub rules: Arc<Rules>,
     /// The card gateway and payment webhooks, built by the process that
     /// starts the API (`bazaar_integrations::wire`).
     pub payments: PaymentProviders,
@@ -65,7 +64,6 @@ impl AppState {
         );
         Self {
             shop: Arc::new(Shop::new(&config)),
-            rules: Arc::new(Rules::new(&config)),
             payments,
             storage,
             cache,

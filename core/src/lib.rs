@@ -1,24 +1,22 @@
-//! The domain core of bazaar: configuration, errors, persistence and the services
-//! that hold every business rule. Nothing here knows about HTTP; `api`, `worker`
-//! and `scheduler` call into it and decide transaction boundaries.
+//! The core of bazaar: the domain folders (`auth`, `catalog`, `commerce`,
+//! `users`, with `shop`, `mail`, `money`, `validate` and `error`), which hold
+//! every business rule, and the `platform` they stand on. Nothing here knows
+//! about HTTP or a provider's wire format; `api`, `worker` and `scheduler`
+//! call into it and decide transaction boundaries.
 
 pub mod auth;
 pub mod catalog;
 pub mod commerce;
-pub mod config;
-pub mod db;
 pub mod error;
-pub mod health;
-pub mod jobs;
 pub mod mail;
 pub mod money;
-pub mod outbox;
-pub mod provider;
-pub mod queue_keys;
-pub mod redis_conn;
-pub mod storage;
-pub mod telemetry;
+pub mod platform;
+pub mod shop;
 pub mod users;
 pub mod validate;
+
+pub use platform::{
+    config, db, health, jobs, outbox, provider, queue_keys, redis_conn, storage, telemetry,
+};
 
 pub use error::{Error, FieldError, Result, ShortLine};

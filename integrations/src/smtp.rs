@@ -61,10 +61,14 @@ pub struct Mailer {
 impl Mailer {
     /// `smtp_url` as lettre understands it (`smtp://host:2525`,
     /// `smtp://user:pass@host:587?tls=required`, `smtps://...`).
-    pub fn new(smtp_url: Option<&str>, from: &str, outbox_dir: &Path) -> Result<Self, ProviderError> {
-        let from: Mailbox = from.parse().map_err(|e| {
-            config_error(format!("MAIL_FROM {from:?} is not a mailbox: {e}"))
-        })?;
+    pub fn new(
+        smtp_url: Option<&str>,
+        from: &str,
+        outbox_dir: &Path,
+    ) -> Result<Self, ProviderError> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| config_error(format!("MAIL_FROM {from:?} is not a mailbox: {e}")))?;
         let (transport, description) = match smtp_url {
             Some(url) => {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
@@ -96,9 +100,10 @@ impl Mailer {
     }
 
     pub fn build(&self, mail: &OutgoingMail<'_>) -> Result<Message, ProviderError> {
-        let to: Mailbox = mail.to.parse().map_err(|e| {
-            config_error(format!("recipient {:?} is invalid: {e}", mail.to))
-        })?;
+        let to: Mailbox = mail
+            .to
+            .parse()
+            .map_err(|e| config_error(format!("recipient {:?} is invalid: {e}", mail.to)))?;
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -125,7 +130,7 @@ impl Mailer {
                         status: u16::from(code),
                         body: ProviderError::excerpt(&e.to_string()),
                     },
-                    _ => ProviderError::Transport(e.to_string()),
+                    _ => ProviderError::Transport(format!("cannot reach the mail server: {e}")),
                 }
             }),
             Transport::File(t) => t

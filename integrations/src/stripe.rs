@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use bazaar_core::{
     commerce::{
-        gateway::{Intent, IntentRequest, PaymentGateway, VerifiedEvent, WebhookRejection, WebhookVerifier},
+        gateway::{
+            Intent, IntentRequest, PaymentGateway, VerifiedEvent, WebhookRejection, WebhookVerifier,
+        },
         payments::{PaymentReport, Provider},
     },
     provider::ProviderError,
@@ -151,7 +153,7 @@ async fn success_body<T: DeserializeOwned>(response: Response) -> Result<T, Prov
         // retry is safe and may read it whole.
         return serde_json::from_slice(&bytes).map_err(|e| {
             // Not the body: a payment intent carries its client secret.
-            ProviderError::Transport(format!("unreadable answer from Stripe ({e})"))
+            unreachable(format!("unreadable answer from Stripe ({e})"))
         });
     }
     let headers = response.headers().clone();
@@ -190,7 +192,7 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> ProviderErro
         (true, None) if status == StatusCode::TOO_MANY_REQUESTS => {
             ProviderError::RateLimited { retry_after: None }
         }
-        (true, None) => ProviderError::Transport(format!("{status}: {message}")),
+        (true, None) => unreachable(format!("{status}: {message}")),
     }
 }
 
@@ -251,10 +253,9 @@ fn transport(e: reqwest::Error) -> ProviderError {
             body: message,
         }
     } else {
-        ProviderError::Transport(message)
+        unreachable(message)
     }
 }
-
 
 /// Checkout's card payments (`bazaar_core::commerce::gateway`).
 #[async_trait::async_trait]
@@ -269,7 +270,11 @@ impl PaymentGateway for StripeClient {
         })
     }
 
-    async fn cancel_intent(&self, intent: &str, idempotency_key: &str) -> Result<(), ProviderError> {
+    async fn cancel_intent(
+        &self,
+        intent: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
         self.cancel_payment_intent(intent, idempotency_key)
             .await
             .map(|_| ())
@@ -409,7 +414,6 @@ fn parse_timestamp(value: &str) -> Result<i64, SignatureError> {
     value.parse().map_err(|_| SignatureError::Malformed)
 }
 
-
 /// What a Stripe event says happened to a payment. Handled:
 /// payment_intent.succeeded, payment_intent.payment_failed,
 /// payment_intent.canceled and (full) charge.refunded; the rest is ignored.
@@ -449,6 +453,11 @@ pub fn report(kind: &str, payload: &Value) -> PaymentReport {
     }
 }
 
+/// A failure to get a usable answer from Stripe: worth retrying.
+fn unreachable(message: String) -> ProviderError {
+    ProviderError::Transport(format!("cannot reach Stripe: {message}"))
+}
+
 #[cfg(test)]
 mod tests {
     use reqwest::header::HeaderValue;
@@ -481,7 +490,7 @@ mod tests {
             let status = StatusCode::from_u16(status).expect("status");
             let e = classify(status, &HeaderMap::new(), "");
             assert!(
-                matches!(e, ProviderError::Transport(ref m) if m.starts_with(status.as_str())),
+                matches!(e, ProviderError::Transport(ref m) if m.starts_with(&format!("cannot reach Stripe: {}", status.as_str()))),
                 "{status}: {e:?}"
             );
         }
@@ -571,9 +580,12 @@ mod tests {
         let ProviderError::Transport(message) = e else {
             panic!("not retryable: {e:?}");
         };
-        assert!(message.starts_with("502 Bad Gateway: <html>"), "{message}");
+        assert!(
+            message.starts_with("cannot reach Stripe: 502 Bad Gateway: <html>"),
+            "{message}"
+        );
         assert!(message.ends_with(" [req_123]"), "{message}");
-        assert!(message.chars().count() < 340, "{message}");
+        assert!(message.chars().count() < 370, "{message}");
     }
 
     #[test]
@@ -599,136 +611,138 @@ mod tests {
     mod signatures {
         use super::super::*;
 
-    const SECRET: &[u8] = b"whsec_test_secret";
-    const BODY: &[u8] = br#"{"id":"evt_1","object":"event","type":"payment_intent.succeeded"}"#;
-    const T: i64 = 1_700_000_000;
+        const SECRET: &[u8] = b"whsec_test_secret";
+        const BODY: &[u8] = br#"{"id":"evt_1","object":"event","type":"payment_intent.succeeded"}"#;
+        const T: i64 = 1_700_000_000;
 
-    fn signed(t: i64, body: &[u8]) -> String {
-        format!("t={t},v1={}", stripe_v1(SECRET, t, body))
-    }
+        fn signed(t: i64, body: &[u8]) -> String {
+            format!("t={t},v1={}", stripe_v1(SECRET, t, body))
+        }
 
-    #[test]
-    fn valid_signature_returns_the_timestamp() {
-        assert_eq!(verify_signature(&signed(T, BODY), BODY, SECRET, T, 300), Ok(T));
-    }
-
-    #[test]
-    fn within_tolerance_either_side_is_valid() {
-        let h = signed(T, BODY);
-        assert_eq!(verify_signature(&h, BODY, SECRET, T + 300, 300), Ok(T));
-        assert_eq!(verify_signature(&h, BODY, SECRET, T - 300, 300), Ok(T));
-    }
-
-    #[test]
-    fn known_vector() {
-        // Python: hmac.new(key, b'1700000000.{"id":"evt_1"}', hashlib.sha256).hexdigest()
-        assert_eq!(
-            stripe_v1(SECRET, T, br#"{"id":"evt_1"}"#),
-            "248a374f50f943a28b0f6ab50faf9a7e7e29b710fa26df9fb1618b9bf8ea9c9a"
-        );
-    }
-
-    #[test]
-    fn any_v1_may_match_during_rotation() {
-        let other = stripe_v1(b"whsec_old_secret", T, BODY);
-        let good = stripe_v1(SECRET, T, BODY);
-        let first_wrong = format!("t={T},v1={other},v1={good}");
-        let second_wrong = format!("t={T}, v1={good}, v1={other}");
-        assert_eq!(verify_signature(&first_wrong, BODY, SECRET, T, 300), Ok(T));
-        assert_eq!(verify_signature(&second_wrong, BODY, SECRET, T, 300), Ok(T));
-    }
-
-    #[test]
-    fn other_schemes_are_ignored() {
-        let good = stripe_v1(SECRET, T, BODY);
-        let v0_only = format!("t={T},v0={good}");
-        assert_eq!(
-            verify_signature(&v0_only, BODY, SECRET, T, 300),
-            Err(SignatureError::Mismatch)
-        );
-        let with_v0 = format!("t={T},v0=deadbeef,v1={good}");
-        assert_eq!(verify_signature(&with_v0, BODY, SECRET, T, 300), Ok(T));
-    }
-
-    #[test]
-    fn stale_timestamp_is_rejected() {
-        assert_eq!(
-            verify_signature(&signed(T, BODY), BODY, SECRET, T + 301, 300),
-            Err(SignatureError::Stale)
-        );
-    }
-
-    #[test]
-    fn timestamp_in_the_future_beyond_tolerance_is_rejected() {
-        assert_eq!(
-            verify_signature(&signed(T, BODY), BODY, SECRET, T - 301, 300),
-            Err(SignatureError::Stale)
-        );
-    }
-
-    #[test]
-    fn tampered_body_or_wrong_secret_or_timestamp_does_not_match() {
-        let h = signed(T, BODY);
-        let tampered = br#"{"id":"evt_1","object":"event","type":"payment_intent.canceled"}"#;
-        assert_eq!(
-            verify_signature(&h, tampered, SECRET, T, 300),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify_signature(&h, BODY, b"whsec_other", T, 300),
-            Err(SignatureError::Mismatch)
-        );
-        let moved = format!("t={},v1={}", T + 1, stripe_v1(SECRET, T, BODY));
-        assert_eq!(
-            verify_signature(&moved, BODY, SECRET, T, 300),
-            Err(SignatureError::Mismatch)
-        );
-    }
-
-    #[test]
-    fn signature_that_is_not_hex_or_too_short_does_not_match() {
-        let good = stripe_v1(SECRET, T, BODY);
-        for v1 in ["zz", "", "abcd", &good[..62]] {
-            let h = format!("t={T},v1={v1}");
+        #[test]
+        fn valid_signature_returns_the_timestamp() {
             assert_eq!(
-                verify_signature(&h, BODY, SECRET, T, 300),
-                Err(SignatureError::Mismatch),
-                "{h}"
+                verify_signature(&signed(T, BODY), BODY, SECRET, T, 300),
+                Ok(T)
             );
         }
-    }
 
-    #[test]
-    fn malformed_headers() {
-        let good = stripe_v1(SECRET, T, BODY);
-        for h in [
-            String::new(),
-            "   ".to_owned(),
-            format!("v1={good}"),
-            format!("t=,v1={good}"),
-            format!("t=abc,v1={good}"),
-            format!("t=-{T},v1={good}"),
-            format!("t=1.5,v1={good}"),
-            format!("t=99999999999999999999,v1={good}"),
-            format!("t={T},t={T},v1={good}"),
-            "garbage".to_owned(),
-        ] {
+        #[test]
+        fn within_tolerance_either_side_is_valid() {
+            let h = signed(T, BODY);
+            assert_eq!(verify_signature(&h, BODY, SECRET, T + 300, 300), Ok(T));
+            assert_eq!(verify_signature(&h, BODY, SECRET, T - 300, 300), Ok(T));
+        }
+
+        #[test]
+        fn known_vector() {
+            // Python: hmac.new(key, b'1700000000.{"id":"evt_1"}', hashlib.sha256).hexdigest()
             assert_eq!(
-                verify_signature(&h, BODY, SECRET, T, 300),
-                Err(SignatureError::Malformed),
-                "{h:?}"
+                stripe_v1(SECRET, T, br#"{"id":"evt_1"}"#),
+                "248a374f50f943a28b0f6ab50faf9a7e7e29b710fa26df9fb1618b9bf8ea9c9a"
             );
         }
-    }
 
-    #[test]
-    fn header_without_v1_does_not_match() {
-        assert_eq!(
-            verify_signature(&format!("t={T}"), BODY, SECRET, T, 300),
-            Err(SignatureError::Mismatch)
-        );
-    }
+        #[test]
+        fn any_v1_may_match_during_rotation() {
+            let other = stripe_v1(b"whsec_old_secret", T, BODY);
+            let good = stripe_v1(SECRET, T, BODY);
+            let first_wrong = format!("t={T},v1={other},v1={good}");
+            let second_wrong = format!("t={T}, v1={good}, v1={other}");
+            assert_eq!(verify_signature(&first_wrong, BODY, SECRET, T, 300), Ok(T));
+            assert_eq!(verify_signature(&second_wrong, BODY, SECRET, T, 300), Ok(T));
+        }
 
+        #[test]
+        fn other_schemes_are_ignored() {
+            let good = stripe_v1(SECRET, T, BODY);
+            let v0_only = format!("t={T},v0={good}");
+            assert_eq!(
+                verify_signature(&v0_only, BODY, SECRET, T, 300),
+                Err(SignatureError::Mismatch)
+            );
+            let with_v0 = format!("t={T},v0=deadbeef,v1={good}");
+            assert_eq!(verify_signature(&with_v0, BODY, SECRET, T, 300), Ok(T));
+        }
+
+        #[test]
+        fn stale_timestamp_is_rejected() {
+            assert_eq!(
+                verify_signature(&signed(T, BODY), BODY, SECRET, T + 301, 300),
+                Err(SignatureError::Stale)
+            );
+        }
+
+        #[test]
+        fn timestamp_in_the_future_beyond_tolerance_is_rejected() {
+            assert_eq!(
+                verify_signature(&signed(T, BODY), BODY, SECRET, T - 301, 300),
+                Err(SignatureError::Stale)
+            );
+        }
+
+        #[test]
+        fn tampered_body_or_wrong_secret_or_timestamp_does_not_match() {
+            let h = signed(T, BODY);
+            let tampered = br#"{"id":"evt_1","object":"event","type":"payment_intent.canceled"}"#;
+            assert_eq!(
+                verify_signature(&h, tampered, SECRET, T, 300),
+                Err(SignatureError::Mismatch)
+            );
+            assert_eq!(
+                verify_signature(&h, BODY, b"whsec_other", T, 300),
+                Err(SignatureError::Mismatch)
+            );
+            let moved = format!("t={},v1={}", T + 1, stripe_v1(SECRET, T, BODY));
+            assert_eq!(
+                verify_signature(&moved, BODY, SECRET, T, 300),
+                Err(SignatureError::Mismatch)
+            );
+        }
+
+        #[test]
+        fn signature_that_is_not_hex_or_too_short_does_not_match() {
+            let good = stripe_v1(SECRET, T, BODY);
+            for v1 in ["zz", "", "abcd", &good[..62]] {
+                let h = format!("t={T},v1={v1}");
+                assert_eq!(
+                    verify_signature(&h, BODY, SECRET, T, 300),
+                    Err(SignatureError::Mismatch),
+                    "{h}"
+                );
+            }
+        }
+
+        #[test]
+        fn malformed_headers() {
+            let good = stripe_v1(SECRET, T, BODY);
+            for h in [
+                String::new(),
+                "   ".to_owned(),
+                format!("v1={good}"),
+                format!("t=,v1={good}"),
+                format!("t=abc,v1={good}"),
+                format!("t=-{T},v1={good}"),
+                format!("t=1.5,v1={good}"),
+                format!("t=99999999999999999999,v1={good}"),
+                format!("t={T},t={T},v1={good}"),
+                "garbage".to_owned(),
+            ] {
+                assert_eq!(
+                    verify_signature(&h, BODY, SECRET, T, 300),
+                    Err(SignatureError::Malformed),
+                    "{h:?}"
+                );
+            }
+        }
+
+        #[test]
+        fn header_without_v1_does_not_match() {
+            assert_eq!(
+                verify_signature(&format!("t={T}"), BODY, SECRET, T, 300),
+                Err(SignatureError::Mismatch)
+            );
+        }
     }
 
     #[test]
@@ -762,7 +776,10 @@ mod tests {
         let t = 1_700_000_000;
         let header = format!("t={t},v1={}", stripe_v1(b"whsec_test_secret", t, body));
         let event = hook.verify(Some(&header), body, t).expect("verified");
-        assert_eq!((event.id.as_str(), event.kind.as_str()), ("evt_1", "payment_intent.succeeded"));
+        assert_eq!(
+            (event.id.as_str(), event.kind.as_str()),
+            ("evt_1", "payment_intent.succeeded")
+        );
         let no_type = br#"{"id":"evt_1"}"#;
         let header = format!("t={t},v1={}", stripe_v1(b"whsec_test_secret", t, no_type));
         assert!(matches!(

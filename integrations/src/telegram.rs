@@ -43,13 +43,17 @@ fn classify(e: RequestError) -> ProviderError {
                 ApiError::Unknown(description) => description,
                 other => other.to_string(),
             };
-            let status = if body.starts_with("Forbidden") { 403 } else { 400 };
+            let status = if body.starts_with("Forbidden") {
+                403
+            } else {
+                400
+            };
             ProviderError::Rejected { status, body }
         }
         RequestError::MigrateToChatId(id) => ProviderError::Rejected {
             status: 400,
             body: format!("chat migrated to {id}"),
         },
-        other => ProviderError::Transport(other.to_string()),
+        other => ProviderError::Transport(format!("cannot reach Telegram: {other}")),
     }
 }

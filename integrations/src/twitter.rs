@@ -162,7 +162,7 @@ async fn success_body(response: Response) -> Result<Value, ProviderError> {
         return response
             .json()
             .await
-            .map_err(|e| ProviderError::Transport(format!("unreadable answer from X: {e}")));
+            .map_err(|e| unreachable(format!("unreadable answer from X: {e}")));
     }
     if status == StatusCode::TOO_MANY_REQUESTS {
         return Err(ProviderError::RateLimited {
@@ -176,7 +176,7 @@ async fn success_body(response: Response) -> Result<Value, ProviderError> {
             body: problem_reason(&body),
         }
     } else {
-        ProviderError::Transport(format!("{status}: {}", problem_reason(&body)))
+        unreachable(format!("{status}: {}", problem_reason(&body)))
     })
 }
 
@@ -213,7 +213,7 @@ fn field(body: &Value, pointer: &str) -> Result<String, ProviderError> {
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| {
-            ProviderError::Transport(format!(
+            unreachable(format!(
                 "X answered without {pointer}: {}",
                 excerpt(&body.to_string())
             ))
@@ -234,7 +234,12 @@ fn transport(e: reqwest::Error) -> ProviderError {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    ProviderError::Transport(message)
+    unreachable(message)
+}
+
+/// A failure to get a usable answer from X: worth retrying.
+fn unreachable(message: String) -> ProviderError {
+    ProviderError::Transport(format!("cannot reach X: {message}"))
 }
 
 #[cfg(test)]

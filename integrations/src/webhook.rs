@@ -10,15 +10,12 @@ pub(crate) fn parse_event(
     id: &str,
     kind: &str,
 ) -> Result<VerifiedEvent, WebhookRejection> {
-    let payload: Value = serde_json::from_slice(body)
-        .map_err(|_| WebhookRejection::NotJson)?;
+    let payload: Value = serde_json::from_slice(body).map_err(|_| WebhookRejection::NotJson)?;
     let field = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_owned);
     match (field(id), field(kind)) {
-        (Some(id), Some(kind)) if !id.is_empty() && id.len() <= 255 => Ok(VerifiedEvent {
-            id,
-            kind,
-            payload,
-        }),
+        (Some(id), Some(kind)) if !id.is_empty() && id.len() <= 255 => {
+            Ok(VerifiedEvent { id, kind, payload })
+        }
         _ => Err(WebhookRejection::NotAnEvent(format!(
             "the event needs string fields {id} and {kind}"
         ))),

@@ -11,9 +11,8 @@ use crate::{kaspi::KaspiWebhook, stripe::StripeClient, stripe::StripeWebhook};
 pub fn payment_providers(config: &Config) -> PaymentProviders {
     let stripe = config.commerce.stripe.as_ref();
     PaymentProviders {
-        card: stripe.map(|s| {
-            Arc::new(StripeClient::new(&s.api_url, s.secret_key.clone())) as Arc<_>
-        }),
+        card: stripe
+            .map(|s| Arc::new(StripeClient::new(&s.api_url, s.secret_key.clone())) as Arc<_>),
         stripe_webhook: stripe
             .and_then(|s| s.webhook_secret.clone())
             .map(|secret| Arc::new(StripeWebhook::new(secret)) as Arc<_>),

@@ -87,6 +87,7 @@ async fn a_job_that_exhausts_its_retries_is_failed_visible_counted_and_retryable
         .var("QUEUE_OPS_MAX_ATTEMPTS", "3")
         .start()
         .await;
+    app.leaves_jobs("the probe is made to fail for good");
     enqueue_probe(&app, "doomed", 1000).await;
     let admin = app.admin_token().await;
     let jobs: Value = eventually(
@@ -149,6 +150,7 @@ async fn a_job_that_exhausts_its_retries_is_failed_visible_counted_and_retryable
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_smtp_errors_are_retried_and_permanent_ones_fail_the_job() {
     let app = TestApp::spawn().await;
+    app.leaves_jobs("a mail is refused for good (550) on purpose");
     app.smtp.fail_next(451, 2);
     app.register("kim@example.com").await;
     app.drain().await;
@@ -278,6 +280,7 @@ async fn one_failing_job_does_not_spoil_the_jobs_run_with_it() {
         .var("QUEUE_OPS_MAX_ATTEMPTS", "2")
         .start()
         .await;
+    app.leaves_jobs("one probe is made to fail for good");
     // This probe's effect row exists already: its insert fails every time,
     // inside the transaction it shares with the others.
     sqlx::query("INSERT INTO job_probes (idempotency_key, enqueued_at, started_at) VALUES ('clash', now(), now())")
@@ -340,6 +343,7 @@ async fn one_failing_job_does_not_spoil_the_jobs_run_with_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mail_refused_for_good_does_not_spoil_the_mails_sharing_its_batch() {
     let app = TestApp::builder().without_worker().start().await;
+    app.leaves_jobs("one mail is refused for good on purpose");
     app.smtp.fail_next(550, 1);
     let mails: Vec<bazaar_core::jobs::SendEmail> = (0..10)
         .map(|i| bazaar_core::jobs::SendEmail {
@@ -372,6 +376,7 @@ async fn a_job_of_an_unknown_kind_waits_untouched_for_a_worker_that_knows_it() {
         .var("OUTBOX_REDELIVER_SECS", "1")
         .start()
         .await;
+    app.leaves_jobs("a job of a kind no worker knows stays pending by design");
     let mut conn = app.pool.acquire().await.unwrap();
     outbox::enqueue_raw(
         &mut conn,

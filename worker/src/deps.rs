@@ -1,9 +1,7 @@
 use std::sync::Arc;
 
 use bazaar_core::{
-    commerce::{gateway::PaymentProviders, Rules},
-    config::Config,
-    storage::Storage,
+    commerce::gateway::PaymentProviders, config::Config, shop::Shop, storage::Storage,
 };
 use bazaar_integrations::{
     smtp::Mailer,
@@ -22,7 +20,7 @@ pub struct Deps {
     pub twitter: Option<TwitterClient>,
     /// The card gateway (`None` without `STRIPE_SECRET_KEY`).
     pub payments: PaymentProviders,
-    pub rules: Rules,
+    pub shop: Shop,
 }
 
 pub fn twitter(config: &Config) -> Option<TwitterClient> {

@@ -82,7 +82,7 @@ pub async fn run(
         mailer,
         twitter: deps::twitter(&config),
         payments: bazaar_integrations::wire::payment_providers(&config),
-        rules: bazaar_core::commerce::Rules::new(&config),
+        shop: bazaar_core::shop::Shop::new(&config),
         storage,
         config: config.clone(),
     });

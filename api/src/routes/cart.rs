@@ -70,7 +70,7 @@ async fn get_cart(
         // No cart yet: an empty one, with no token issued.
         CartCaller::Nobody => None,
     };
-    let cart = cart::view(&state.pool, &state.rules, owner, query.shipping_method_id).await?;
+    let cart = cart::view(&state.pool, &state.shop, owner, query.shipping_method_id).await?;
     Ok(respond(StatusCode::OK, cart))
 }
 
@@ -101,7 +101,7 @@ async fn add_item(
     };
     let cart = cart::add_item(
         &state.pool,
-        &state.rules,
+        &state.shop,
         owner,
         req.variant_id,
         req.quantity,
@@ -130,7 +130,7 @@ async fn update_item(
     Json(req): Json<UpdateItem>,
 ) -> ApiResult<Response> {
     let owner = owner(caller)?;
-    let cart = cart::set_quantity(&state.pool, &state.rules, &owner, item, req.quantity).await?;
+    let cart = cart::set_quantity(&state.pool, &state.shop, &owner, item, req.quantity).await?;
     Ok(respond(StatusCode::OK, cart))
 }
 
@@ -144,7 +144,7 @@ async fn remove_item(
     Id(item): Id,
 ) -> ApiResult<Response> {
     let owner = owner(caller)?;
-    let cart = cart::remove_item(&state.pool, &state.rules, &owner, item).await?;
+    let cart = cart::remove_item(&state.pool, &state.shop, &owner, item).await?;
     Ok(respond(StatusCode::OK, cart))
 }
 
@@ -168,7 +168,7 @@ async fn apply_coupon(
     Json(req): Json<ApplyCoupon>,
 ) -> ApiResult<Response> {
     let owner = owner(caller)?;
-    let cart = cart::apply_coupon(&state.pool, &state.rules, &owner, &req.code).await?;
+    let cart = cart::apply_coupon(&state.pool, &state.shop, &owner, &req.code).await?;
     Ok(respond(StatusCode::OK, cart))
 }
 
@@ -178,6 +178,6 @@ async fn apply_coupon(
     responses((status = 200, body = Cart), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn remove_coupon(State(state): State<AppState>, caller: CartCaller) -> ApiResult<Response> {
     let owner = owner(caller)?;
-    let cart = cart::remove_coupon(&state.pool, &state.rules, &owner).await?;
+    let cart = cart::remove_coupon(&state.pool, &state.shop, &owner).await?;
     Ok(respond(StatusCode::OK, cart))
 }

@@ -53,7 +53,7 @@ async fn place(
     let key = idempotency_key(&headers)?;
     let card = state.payments.card.as_deref();
     let (response, created) =
-        checkout::checkout(&state.pool, &state.rules, card, user.actor(), &key, req).await?;
+        checkout::checkout(&state.pool, &state.shop, card, user.actor(), &key, req).await?;
     if created {
         // Availability changed.
         state.cache.changed().await;

@@ -28,7 +28,7 @@ async fn list(
 ) -> ApiResult<Json<Page<Coupon>>> {
     let (items, total) = coupons::list(
         &state.pool,
-        &state.rules.currency,
+        &state.shop.currency,
         page.per_page(),
         page.offset(),
     )
@@ -49,7 +49,7 @@ async fn create(
     _admin: AdminUser,
     Json(input): Json<CouponInput>,
 ) -> ApiResult<(StatusCode, Json<Coupon>)> {
-    let c = coupons::save(&state.pool, &state.rules.currency, None, input).await?;
+    let c = coupons::save(&state.pool, &state.shop.currency, None, input).await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
 
@@ -62,7 +62,7 @@ async fn get(
     Id(id): Id,
 ) -> ApiResult<Json<Coupon>> {
     Ok(Json(
-        coupons::get(&state.pool, &state.rules.currency, id).await?,
+        coupons::get(&state.pool, &state.shop.currency, id).await?,
     ))
 }
 
@@ -81,7 +81,7 @@ async fn update(
     Json(input): Json<CouponInput>,
 ) -> ApiResult<Json<Coupon>> {
     Ok(Json(
-        coupons::save(&state.pool, &state.rules.currency, Some(id), input).await?,
+        coupons::save(&state.pool, &state.shop.currency, Some(id), input).await?,
     ))
 }
 

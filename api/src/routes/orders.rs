@@ -89,7 +89,7 @@ async fn cancel(
         crate::extract::parse_json::<CancelRequest>(&body)?.note
     };
     let (order, moved) =
-        workflow::cancel_by_customer(&state.pool, &state.rules, user.id, &number, note).await?;
+        workflow::cancel_by_customer(&state.pool, &state.shop, user.id, &number, note).await?;
     if moved.stock_changed {
         state.cache.changed().await;
     }
@@ -217,7 +217,7 @@ async fn change_status(
     Json(change): Json<StatusChange>,
 ) -> ApiResult<Json<Order>> {
     let (order, moved) =
-        workflow::change_by_staff(&state.pool, &state.rules, user.actor(), &number, change).await?;
+        workflow::change_by_staff(&state.pool, &state.shop, user.actor(), &number, change).await?;
     if moved.stock_changed {
         state.cache.changed().await;
     }

@@ -45,7 +45,7 @@ async fn create(
     _admin: AdminUser,
     Json(input): Json<ShippingMethodInput>,
 ) -> ApiResult<(StatusCode, Json<ShippingMethod>)> {
-    let m = shipping::save(&state.pool, &state.rules.currency, None, input).await?;
+    let m = shipping::save(&state.pool, &state.shop.currency, None, input).await?;
     Ok((StatusCode::CREATED, Json(m)))
 }
 
@@ -63,7 +63,7 @@ async fn update(
     Json(input): Json<ShippingMethodInput>,
 ) -> ApiResult<Json<ShippingMethod>> {
     Ok(Json(
-        shipping::save(&state.pool, &state.rules.currency, Some(id), input).await?,
+        shipping::save(&state.pool, &state.shop.currency, Some(id), input).await?,
     ))
 }
 

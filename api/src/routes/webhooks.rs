@@ -63,7 +63,7 @@ async fn receive(
             };
             ApiError::new(StatusCode::BAD_REQUEST, kind, e.to_string())
         })?;
-    let new = payments::record_event(&state.pool, &state.rules, verifier.provider(), &event).await?;
+    let new = payments::record_event(&state.pool, &state.shop, verifier.provider(), &event).await?;
     Ok(Json(Received {
         received: true,
         new,

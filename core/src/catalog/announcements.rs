@@ -4,7 +4,8 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{images, Shop};
+use super::images;
+use crate::shop::Shop;
 use crate::{jobs::Announced, money::Money, Result};
 
 pub struct Announcement {

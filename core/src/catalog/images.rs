@@ -6,7 +6,8 @@ use bytes::Bytes;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{products, products::Image, Actor, Shop};
+use super::{products, products::Image, Actor};
+use crate::shop::Shop;
 use crate::{storage::Storage, Error, Result};
 
 pub const MAX_PER_PRODUCT: i64 = 20;

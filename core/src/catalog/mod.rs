@@ -31,28 +31,6 @@ impl Actor {
     }
 }
 
-/// Shop-wide facts the catalogue's views need.
-#[derive(Debug, Clone)]
-pub struct Shop {
-    /// Every price is in this currency (`CURRENCY`).
-    pub currency: String,
-    /// `BAZAAR_PUBLIC_URL`, for links and image URLs.
-    pub public_url: String,
-}
-
-impl Shop {
-    pub fn new(config: &crate::config::Config) -> Self {
-        Self {
-            currency: config.currency.clone(),
-            public_url: config.public_url.clone(),
-        }
-    }
-
-    pub fn media_url(&self, key: &str) -> String {
-        format!("{}/media/{key}", self.public_url)
-    }
-}
-
 /// The Redis pub/sub channel that tells every API process's catalogue cache
 /// that the catalogue changed (see `api::cache`).
 pub fn changes_channel(redis_prefix: &str) -> String {

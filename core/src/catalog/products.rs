@@ -10,7 +10,8 @@ use sqlx::{types::Json, AssertSqlSafe, PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{product_types, sku, slug, Actor, Shop};
+use super::{product_types, sku, slug, Actor};
+use crate::shop::Shop;
 use crate::{error::is_unique_violation, money::Money, users::Role, Error, FieldError, Result};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -9,10 +9,8 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{
-    products::{self, PriceRange, ProductSummary},
-    Shop,
-};
+use super::products::{self, PriceRange, ProductSummary};
+use crate::shop::Shop;
 use crate::{money::Money, Result};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

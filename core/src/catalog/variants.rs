@@ -9,7 +9,8 @@ use sqlx::{types::Json, PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{product_types::Level, products, sku, wishlist, Actor, Shop};
+use super::{product_types::Level, products, sku, wishlist, Actor};
+use crate::shop::Shop;
 use crate::{
     config::PipelineConfig, jobs::SendEmail, mail::MailTemplate, money::Money, outbox, Error,
     FieldError, Result,

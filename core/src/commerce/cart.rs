@@ -12,8 +12,8 @@ use super::{
     pricing::{self, Totals},
     quote::{coupon_problem, quote, MoneyTotals, QuoteLine},
     shipping::ShippingMethod,
-    Rules,
 };
+use crate::shop::Shop;
 use crate::{auth::tokens, money::Money, Error, Result, ShortLine};
 
 pub const MAX_QUANTITY: i32 = 999;
@@ -165,7 +165,7 @@ async fn items(conn: &mut PgConnection, cart: Uuid) -> Result<Vec<ItemRow>> {
 /// Without an owner (a guest who has no cart yet) the cart is empty.
 pub async fn view(
     pool: &PgPool,
-    rules: &Rules,
+    rules: &Shop,
     owner: Option<&Owner>,
     shipping: Option<Uuid>,
 ) -> Result<Cart> {
@@ -209,7 +209,7 @@ pub async fn view(
 
 async fn render(
     conn: &mut PgConnection,
-    rules: &Rules,
+    rules: &Shop,
     owner: &Owner,
     cart: Uuid,
     coupon_id: Option<Uuid>,
@@ -298,7 +298,7 @@ async fn touch(conn: &mut PgConnection, cart: Uuid) -> Result<()> {
 /// Returns the cart, with the new guest token when one was issued.
 pub async fn add_item(
     pool: &PgPool,
-    rules: &Rules,
+    rules: &Shop,
     owner: Owner,
     variant: Uuid,
     quantity: i32,
@@ -381,7 +381,7 @@ async fn owned_item(conn: &mut PgConnection, owner: &Owner, item: Uuid) -> Resul
 
 pub async fn set_quantity(
     pool: &PgPool,
-    rules: &Rules,
+    rules: &Shop,
     owner: &Owner,
     item: Uuid,
     quantity: i32,
@@ -400,7 +400,7 @@ pub async fn set_quantity(
     view(pool, rules, Some(owner), None).await
 }
 
-pub async fn remove_item(pool: &PgPool, rules: &Rules, owner: &Owner, item: Uuid) -> Result<Cart> {
+pub async fn remove_item(pool: &PgPool, rules: &Shop, owner: &Owner, item: Uuid) -> Result<Cart> {
     let mut conn = pool.acquire().await?;
     let (cart, _) = owned_item(&mut conn, owner, item).await?;
     sqlx::query("DELETE FROM cart_items WHERE id = $1")
@@ -413,7 +413,7 @@ pub async fn remove_item(pool: &PgPool, rules: &Rules, owner: &Owner, item: Uuid
 }
 
 /// Applies a coupon after checking it against the cart as it is now.
-pub async fn apply_coupon(pool: &PgPool, rules: &Rules, owner: &Owner, code: &str) -> Result<Cart> {
+pub async fn apply_coupon(pool: &PgPool, rules: &Shop, owner: &Owner, code: &str) -> Result<Cart> {
     let mut conn = pool.acquire().await?;
     let cart = find(&mut conn, owner).await?.ok_or(Error::NotFound)?;
     let coupon = coupons::find_by_code(&mut conn, &rules.currency, code)
@@ -438,7 +438,7 @@ pub async fn apply_coupon(pool: &PgPool, rules: &Rules, owner: &Owner, code: &st
     view(pool, rules, Some(owner), None).await
 }
 
-pub async fn remove_coupon(pool: &PgPool, rules: &Rules, owner: &Owner) -> Result<Cart> {
+pub async fn remove_coupon(pool: &PgPool, rules: &Shop, owner: &Owner) -> Result<Cart> {
     let mut conn = pool.acquire().await?;
     let cart = find(&mut conn, owner).await?.ok_or(Error::NotFound)?;
     sqlx::query("UPDATE carts SET coupon_id = NULL, updated_at = now() WHERE id = $1")

@@ -23,8 +23,9 @@ use super::{
     quote::{self, QuoteLine},
     shipping::{self, ShippingMethod},
     status::{OrderSource, OrderStatus, PaymentMethod, PaymentStatus, StockState},
-    transitions, workflow, Rules,
+    transitions, workflow,
 };
+use crate::shop::Shop;
 use crate::{
     catalog::Actor, jobs::SendEmail, mail::MailTemplate, money::Money, outbox, validate, Error,
     FieldError, Result,
@@ -93,7 +94,7 @@ struct Valid {
     items: Option<Vec<Want>>,
 }
 
-fn validate_request(rules: &Rules, req: CheckoutRequest) -> Result<Valid> {
+fn validate_request(rules: &Shop, req: CheckoutRequest) -> Result<Valid> {
     let mut errors = Vec::new();
     let address = match (req.address_id, req.address) {
         (Some(_), Some(_)) => {
@@ -286,7 +287,7 @@ pub fn fingerprint(req: &CheckoutRequest) -> String {
 /// order: the same key later gets it, and a new attempt at the intent.
 pub async fn checkout(
     pool: &PgPool,
-    rules: &Rules,
+    rules: &Shop,
     card: Option<&dyn PaymentGateway>,
     actor: Actor,
     key: &str,
@@ -363,7 +364,7 @@ struct Priced {
 /// intent is `checkout`'s.
 pub async fn place(
     pool: &PgPool,
-    rules: &Rules,
+    rules: &Shop,
     actor: Actor,
     key: &str,
     request_hash: &str,
@@ -441,7 +442,11 @@ pub async fn place(
         actor: workflow::CHECKOUT_ACTOR.into(),
         note: None,
     }];
-    Ok(Outcome::Created(Box::new(answer(row, priced.lines, timeline))))
+    Ok(Outcome::Created(Box::new(answer(
+        row,
+        priced.lines,
+        timeline,
+    ))))
 }
 
 /// The address given in the request, or the caller's saved one.
@@ -466,7 +471,7 @@ async fn shipping_address(
 
 async fn basket(
     conn: &mut PgConnection,
-    rules: &Rules,
+    rules: &Shop,
     user: Uuid,
     items: Option<Vec<Want>>,
 ) -> Result<Basket> {
@@ -492,7 +497,7 @@ async fn basket(
 /// (`reserve`). A coupon that stopped applying is a 409.
 async fn price(
     conn: &mut PgConnection,
-    rules: &Rules,
+    rules: &Shop,
     user: Uuid,
     basket: &Basket,
     shipping: &ShippingMethod,
@@ -515,8 +520,15 @@ async fn price(
         })
         .collect();
     let coupon = basket.coupon.as_ref();
-    let (totals, problem) =
-        quote::quote(conn, rules, &quote_lines, coupon, Some(user), Some(shipping)).await?;
+    let (totals, problem) = quote::quote(
+        conn,
+        rules,
+        &quote_lines,
+        coupon,
+        Some(user),
+        Some(shipping),
+    )
+    .await?;
     if let (Some(c), Some(problem)) = (coupon, problem) {
         return Err(Error::Conflict(format!(
             "coupon {}: {problem}; remove it and check out again",
@@ -582,7 +594,7 @@ fn confirmation_mail(order: &OrderRow, name: String, lines: &[OrderItem]) -> Sen
 /// written.
 async fn write_order(
     conn: &mut PgConnection,
-    rules: &Rules,
+    rules: &Shop,
     o: &OrderRow,
     coupon: Option<&Coupon>,
     reserved_for: Option<std::time::Duration>,

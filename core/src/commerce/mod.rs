@@ -35,45 +35,6 @@ pub mod status;
 pub mod transitions;
 pub mod workflow;
 
-use std::time::Duration;
-
-use crate::config::{Config, PipelineConfig};
-use pricing::TaxRule;
-
-/// The shop's commerce rules, from the configuration.
-#[derive(Debug, Clone)]
-pub struct Rules {
-    pub currency: String,
-    pub tax: TaxRule,
-    pub reservation_ttl: Duration,
-    pub pipeline: PipelineConfig,
-    pub public_url: String,
-    pub stripe_enabled: bool,
-    pub kaspi_enabled: bool,
-}
-
-impl Rules {
-    pub fn new(config: &Config) -> Self {
-        Self {
-            currency: config.currency.clone(),
-            tax: TaxRule {
-                rate_bps: config.commerce.tax_rate_bps,
-                inclusive: config.commerce.tax_inclusive,
-            },
-            reservation_ttl: config.commerce.reservation_ttl,
-            pipeline: config.pipeline.clone(),
-            public_url: config.public_url.clone(),
-            // Without the webhook secret no payment could ever be confirmed.
-            stripe_enabled: config
-                .commerce
-                .stripe
-                .as_ref()
-                .is_some_and(|s| s.webhook_secret.is_some()),
-            kaspi_enabled: config.commerce.kaspi_webhook_secret.is_some(),
-        }
-    }
-}
-
 /// Trimmed text, `None` when blank.
 pub(crate) fn optional_text(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{
     addresses::ShippingAddress,
-    quote::MoneyTotals,
     pricing::Totals,
+    quote::MoneyTotals,
     status::{OrderSource, OrderStatus, PaymentMethod, PaymentStatus, StockState},
 };
 use crate::{catalog::Actor, money::Money, users::Role, Error, Result};

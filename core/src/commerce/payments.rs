@@ -15,8 +15,8 @@ use super::{
     orders::{self, OrderRow},
     status::{OrderStatus, PaymentMethod, PaymentStatus},
     workflow::{self, Move},
-    Rules,
 };
+use crate::shop::Shop;
 use crate::{
     jobs::{ProcessPaymentEvent, RefundPayment},
     outbox, Result,
@@ -50,7 +50,7 @@ impl Provider {
 /// Returns false for a duplicate.
 pub async fn record_event(
     pool: &PgPool,
-    rules: &Rules,
+    rules: &Shop,
     provider: Provider,
     event: &VerifiedEvent,
 ) -> Result<bool> {
@@ -154,7 +154,7 @@ async fn locate(
 /// `take_event` in the same transaction) and records the outcome with it.
 pub async fn settle(
     conn: &mut PgConnection,
-    rules: &Rules,
+    rules: &Shop,
     event: Uuid,
     provider: Provider,
     report: PaymentReport,
@@ -170,7 +170,7 @@ pub async fn settle(
 
 async fn apply_report(
     conn: &mut PgConnection,
-    rules: &Rules,
+    rules: &Shop,
     provider: Provider,
     report: PaymentReport,
 ) -> Result<String> {
@@ -229,15 +229,13 @@ async fn apply_report(
                     // cancelled: the money goes back.
                     if expected == PaymentMethod::Stripe {
                         let why = "paid after cancellation; refund issued";
-                        order_payment::flag(conn, order.id, Some(PaymentStatus::Paid), why)
-                            .await?;
+                        order_payment::flag(conn, order.id, Some(PaymentStatus::Paid), why).await?;
                         outbox::enqueue(conn, &rules.pipeline, &RefundPayment { order: order.id })
                             .await?;
                     } else {
                         let why =
                             "paid after cancellation: refund it in the Kaspi merchant cabinet";
-                        order_payment::flag(conn, order.id, Some(PaymentStatus::Paid), why)
-                            .await?;
+                        order_payment::flag(conn, order.id, Some(PaymentStatus::Paid), why).await?;
                     }
                     Ok("paid after cancellation: refund".into())
                 }

@@ -11,8 +11,8 @@ use super::{
     coupons::{self, Coupon},
     pricing::{self, Line, Totals},
     shipping::ShippingMethod,
-    Rules,
 };
+use crate::shop::Shop;
 use crate::{money::Money, Error, Result};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -73,7 +73,7 @@ pub async fn coupon_problem(
 /// does not.
 pub async fn quote(
     conn: &mut PgConnection,
-    rules: &Rules,
+    rules: &Shop,
     lines: &[QuoteLine],
     coupon: Option<&Coupon>,
     user: Option<Uuid>,
@@ -112,4 +112,3 @@ pub async fn quote(
     .map_err(|_| Error::invalid("items", "the order total is too large"))?;
     Ok((totals, problem))
 }
-

@@ -35,9 +35,7 @@ macro_rules! names {
     };
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum OrderStatus {
@@ -309,8 +307,16 @@ mod tests {
             assert_eq!(parse(""), None);
         }
         round_trip(OrderStatus::ALL, OrderStatus::as_str, OrderStatus::parse);
-        round_trip(PaymentMethod::ALL, PaymentMethod::as_str, PaymentMethod::parse);
-        round_trip(PaymentStatus::ALL, PaymentStatus::as_str, PaymentStatus::parse);
+        round_trip(
+            PaymentMethod::ALL,
+            PaymentMethod::as_str,
+            PaymentMethod::parse,
+        );
+        round_trip(
+            PaymentStatus::ALL,
+            PaymentStatus::as_str,
+            PaymentStatus::parse,
+        );
         round_trip(StockState::ALL, StockState::as_str, StockState::parse);
         round_trip(OrderSource::ALL, OrderSource::as_str, OrderSource::parse);
         assert_eq!(

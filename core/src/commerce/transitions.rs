@@ -32,8 +32,7 @@ pub struct Payment {
 }
 
 /// A flag that asks a person to give the money back by hand.
-pub const KASPI_MANUAL_REFUND: &str =
-    "paid through Kaspi: refund it in the Kaspi merchant cabinet";
+pub const KASPI_MANUAL_REFUND: &str = "paid through Kaspi: refund it in the Kaspi merchant cabinet";
 
 /// What a transition does to the order's money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +73,7 @@ pub fn payment_effect(to: OrderStatus, p: Payment, mover: Mover) -> PaymentEffec
             && p.method == PaymentMethod::Stripe
             && !paid
             && p.has_reference,
-        flag: (gives_money_back && p.method == PaymentMethod::Kaspi)
-            .then_some(KASPI_MANUAL_REFUND),
+        flag: (gives_money_back && p.method == PaymentMethod::Kaspi).then_some(KASPI_MANUAL_REFUND),
         give_back_coupon: to == Cancelled && !paid,
     }
 }
@@ -146,7 +144,11 @@ mod tests {
             payment_effect(Paid, card, Mover::System),
             effect(PaymentStatus::Paid)
         );
-        let cash = pay(PaymentMethod::CashOnDelivery, PaymentStatus::OnDelivery, false);
+        let cash = pay(
+            PaymentMethod::CashOnDelivery,
+            PaymentStatus::OnDelivery,
+            false,
+        );
         assert_eq!(
             payment_effect(Delivered, cash, Mover::Admin),
             effect(PaymentStatus::Paid)
@@ -237,7 +239,11 @@ mod tests {
                 ..effect(PaymentStatus::Pending)
             }
         );
-        let cash = pay(PaymentMethod::CashOnDelivery, PaymentStatus::OnDelivery, false);
+        let cash = pay(
+            PaymentMethod::CashOnDelivery,
+            PaymentStatus::OnDelivery,
+            false,
+        );
         assert_eq!(
             payment_effect(Cancelled, cash, Mover::Vendor),
             PaymentEffect {

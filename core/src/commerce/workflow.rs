@@ -12,8 +12,9 @@ use super::{
     order_payment,
     orders::{self, Order, OrderRow},
     status::{check, Mover, OrderStatus, PaymentStatus, Refusal},
-    transitions, Rules,
+    transitions,
 };
+use crate::shop::Shop;
 use crate::{
     catalog::Actor,
     jobs::{CancelPayment, RefundPayment, SendEmail},
@@ -75,7 +76,7 @@ async fn lines(conn: &mut PgConnection, order: Uuid) -> Result<Vec<Want>> {
 /// Applies `mv` to `order`, which the caller has locked (`FOR UPDATE`).
 pub async fn apply(
     conn: &mut PgConnection,
-    rules: &Rules,
+    rules: &Shop,
     order: &OrderRow,
     mv: Move,
 ) -> Result<Moved> {
@@ -180,15 +181,17 @@ pub fn push_first_entry(
     status: OrderStatus,
     actor_id: Option<Uuid>,
 ) {
-    q.push("INSERT INTO order_status_log (order_id, from_status, to_status, actor, actor_id) VALUES (")
-        .push_bind(order)
-        .push(", NULL, ")
-        .push_bind(status)
-        .push(", ")
-        .push_bind(CHECKOUT_ACTOR)
-        .push(", ")
-        .push_bind(actor_id)
-        .push(") RETURNING created_at");
+    q.push(
+        "INSERT INTO order_status_log (order_id, from_status, to_status, actor, actor_id) VALUES (",
+    )
+    .push_bind(order)
+    .push(", NULL, ")
+    .push_bind(status)
+    .push(", ")
+    .push_bind(CHECKOUT_ACTOR)
+    .push(", ")
+    .push_bind(actor_id)
+    .push(") RETURNING created_at");
 }
 
 pub async fn log(
@@ -219,7 +222,7 @@ pub async fn log(
 /// channels here.
 async fn notify(
     conn: &mut PgConnection,
-    rules: &Rules,
+    rules: &Shop,
     order: &OrderRow,
     to: OrderStatus,
     note: Option<String>,
@@ -268,7 +271,7 @@ fn check_note(note: &Option<String>) -> Result<()> {
 /// is in their stores; an order without their lines does not exist for them.
 pub async fn change_by_staff(
     pool: &PgPool,
-    rules: &Rules,
+    rules: &Shop,
     actor: Actor,
     number: &str,
     change: StatusChange,
@@ -329,7 +332,7 @@ pub async fn change_by_staff(
 /// The customer cancels their own order while it is pending or paid.
 pub async fn cancel_by_customer(
     pool: &PgPool,
-    rules: &Rules,
+    rules: &Shop,
     user: Uuid,
     number: &str,
     note: Option<String>,
@@ -365,7 +368,7 @@ pub async fn cancel_by_customer(
 
 /// Cancels up to `limit` pending orders whose reservation expired, each in
 /// its own transaction. Returns how many.
-pub async fn expire_reservations(pool: &PgPool, rules: &Rules, limit: i64) -> Result<u64> {
+pub async fn expire_reservations(pool: &PgPool, rules: &Shop, limit: i64) -> Result<u64> {
     // The status is spelled out (not bound) to match the partial index
     // `orders_expiring`, whose predicate a generic plan could not prove.
     let due: Vec<Uuid> = sqlx::query_scalar(
@@ -390,7 +393,7 @@ pub async fn expire_reservations(pool: &PgPool, rules: &Rules, limit: i64) -> Re
     Ok(expired)
 }
 
-async fn expire_one(pool: &PgPool, rules: &Rules, id: Uuid) -> Result<bool> {
+async fn expire_one(pool: &PgPool, rules: &Shop, id: Uuid) -> Result<bool> {
     let mut tx = pool.begin().await?;
     // Re-checked under the lock: a payment (or a flagged one) may have
     // arrived meanwhile. `reserved_until` itself only changes when the order

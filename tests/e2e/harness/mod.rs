@@ -242,7 +242,8 @@ impl Builder {
         let storage =
             bazaar_core::storage::Storage::from_url(&config.storage_url).expect("test storage");
         let payments = bazaar_integrations::wire::payment_providers(&config);
-        let state = bazaar_api::AppState::new(config.clone(), pool.clone(), redis, storage, payments);
+        let state =
+            bazaar_api::AppState::new(config.clone(), pool.clone(), redis, storage, payments);
         tokio::spawn(bazaar_api::serve(state, listener, shutdown.clone()));
         let app = TestApp {
             worker_started: AtomicBool::new(false),

@@ -3,10 +3,7 @@
 //! crash between the two is the only way to post twice (and X refuses the
 //! duplicate text with a final 403).
 
-use bazaar_core::{
-    catalog::{announcements, Shop},
-    jobs::Announce,
-};
+use bazaar_core::{catalog::announcements, jobs::Announce, shop::Shop};
 use bazaar_integrations::twitter::compose;
 
 use super::{Context, ExternalHandler, JobError, Outcome};
@@ -48,12 +45,7 @@ async fn run(cx: Context<'_>, job: Announce) -> Outcome {
             .await
             .map_err(|e| JobError::retry(format!("reading image {key}: {e}")))?;
         if let Some(bytes) = bytes {
-            media.push(
-                twitter
-                    .upload_media(bytes.to_vec(), content_type)
-                    .await
-                    ?,
-            );
+            media.push(twitter.upload_media(bytes.to_vec(), content_type).await?);
         }
     }
     let text = compose(&announcement.headline, &announcement.url);

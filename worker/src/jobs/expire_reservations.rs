@@ -17,7 +17,7 @@ impl ExternalHandler for ExpireReservationsHandler {
 
     async fn run(cx: Context<'_>, _: ExpireReservations) -> Outcome {
         let deps = cx.deps;
-        let expired = workflow::expire_reservations(&deps.pool, &deps.rules, PER_RUN)
+        let expired = workflow::expire_reservations(&deps.pool, &deps.shop, PER_RUN)
             .await
             .map_err(|e| JobError::retry(format!("{e:#}")))?;
         if expired > 0 {

@@ -224,7 +224,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for kind in JobKind::ALL {
             let e = entry(kind);
-            assert_eq!(e.kind, kind, "{kind} is registered to another kind's handler");
+            assert_eq!(
+                e.kind, kind,
+                "{kind} is registered to another kind's handler"
+            );
             assert!(seen.insert(e.kind), "{kind} is handled twice");
             assert_eq!(lookup(kind.as_str()).map(|e| e.kind), Some(kind));
         }
@@ -238,7 +241,10 @@ mod tests {
         assert_eq!(effects_of("ops.cleanup"), Effects::Solo);
         assert_eq!(effects_of("ops.expire_reservations"), Effects::Solo);
         assert!(queues().contains(&Queue::Email));
-        assert!(!queues().contains(&Queue::Marketplace), "no marketplace jobs yet");
+        assert!(
+            !queues().contains(&Queue::Marketplace),
+            "no marketplace jobs yet"
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ impl DatabaseHandler for ProcessPaymentEventHandler {
             Err(done) => done,
             Ok(event) => {
                 let report = report(event.provider, &event.kind, &event.payload);
-                payments::settle(conn, &cx.deps.rules, job.event, event.provider, report)
+                payments::settle(conn, &cx.deps.shop, job.event, event.provider, report)
                     .await
                     .map_err(db)?
             }

@@ -18,7 +18,7 @@ pub enum ProviderError {
     Rejected { status: u16, body: String },
     /// No usable answer: connection refused, timeout, TLS, a 5xx, a
     /// request the provider is still working on. Worth retrying.
-    #[error("unreachable: {0}")]
+    #[error("{0}")]
     Transport(String),
 }
 
