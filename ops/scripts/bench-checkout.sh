@@ -11,7 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash ops/scripts/services.sh
 command -v wrk >/dev/null || { echo "install wrk first: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release --locked
+# BAZAAR_BIN measures another build (e.g. the previous commit's, for a
+# before/after comparison); by default this checkout's release build.
+if [ -z "${BAZAAR_BIN:-}" ]; then
+  cargo build --release --locked
+  BAZAAR_BIN=./target/release/bazaar
+fi
 duration="${DURATION:-15s}"
 conns="${CONNECTIONS:-64}"
 db="bazaar_bench_checkout"
@@ -20,7 +25,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
 export BAZAAR_BIND=127.0.0.1:18081 LOG_FORMAT=json RUST_LOG=warn ACCESS_TOKEN_TTL_SECS=3600
 export JWT_SECRET=bench-secret-bench-secret-bench-secret REDIS_PREFIX="benchco$$"
 export RATE_LIMIT_LOGIN_PER_IP=100000
-./target/release/bazaar seed --products 4000 >/dev/null
+"$BAZAAR_BIN" seed --products 4000 >/dev/null
 sql() { psql -h 127.0.0.1 -U postgres -d "$db" -tAc "$1"; }
 sql "UPDATE variants SET stock = 1000000, reserved = 0" >/dev/null
 work=$(mktemp -d)
@@ -29,7 +34,7 @@ sql "SELECT id FROM variants WHERE active AND price > 0 LIMIT 1" > "$work/hot"
 shipping=$(sql "SELECT id FROM shipping_methods ORDER BY price LIMIT 1")
 # ROLE=api measures checkout alone: its jobs (confirmation mails) wait in the
 # outbox until a worker runs. The default, all, includes that worker.
-./target/release/bazaar "${ROLE:-all}" > "$work/bazaar.log" 2>&1 &
+"$BAZAAR_BIN" "${ROLE:-all}" > "$work/bazaar.log" 2>&1 &
 app=$!
 trap 'kill $app 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 300); do curl -sf "http://$BAZAAR_BIND/health/ready" >/dev/null && break; sleep 0.1; done

@@ -134,6 +134,7 @@ async fn x_being_down_never_blocks_a_creation() {
         .var("TWITTER_UPLOAD_URL", dead)
         .start()
         .await;
+    app.leaves_jobs("X stays down: the announcements are retried until they fail");
     let c = catalog(&app).await;
     let product = expect(
         &app,

@@ -203,10 +203,11 @@ pub async fn create(
     let verified: bool = sqlx::query_scalar(
         "SELECT EXISTS (
              SELECT 1 FROM orders o JOIN order_items i ON i.order_id = o.id
-             WHERE o.user_id = $1 AND o.status = 'delivered' AND i.product_id = $2)",
+             WHERE o.user_id = $1 AND o.status = $3 AND i.product_id = $2)",
     )
     .bind(actor.id)
     .bind(product_id)
+    .bind(crate::commerce::status::OrderStatus::Delivered)
     .fetch_one(&mut *tx)
     .await?;
     let id = Uuid::now_v7();
