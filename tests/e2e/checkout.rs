@@ -427,3 +427,78 @@ async fn a_stripe_outage_at_checkout_is_502_and_the_same_key_later_gets_the_orde
     assert_eq!(count(&app, "SELECT count(*) FROM orders").await, 1);
     assert_eq!(stock(&app, &shop.variant("CTEE-S-RED")).await, (10, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_without_a_phone_takes_the_phone_of_its_address() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let ann = customer(&app, "ann@example.com").await;
+    let saved = expect(
+        &app,
+        "POST",
+        "/api/v1/me/addresses",
+        Some(&ann),
+        Some(json!({
+            "name": "Ann Buyer", "line1": "Abay Avenue 10", "city": "Almaty",
+            "postal_code": "050000", "country": "KZ", "phone": "+7 701 555 00 11",
+        })),
+        201,
+    )
+    .await;
+    let bare = expect(
+        &app,
+        "POST",
+        "/api/v1/me/addresses",
+        Some(&ann),
+        Some(json!({
+            "name": "Ann Buyer", "line1": "Abay Avenue 12", "city": "Almaty",
+            "postal_code": "050000", "country": "KZ",
+        })),
+        201,
+    )
+    .await;
+    let mut body = shop.buy_now("cash_on_delivery", &[("CTEE-S-RED", 1)]);
+    let obj = body.as_object_mut().unwrap();
+    obj.remove("phone");
+    obj.remove("address");
+
+    // A saved address with a phone: the order takes it.
+    body["address_id"] = saved["id"].clone();
+    let placed = place(&app, &ann, &body).await;
+    assert_eq!(placed["order"]["phone"], saved["phone"]);
+
+    // A saved address without one: a 422 naming the phone, nothing stored.
+    body["address_id"] = bare["id"].clone();
+    let (status, problem) = attempt(&app, &ann, "no-phone", &body).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "phone", "{problem}");
+    assert_eq!(count(&app, "SELECT count(*) FROM orders").await, 1);
+
+    // An address given inline with its phone: the order takes that.
+    body.as_object_mut().unwrap().remove("address_id");
+    body["address"] = json!({
+        "name": "Bo", "line1": "Dostyk 5", "city": "Almaty", "postal_code": "050010",
+        "country": "KZ", "phone": "+77015550022",
+    });
+    let placed = place(&app, &ann, &body).await;
+    assert_eq!(placed["order"]["phone"], "+77015550022");
+
+    // Neither: the 422 lists the phone with the request's other problems.
+    body["address"] = json!({
+        "name": "Bo", "line1": "Dostyk 5", "city": "Almaty", "postal_code": "050010",
+        "country": "KZ",
+    });
+    body["payment_method"] = json!("cheque");
+    let (status, problem) = attempt(&app, &ann, "neither", &body).await;
+    assert_eq!(status, 422, "{problem}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"phone") && fields.contains(&"payment_method"),
+        "{problem}"
+    );
+}

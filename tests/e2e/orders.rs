@@ -625,3 +625,37 @@ async fn an_unpaid_kaspi_order_is_cancelled_by_the_system_when_its_reservation_e
     // Cash on delivery waits for the shop, however long.
     assert_eq!(order(&app, &ann, &on_delivery).await["status"], "pending");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_state_the_code_does_not_know_is_an_error_not_a_default() {
+    use bazaar_core::commerce::status::{
+        OrderSource, OrderStatus, PaymentMethod, PaymentStatus, StockState,
+    };
+    let app = TestApp::builder().without_worker().start().await;
+    let known: (OrderStatus, PaymentMethod, PaymentStatus, StockState, OrderSource) =
+        sqlx::query_as(
+            "SELECT 'shipped'::text, 'cash_on_delivery'::text, 'on_delivery'::text, 'deducted'::text, 'ozon'::text",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        known,
+        (
+            OrderStatus::Shipped,
+            PaymentMethod::CashOnDelivery,
+            PaymentStatus::OnDelivery,
+            StockState::Deducted,
+            OrderSource::Ozon
+        )
+    );
+    // A newer version's state (a rolling deploy) or a hand-edited row.
+    let unknown = sqlx::query_scalar::<_, OrderStatus>("SELECT 'lost_at_sea'::text")
+        .fetch_one(&app.pool)
+        .await;
+    assert!(unknown.is_err(), "{unknown:?}");
+    let unknown = sqlx::query_scalar::<_, PaymentMethod>("SELECT 'cheque'::text")
+        .fetch_one(&app.pool)
+        .await;
+    assert!(unknown.is_err(), "{unknown:?}");
+}

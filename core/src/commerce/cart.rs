@@ -165,7 +165,7 @@ async fn items(conn: &mut PgConnection, cart: Uuid) -> Result<Vec<ItemRow>> {
 /// Without an owner (a guest who has no cart yet) the cart is empty.
 pub async fn view(
     pool: &PgPool,
-    rules: &Shop,
+    shop: &Shop,
     owner: Option<&Owner>,
     shipping: Option<Uuid>,
 ) -> Result<Cart> {
@@ -187,7 +187,7 @@ pub async fn view(
         if matches!(owner, Some(Owner::Guest(_))) {
             return Err(Error::NotFound);
         }
-        let zero = MoneyTotals::new(&Totals::default(), &rules.currency);
+        let zero = MoneyTotals::new(&Totals::default(), &shop.currency);
         return Ok(Cart {
             id: None,
             token: None,
@@ -198,7 +198,7 @@ pub async fn view(
     };
     render(
         &mut conn,
-        rules,
+        shop,
         owner,
         found.id,
         found.coupon_id,
@@ -209,7 +209,7 @@ pub async fn view(
 
 async fn render(
     conn: &mut PgConnection,
-    rules: &Shop,
+    shop: &Shop,
     owner: &Owner,
     cart: Uuid,
     coupon_id: Option<Uuid>,
@@ -217,7 +217,7 @@ async fn render(
 ) -> Result<Cart> {
     let rows = items(conn, cart).await?;
     let coupon = match coupon_id {
-        Some(id) => coupons::find(conn, &rules.currency, id).await?,
+        Some(id) => coupons::find(conn, &shop.currency, id).await?,
         None => None,
     };
     let lines: Vec<QuoteLine> = rows
@@ -229,8 +229,8 @@ async fn render(
         })
         .collect();
     let (totals, problem) =
-        quote(conn, rules, &lines, coupon.as_ref(), owner.user(), shipping).await?;
-    let currency = &rules.currency;
+        quote(conn, shop, &lines, coupon.as_ref(), owner.user(), shipping).await?;
+    let currency = &shop.currency;
     Ok(Cart {
         id: Some(cart),
         token: match owner {
@@ -298,7 +298,7 @@ async fn touch(conn: &mut PgConnection, cart: Uuid) -> Result<()> {
 /// Returns the cart, with the new guest token when one was issued.
 pub async fn add_item(
     pool: &PgPool,
-    rules: &Shop,
+    shop: &Shop,
     owner: Owner,
     variant: Uuid,
     quantity: i32,
@@ -365,7 +365,7 @@ pub async fn add_item(
     .await?;
     touch(&mut tx, cart).await?;
     tx.commit().await?;
-    view(pool, rules, Some(&owner), None).await
+    view(pool, shop, Some(&owner), None).await
 }
 
 async fn owned_item(conn: &mut PgConnection, owner: &Owner, item: Uuid) -> Result<(Uuid, Uuid)> {
@@ -381,7 +381,7 @@ async fn owned_item(conn: &mut PgConnection, owner: &Owner, item: Uuid) -> Resul
 
 pub async fn set_quantity(
     pool: &PgPool,
-    rules: &Shop,
+    shop: &Shop,
     owner: &Owner,
     item: Uuid,
     quantity: i32,
@@ -397,10 +397,10 @@ pub async fn set_quantity(
         .await?;
     touch(&mut conn, cart).await?;
     drop(conn);
-    view(pool, rules, Some(owner), None).await
+    view(pool, shop, Some(owner), None).await
 }
 
-pub async fn remove_item(pool: &PgPool, rules: &Shop, owner: &Owner, item: Uuid) -> Result<Cart> {
+pub async fn remove_item(pool: &PgPool, shop: &Shop, owner: &Owner, item: Uuid) -> Result<Cart> {
     let mut conn = pool.acquire().await?;
     let (cart, _) = owned_item(&mut conn, owner, item).await?;
     sqlx::query("DELETE FROM cart_items WHERE id = $1")
@@ -409,14 +409,14 @@ pub async fn remove_item(pool: &PgPool, rules: &Shop, owner: &Owner, item: Uuid)
         .await?;
     touch(&mut conn, cart).await?;
     drop(conn);
-    view(pool, rules, Some(owner), None).await
+    view(pool, shop, Some(owner), None).await
 }
 
 /// Applies a coupon after checking it against the cart as it is now.
-pub async fn apply_coupon(pool: &PgPool, rules: &Shop, owner: &Owner, code: &str) -> Result<Cart> {
+pub async fn apply_coupon(pool: &PgPool, shop: &Shop, owner: &Owner, code: &str) -> Result<Cart> {
     let mut conn = pool.acquire().await?;
     let cart = find(&mut conn, owner).await?.ok_or(Error::NotFound)?;
-    let coupon = coupons::find_by_code(&mut conn, &rules.currency, code)
+    let coupon = coupons::find_by_code(&mut conn, &shop.currency, code)
         .await?
         .ok_or_else(|| Error::invalid("code", "no such coupon"))?;
     let subtotal: i64 = sqlx::query_scalar(
@@ -435,10 +435,10 @@ pub async fn apply_coupon(pool: &PgPool, rules: &Shop, owner: &Owner, code: &str
         .execute(&mut *conn)
         .await?;
     drop(conn);
-    view(pool, rules, Some(owner), None).await
+    view(pool, shop, Some(owner), None).await
 }
 
-pub async fn remove_coupon(pool: &PgPool, rules: &Shop, owner: &Owner) -> Result<Cart> {
+pub async fn remove_coupon(pool: &PgPool, shop: &Shop, owner: &Owner) -> Result<Cart> {
     let mut conn = pool.acquire().await?;
     let cart = find(&mut conn, owner).await?.ok_or(Error::NotFound)?;
     sqlx::query("UPDATE carts SET coupon_id = NULL, updated_at = now() WHERE id = $1")
@@ -446,7 +446,7 @@ pub async fn remove_coupon(pool: &PgPool, rules: &Shop, owner: &Owner) -> Result
         .execute(&mut *conn)
         .await?;
     drop(conn);
-    view(pool, rules, Some(owner), None).await
+    view(pool, shop, Some(owner), None).await
 }
 
 /// What a checkout from the cart buys, and its coupon.

@@ -88,14 +88,16 @@ struct Valid {
     address_id: Option<Uuid>,
     shipping: Uuid,
     method: PaymentMethod,
-    phone: String,
+    /// `None` until the saved address's is read.
+    phone: Option<String>,
     email: Option<String>,
     note: Option<String>,
     items: Option<Vec<Want>>,
 }
 
-fn validate_request(rules: &Shop, req: CheckoutRequest) -> Result<Valid> {
+fn validate_request(shop: &Shop, req: CheckoutRequest) -> Result<Valid> {
     let mut errors = Vec::new();
+    let mut address_phone = None;
     let address = match (req.address_id, req.address) {
         (Some(_), Some(_)) => {
             errors.push(FieldError::new(
@@ -112,7 +114,10 @@ fn validate_request(rules: &Shop, req: CheckoutRequest) -> Result<Valid> {
             None
         }
         (None, Some(a)) => match a.validate("address.") {
-            Ok((a, _)) => Some(a),
+            Ok((a, phone)) => {
+                address_phone = phone;
+                Some(a)
+            }
             Err(e) => {
                 errors.extend(e);
                 None
@@ -135,14 +140,14 @@ fn validate_request(rules: &Shop, req: CheckoutRequest) -> Result<Valid> {
             ));
             None
         }
-        Some(Some(PaymentMethod::Stripe)) if !rules.stripe_enabled => {
+        Some(Some(PaymentMethod::Stripe)) if !shop.stripe_enabled => {
             errors.push(FieldError::new(
                 "payment_method",
                 "stripe is not enabled in this shop",
             ));
             None
         }
-        Some(Some(PaymentMethod::Kaspi)) if !rules.kaspi_enabled => {
+        Some(Some(PaymentMethod::Kaspi)) if !shop.kaspi_enabled => {
             errors.push(FieldError::new(
                 "payment_method",
                 "kaspi is not enabled in this shop",
@@ -151,15 +156,26 @@ fn validate_request(rules: &Shop, req: CheckoutRequest) -> Result<Valid> {
         }
         Some(Some(m)) => Some(m),
     };
+    // Without a phone of its own, the order takes the address's (a saved
+    // address's is read with it, in `place`).
     let phone = match super::optional_text(req.phone) {
+        None if req.address_id.is_some() => None,
         None => {
-            errors.push(FieldError::new("phone", "is required"));
-            String::new()
+            if address_phone.is_none() {
+                errors.push(FieldError::new(
+                    "phone",
+                    "is required (or give one with the address)",
+                ));
+            }
+            address_phone
         }
-        Some(p) => validate::phone(&p).unwrap_or_else(|m| {
-            errors.push(FieldError::new("phone", m));
-            String::new()
-        }),
+        Some(p) => match validate::phone(&p) {
+            Ok(p) => Some(p),
+            Err(m) => {
+                errors.push(FieldError::new("phone", m));
+                None
+            }
+        },
     };
     let email = match super::optional_text(req.email) {
         None => None,
@@ -287,14 +303,14 @@ pub fn fingerprint(req: &CheckoutRequest) -> String {
 /// order: the same key later gets it, and a new attempt at the intent.
 pub async fn checkout(
     pool: &PgPool,
-    rules: &Shop,
+    shop: &Shop,
     card: Option<&dyn PaymentGateway>,
     actor: Actor,
     key: &str,
     req: CheckoutRequest,
 ) -> Result<(CheckoutResponse, bool)> {
     let hash = fingerprint(&req);
-    let (mut response, created) = match place(pool, rules, actor, key, &hash, req).await? {
+    let (mut response, created) = match place(pool, shop, actor, key, &hash, req).await? {
         Outcome::Created(response) => (*response, true),
         Outcome::Replayed(id) => (response(pool, id).await?, false),
     };
@@ -364,13 +380,13 @@ struct Priced {
 /// intent is `checkout`'s.
 pub async fn place(
     pool: &PgPool,
-    rules: &Shop,
+    shop: &Shop,
     actor: Actor,
     key: &str,
     request_hash: &str,
     req: CheckoutRequest,
 ) -> Result<Outcome> {
-    let v = validate_request(rules, req)?;
+    let v = validate_request(shop, req)?;
     let user = actor.id;
     let mut tx = pool.begin().await?;
     let order_id = Uuid::now_v7();
@@ -378,13 +394,17 @@ pub async fn place(
         Claim::New { number } => number,
         Claim::Replay(existing) => return Ok(Outcome::Replayed(existing)),
     };
-    let address = shipping_address(&mut tx, user, v.address, v.address_id).await?;
+    let (address, saved_phone) = shipping_address(&mut tx, user, v.address, v.address_id).await?;
+    let phone = v
+        .phone
+        .or(saved_phone)
+        .ok_or_else(|| Error::invalid("phone", "is required: the saved address has none"))?;
     let (email, name, method) = shipping::find_with_customer(&mut tx, v.shipping, user).await?;
     let method: ShippingMethod = method
         .filter(|m| m.active)
         .ok_or_else(|| Error::invalid("shipping_method_id", "no such shipping method"))?;
-    let basket = basket(&mut tx, rules, user, v.items).await?;
-    let priced = price(&mut tx, rules, user, &basket, &method, v.method).await?;
+    let basket = basket(&mut tx, shop, user, v.items).await?;
+    let priced = price(&mut tx, shop, user, &basket, &method, v.method).await?;
 
     let (payment_status, held_until_paid) = transitions::initial_payment(v.method);
     let row = OrderRow {
@@ -393,9 +413,9 @@ pub async fn place(
         user_id: Some(user),
         status: OrderStatus::Pending,
         source: OrderSource::Web,
-        currency: rules.currency.clone(),
+        currency: shop.currency.clone(),
         email: Some(v.email.unwrap_or(email)),
-        phone: Some(v.phone),
+        phone: Some(phone),
         note: v.note,
         shipping_address: Some(sqlx::types::Json(address)),
         shipping_method_id: Some(method.id),
@@ -416,11 +436,11 @@ pub async fn place(
         courier: None,
         created_at: Utc::now(),
     };
-    let reserved_until = held_until_paid.then_some(rules.reservation_ttl);
+    let reserved_until = held_until_paid.then_some(shop.reservation_ttl);
     let mail = confirmation_mail(&row, name, &priced.lines);
     let (created_at, logged_at) = write_order(
         &mut tx,
-        rules,
+        shop,
         &row,
         priced.coupon.as_ref(),
         reserved_until,
@@ -449,29 +469,31 @@ pub async fn place(
     ))))
 }
 
-/// The address given in the request, or the caller's saved one.
+/// The address given in the request, or the caller's saved one with its
+/// phone.
 async fn shipping_address(
     conn: &mut PgConnection,
     user: Uuid,
     given: Option<ShippingAddress>,
     saved: Option<Uuid>,
-) -> Result<ShippingAddress> {
+) -> Result<(ShippingAddress, Option<String>)> {
     match (given, saved) {
-        (Some(a), _) => Ok(a),
-        (None, Some(id)) => Ok(addresses::get(conn, user, id)
-            .await
-            .map_err(|e| match e {
+        (Some(a), _) => Ok((a, None)),
+        (None, Some(id)) => {
+            let a = addresses::get(conn, user, id).await.map_err(|e| match e {
                 Error::NotFound => Error::invalid("address_id", "no such address"),
                 e => e,
-            })?
-            .into()),
+            })?;
+            let phone = a.phone.clone();
+            Ok((a.into(), phone))
+        }
         (None, None) => Err(Error::invalid("address", "is required")),
     }
 }
 
 async fn basket(
     conn: &mut PgConnection,
-    rules: &Shop,
+    shop: &Shop,
     user: Uuid,
     items: Option<Vec<Want>>,
 ) -> Result<Basket> {
@@ -483,7 +505,7 @@ async fn basket(
         return Err(Error::invalid("items", "the cart is empty"));
     }
     let coupon = match coupon_id {
-        Some(id) => coupons::find(conn, &rules.currency, id).await?,
+        Some(id) => coupons::find(conn, &shop.currency, id).await?,
         None => None,
     };
     Ok(Basket {
@@ -497,7 +519,7 @@ async fn basket(
 /// (`reserve`). A coupon that stopped applying is a 409.
 async fn price(
     conn: &mut PgConnection,
-    rules: &Shop,
+    shop: &Shop,
     user: Uuid,
     basket: &Basket,
     shipping: &ShippingMethod,
@@ -520,15 +542,8 @@ async fn price(
         })
         .collect();
     let coupon = basket.coupon.as_ref();
-    let (totals, problem) = quote::quote(
-        conn,
-        rules,
-        &quote_lines,
-        coupon,
-        Some(user),
-        Some(shipping),
-    )
-    .await?;
+    let (totals, problem) =
+        quote::quote(conn, shop, &quote_lines, coupon, Some(user), Some(shipping)).await?;
     if let (Some(c), Some(problem)) = (coupon, problem) {
         return Err(Error::Conflict(format!(
             "coupon {}: {problem}; remove it and check out again",
@@ -542,7 +557,7 @@ async fn price(
             "nothing to pay online for this order; choose cash_on_delivery",
         ));
     }
-    let currency = &rules.currency;
+    let currency = &shop.currency;
     let mut lines = Vec::with_capacity(described.len());
     for r in described {
         let quantity = quantity_of(r.variant_id);
@@ -594,7 +609,7 @@ fn confirmation_mail(order: &OrderRow, name: String, lines: &[OrderItem]) -> Sen
 /// written.
 async fn write_order(
     conn: &mut PgConnection,
-    rules: &Shop,
+    shop: &Shop,
     o: &OrderRow,
     coupon: Option<&Coupon>,
     reserved_for: Option<std::time::Duration>,
@@ -675,7 +690,7 @@ async fn write_order(
         );
     workflow::push_first_entry(&mut q, o.id, o.status, o.user_id);
     q.push("), j AS (");
-    outbox::push_insert(&mut q, &rules.pipeline, mail)?;
+    outbox::push_insert(&mut q, &shop.pipeline, mail)?;
     q.push(") SELECT o.created_at, l.created_at FROM o, l");
     Ok(q.build_query_as().fetch_one(conn).await?)
 }

@@ -50,7 +50,7 @@ impl Provider {
 /// Returns false for a duplicate.
 pub async fn record_event(
     pool: &PgPool,
-    rules: &Shop,
+    shop: &Shop,
     provider: Provider,
     event: &VerifiedEvent,
 ) -> Result<bool> {
@@ -69,7 +69,7 @@ pub async fn record_event(
     let Some(id) = id else {
         return Ok(false);
     };
-    outbox::enqueue(&mut tx, &rules.pipeline, &ProcessPaymentEvent { event: id }).await?;
+    outbox::enqueue(&mut tx, &shop.pipeline, &ProcessPaymentEvent { event: id }).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -154,12 +154,12 @@ async fn locate(
 /// `take_event` in the same transaction) and records the outcome with it.
 pub async fn settle(
     conn: &mut PgConnection,
-    rules: &Shop,
+    shop: &Shop,
     event: Uuid,
     provider: Provider,
     report: PaymentReport,
 ) -> Result<String> {
-    let outcome = apply_report(conn, rules, provider, report).await?;
+    let outcome = apply_report(conn, shop, provider, report).await?;
     sqlx::query("UPDATE payment_events SET processed_at = now(), outcome = $2 WHERE id = $1")
         .bind(event)
         .bind(&outcome)
@@ -170,7 +170,7 @@ pub async fn settle(
 
 async fn apply_report(
     conn: &mut PgConnection,
-    rules: &Shop,
+    shop: &Shop,
     provider: Provider,
     report: PaymentReport,
 ) -> Result<String> {
@@ -212,7 +212,7 @@ async fn apply_report(
                 OrderStatus::Pending => {
                     workflow::apply(
                         conn,
-                        rules,
+                        shop,
                         &order,
                         Move::system(OrderStatus::Paid, name, None),
                     )
@@ -230,7 +230,7 @@ async fn apply_report(
                     if expected == PaymentMethod::Stripe {
                         let why = "paid after cancellation; refund issued";
                         order_payment::flag(conn, order.id, Some(PaymentStatus::Paid), why).await?;
-                        outbox::enqueue(conn, &rules.pipeline, &RefundPayment { order: order.id })
+                        outbox::enqueue(conn, &shop.pipeline, &RefundPayment { order: order.id })
                             .await?;
                     } else {
                         let why =
@@ -269,7 +269,7 @@ async fn apply_report(
                 OrderStatus::Paid | OrderStatus::Cancelled | OrderStatus::Delivered => {
                     workflow::apply(
                         conn,
-                        rules,
+                        shop,
                         &order,
                         Move::system(OrderStatus::Refunded, name, None),
                     )

@@ -73,7 +73,7 @@ pub async fn coupon_problem(
 /// does not.
 pub async fn quote(
     conn: &mut PgConnection,
-    rules: &Shop,
+    shop: &Shop,
     lines: &[QuoteLine],
     coupon: Option<&Coupon>,
     user: Option<Uuid>,
@@ -107,7 +107,7 @@ pub async fn quote(
         &priced,
         discount,
         shipping.map(ShippingMethod::rate),
-        rules.tax,
+        shop.tax,
     )
     .map_err(|_| Error::invalid("items", "the order total is too large"))?;
     Ok((totals, problem))

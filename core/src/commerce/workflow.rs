@@ -76,7 +76,7 @@ async fn lines(conn: &mut PgConnection, order: Uuid) -> Result<Vec<Want>> {
 /// Applies `mv` to `order`, which the caller has locked (`FOR UPDATE`).
 pub async fn apply(
     conn: &mut PgConnection,
-    rules: &Shop,
+    shop: &Shop,
     order: &OrderRow,
     mv: Move,
 ) -> Result<Moved> {
@@ -150,14 +150,14 @@ pub async fn apply(
     )
     .await?;
     if payment.refund {
-        outbox::enqueue(conn, &rules.pipeline, &RefundPayment { order: order.id }).await?;
+        outbox::enqueue(conn, &shop.pipeline, &RefundPayment { order: order.id }).await?;
     }
     if payment.cancel_intent {
-        outbox::enqueue(conn, &rules.pipeline, &CancelPayment { order: order.id }).await?;
+        outbox::enqueue(conn, &shop.pipeline, &CancelPayment { order: order.id }).await?;
     }
     notify(
         conn,
-        rules,
+        shop,
         order,
         mv.to,
         note,
@@ -222,7 +222,7 @@ pub async fn log(
 /// channels here.
 async fn notify(
     conn: &mut PgConnection,
-    rules: &Shop,
+    shop: &Shop,
     order: &OrderRow,
     to: OrderStatus,
     note: Option<String>,
@@ -247,7 +247,7 @@ async fn notify(
             tracking: tracking.filter(|_| to == OrderStatus::Shipped),
         },
     };
-    outbox::enqueue(conn, &rules.pipeline, &job).await?;
+    outbox::enqueue(conn, &shop.pipeline, &job).await?;
     Ok(())
 }
 
@@ -271,7 +271,7 @@ fn check_note(note: &Option<String>) -> Result<()> {
 /// is in their stores; an order without their lines does not exist for them.
 pub async fn change_by_staff(
     pool: &PgPool,
-    rules: &Shop,
+    shop: &Shop,
     actor: Actor,
     number: &str,
     change: StatusChange,
@@ -308,7 +308,7 @@ pub async fn change_by_staff(
     };
     let moved = apply(
         &mut tx,
-        rules,
+        shop,
         &order,
         Move {
             to: change.status,
@@ -332,7 +332,7 @@ pub async fn change_by_staff(
 /// The customer cancels their own order while it is pending or paid.
 pub async fn cancel_by_customer(
     pool: &PgPool,
-    rules: &Shop,
+    shop: &Shop,
     user: Uuid,
     number: &str,
     note: Option<String>,
@@ -345,7 +345,7 @@ pub async fn cancel_by_customer(
         .ok_or(Error::NotFound)?;
     let moved = apply(
         &mut tx,
-        rules,
+        shop,
         &order,
         Move {
             to: OrderStatus::Cancelled,
@@ -368,7 +368,7 @@ pub async fn cancel_by_customer(
 
 /// Cancels up to `limit` pending orders whose reservation expired, each in
 /// its own transaction. Returns how many.
-pub async fn expire_reservations(pool: &PgPool, rules: &Shop, limit: i64) -> Result<u64> {
+pub async fn expire_reservations(pool: &PgPool, shop: &Shop, limit: i64) -> Result<u64> {
     // The status is spelled out (not bound) to match the partial index
     // `orders_expiring`, whose predicate a generic plan could not prove.
     let due: Vec<Uuid> = sqlx::query_scalar(
@@ -382,7 +382,7 @@ pub async fn expire_reservations(pool: &PgPool, rules: &Shop, limit: i64) -> Res
     let mut expired = 0;
     for id in due {
         // One order that cannot be expired must not hold up the others.
-        match expire_one(pool, rules, id).await {
+        match expire_one(pool, shop, id).await {
             Ok(true) => expired += 1,
             Ok(false) => {}
             Err(e) => {
@@ -393,7 +393,7 @@ pub async fn expire_reservations(pool: &PgPool, rules: &Shop, limit: i64) -> Res
     Ok(expired)
 }
 
-async fn expire_one(pool: &PgPool, rules: &Shop, id: Uuid) -> Result<bool> {
+async fn expire_one(pool: &PgPool, shop: &Shop, id: Uuid) -> Result<bool> {
     let mut tx = pool.begin().await?;
     // Re-checked under the lock: a payment (or a flagged one) may have
     // arrived meanwhile. `reserved_until` itself only changes when the order
@@ -407,7 +407,7 @@ async fn expire_one(pool: &PgPool, rules: &Shop, id: Uuid) -> Result<bool> {
     };
     apply(
         &mut tx,
-        rules,
+        shop,
         &order,
         Move::system(
             OrderStatus::Cancelled,
