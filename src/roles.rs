@@ -88,7 +88,10 @@ pub async fn run(config: Config, roles: Roles) -> anyhow::Result<()> {
             payments,
         );
         tasks.spawn(bazaar_api::serve(state, listener, shutdown.clone()));
-    } else if let Some(addr) = config.metrics_bind {
+    }
+    // Every role serves its metrics on METRICS_BIND when it is set; the API
+    // keeps them off its public listener in production.
+    if let Some(addr) = config.metrics_bind {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on METRICS_BIND={addr}"))?;

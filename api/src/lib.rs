@@ -29,6 +29,11 @@ pub fn app(state: AppState) -> Router {
     let cors = cors(&state.config);
     let max_body = state.config.max_body_bytes;
     Router::new()
+        // A person who opens the server's address in a browser wants the docs.
+        .route(
+            "/",
+            axum::routing::get(|| async { axum::response::Redirect::temporary("/docs") }),
+        )
         .merge(api)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(error::not_found)
@@ -41,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(cors)
         .layer(axum::middleware::from_fn(middleware::observe))
+        .layer(axum::middleware::from_fn(middleware::close_if_body_unread))
         .with_state(state)
 }
 

@@ -1,10 +1,21 @@
 //! Cross-cutting HTTP behaviour: request ids, access logs and metrics
-//! (`observe`), and problem+json for errors produced outside our handlers
-//! (`problem_for_bare_errors`: axum's 405, body-limit 413, ...).
+//! (`observe`), problem+json for errors produced outside our handlers
+//! (`problem_for_bare_errors`: axum's 405, body-limit 413, ...), and
+//! `Connection: close` on answers given before the body was read
+//! (`close_if_body_unread`).
 
-use std::time::Instant;
+use std::{
+    pin::Pin,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    task::{Context, Poll},
+    time::Instant,
+};
 
 use axum::{
+    body::{Body, Bytes, HttpBody},
     extract::{MatchedPath, Request},
     http::{header, HeaderValue},
     middleware::Next,
@@ -103,4 +114,70 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .unwrap_or("unknown panic");
     tracing::error!(panic = message, "handler panicked");
     ApiError::bare(http::StatusCode::INTERNAL_SERVER_ERROR).into_response()
+}
+
+/// A request body that notes when it has been read to its end.
+struct Watched {
+    inner: Body,
+    read: Arc<AtomicBool>,
+}
+
+impl HttpBody for Watched {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.read.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        let end = self.inner.is_end_stream();
+        if end {
+            self.read.store(true, Ordering::Release);
+        }
+        end
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// An answer given before the request's body was read (a 401 from the auth
+/// extractor, say) leaves that body on a kept-alive connection, and the
+/// server then closes the connection without a word: the client's next
+/// request on it fails ("server disconnected"). Such answers say
+/// `Connection: close`, so clients open a new connection instead.
+pub async fn close_if_body_unread(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > 0);
+    if !declared && !headers.contains_key(header::TRANSFER_ENCODING) {
+        return next.run(req).await;
+    }
+    let read = Arc::new(AtomicBool::new(false));
+    let watched = read.clone();
+    let req = req.map(|inner| {
+        Body::new(Watched {
+            inner,
+            read: watched,
+        })
+    });
+    let mut response = next.run(req).await;
+    if !read.load(Ordering::Acquire) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }

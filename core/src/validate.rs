@@ -44,18 +44,35 @@ pub fn name(raw: &str) -> Result<String, &'static str> {
     }
 }
 
-/// E.164-ish: an optional `+` and 7 to 15 digits; spaces and dashes are dropped.
+/// A phone number in E.164 (`+77011234567`), the one form bazaar stores and
+/// compares. Numbers of Kazakhstan and Russia (country code 7) are also taken
+/// in their domestic forms: with the trunk prefix (`8 701 123 45 67`),
+/// without the plus (`7 701 ...`), or as the bare ten digits Kaspi sends
+/// (`701 123 45 67`). Any other country's number needs its `+` and country
+/// code. Spaces, dashes, dots and parentheses are dropped.
 pub fn phone(raw: &str) -> Result<String, &'static str> {
     let cleaned: String = raw
         .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
         .collect();
-    let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
-    if (7..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
-        Ok(cleaned)
-    } else {
-        Err("must be a phone number of 7 to 15 digits")
+    let (plus, digits) = match cleaned.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, cleaned.as_str()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("must be a phone number: digits, with + and the country code");
     }
+    let national = match (plus, digits.len(), digits.as_bytes()[0]) {
+        // E.164: a country code that does not start with 0, 8 to 15 digits.
+        (true, 8..=15, b'1'..=b'9') => return Ok(format!("+{digits}")),
+        (true, _, _) => return Err("must have 8 to 15 digits after the +"),
+        (false, 11, b'7' | b'8') => &digits[1..],
+        (false, 10, b'3'..=b'9') => digits,
+        _ => return Err(
+            "must start with + and the country code (a Kazakh or Russian number may start with 8)",
+        ),
+    };
+    Ok(format!("+7{national}"))
 }
 
 #[cfg(test)]
@@ -87,9 +104,38 @@ mod tests {
     }
 
     #[test]
-    fn phones_accept_common_notations() {
-        assert_eq!(phone("+7 701 123-45-67").as_deref(), Ok("+77011234567"));
-        assert!(phone("12ab567").is_err());
-        assert!(phone("123").is_err());
+    fn phones_become_e164_from_kazakh_and_russian_domestic_forms() {
+        for raw in [
+            "+7 701 123-45-67",
+            "8 701 123 45 67",
+            "8 (701) 123-45-67",
+            "7 701 1234567",
+            "77011234567",
+            "701 123 45 67",
+            "7011234567",
+        ] {
+            assert_eq!(phone(raw).as_deref(), Ok("+77011234567"), "{raw}");
+        }
+        assert_eq!(phone("8 916 123-45-67").as_deref(), Ok("+79161234567"));
+        assert_eq!(phone("+44 20 7946 0958").as_deref(), Ok("+442079460958"));
+        assert_eq!(phone("+1 (202) 555-0123").as_deref(), Ok("+12025550123"));
+    }
+
+    #[test]
+    fn phones_that_cannot_be_placed_are_refused() {
+        for bad in [
+            "",
+            "12ab567",
+            "123",
+            "+123",
+            "+0 701 123 45 67",
+            "1234567",
+            "12345678901",
+            "0701234567",
+            "+7 701 123 45 67 89 01 23",
+            "++77011234567",
+        ] {
+            assert!(phone(bad).is_err(), "{bad} should be refused");
+        }
     }
 }

@@ -285,3 +285,76 @@ async fn login_is_rate_limited_per_ip() {
     assert!(r.headers().contains_key("retry-after"));
     assert_problem(r, 429).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_or_logout_without_its_token_is_a_validation_error() {
+    let app = TestApp::spawn().await;
+    let session = app.register("ivy@example.com").await;
+    let access = session["access_token"].as_str().unwrap();
+    for body in [
+        json!({}),
+        json!({ "refresh_token": "" }),
+        json!({ "refresh_token": "  " }),
+    ] {
+        let problem =
+            assert_problem(app.post("/api/v1/auth/refresh", body.clone()).await, 422).await;
+        assert_eq!(problem["errors"][0]["field"], "refresh_token", "{problem}");
+        let problem = assert_problem(
+            app.post_auth("/api/v1/auth/logout", access, body).await,
+            422,
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "refresh_token", "{problem}");
+    }
+    // A token that is there but wrong is still a 401.
+    let r = app
+        .post("/api/v1/auth/refresh", json!({ "refresh_token": "nope" }))
+        .await;
+    assert_problem(r, 401).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_preferences_must_be_an_object_and_messengers_start_off() {
+    let app = TestApp::spawn().await;
+    let session = app.register("jay@example.com").await;
+    let access = session["access_token"].as_str().unwrap();
+    let me: Value = app
+        .get_auth("/api/v1/me", access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me["notifications"],
+        json!({ "email": true, "telegram": false, "whatsapp": false })
+    );
+    let r = app
+        .client
+        .patch(app.url("/api/v1/me"))
+        .bearer_auth(access)
+        .json(&json!({ "notifications": [false, true, true] }))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(r, 422).await;
+    assert_eq!(problem["errors"][0]["field"], "notifications", "{problem}");
+    let me: Value = app
+        .get_auth("/api/v1/me", access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["notifications"]["email"], true, "nothing was applied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_address_in_a_browser_leads_to_the_docs() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 307);
+    assert_eq!(r.headers()["location"], "/docs");
+}

@@ -170,3 +170,46 @@ async fn admin_routes_need_an_admin() {
         .await;
     assert_problem(r, 404).await;
 }
+
+/// Sends one raw HTTP/1.1 request on a new connection and returns the
+/// response head (status line and headers), lower-cased.
+async fn response_head(app: &TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut byte))
+            .await
+            .expect("the response head in time")
+            .unwrap();
+        assert_eq!(n, 1, "the connection closed before the head: {head:?}");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap().to_ascii_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_refused_before_its_body_was_read_says_the_connection_closes() {
+    let app = TestApp::builder().without_worker().start().await;
+    let body = format!(r#"{{"name":"{}"}}"#, "x".repeat(20_000));
+    // No token: the auth extractor refuses before the body is read.
+    let refused = format!(
+        "POST /api/v1/me/addresses HTTP/1.1\r\nhost: shop\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let head = response_head(&app, refused.as_bytes()).await;
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+
+    // A body that was read (a wrong password) keeps the connection open.
+    let login = r#"{"email":"nobody@example.com","password":"wrong-password"}"#;
+    let read = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nhost: shop\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{login}",
+        login.len()
+    );
+    let head = response_head(&app, read.as_bytes()).await;
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+}

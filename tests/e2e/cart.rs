@@ -578,3 +578,46 @@ async fn a_guest_cart_becomes_the_new_customers_cart_at_registration() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["id"], mine["id"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_past_what_a_cart_can_total_is_refused_and_never_breaks_a_cart() {
+    let app = TestApp::builder().without_worker().start().await;
+    let shop = shop(&app).await;
+    let variant = shop.variant("CTEE-S-RED");
+    set_stock(&app, &shop, &variant, 10).await;
+
+    // Prices are bounded where they are set.
+    for amount in [i64::MAX, 1_000_000_000_001] {
+        let r = crate::fixtures::send(
+            &app,
+            "PATCH",
+            &format!("/api/v1/variants/{variant}"),
+            Some(&shop.catalog.vendor),
+            Some(json!({ "price": money(amount) })),
+        )
+        .await;
+        let problem = assert_problem(r, 422).await;
+        assert_eq!(error_fields(&problem), ["price.amount"], "{problem}");
+    }
+    set_price(&app, &shop, &variant, 1_000_000_000_000).await;
+
+    // A price stored before the bound existed: three units cannot be priced.
+    sqlx::query("UPDATE variants SET price = $2 WHERE id = $1::uuid")
+        .bind(&variant)
+        .bind(i64::MAX / 2)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let ann = customer(&app, "ann@example.com").await;
+    let r = cart_call(
+        &app,
+        "POST",
+        "/api/v1/cart/items",
+        As::User(&ann),
+        Some(json!({ "variant_id": variant, "quantity": 3 })),
+    )
+    .await;
+    assert_problem(r, 422).await;
+    // Nothing was stored: the cart still answers, empty.
+    assert_eq!(cart(&app, As::User(&ann)).await["items"], json!([]));
+}

@@ -1,6 +1,10 @@
+use std::time::Duration;
+
 use serde_json::Value;
 
-use crate::harness::{RedisServer, TestApp};
+use crate::harness::{
+    eventually, process::BazaarProcess, redis_server::free_port, RedisServer, TestApp,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn liveness_readiness_and_request_ids() {
@@ -165,4 +169,55 @@ async fn the_worker_serves_metrics_on_metrics_bind() {
     .await;
     assert!(text.contains("bazaar_queue_depth{queue=\"ops\"}"), "{text}");
     assert!(text.contains("bazaar_outbox_pending"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_production_metrics_are_served_on_metrics_bind_only() {
+    let app = TestApp::builder().without_worker().start().await;
+    let (api, metrics) = (free_port(), free_port());
+    let mut vars = app.vars.clone();
+    vars.insert("BAZAAR_ENV".into(), "production".into());
+    vars.insert("BAZAAR_BIND".into(), format!("127.0.0.1:{api}"));
+    vars.insert("METRICS_BIND".into(), format!("127.0.0.1:{metrics}"));
+    let mut process = BazaarProcess::spawn("api", &vars);
+    let client = reqwest::Client::new();
+    let public = format!("http://127.0.0.1:{api}");
+    eventually("the api to listen", Duration::from_secs(30), || async {
+        let r = client
+            .get(format!("{public}/health/live"))
+            .send()
+            .await
+            .ok()?;
+        r.status().is_success().then_some(())
+    })
+    .await;
+    let r = client
+        .get(format!("{public}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "metrics on the public listener");
+    let text = eventually(
+        "metrics on METRICS_BIND",
+        Duration::from_secs(10),
+        || async {
+            let r = client
+                .get(format!("http://127.0.0.1:{metrics}/metrics"))
+                .send()
+                .await
+                .ok()?;
+            if !r.status().is_success() {
+                return None;
+            }
+            r.text().await.ok()
+        },
+    )
+    .await;
+    assert!(text.contains("http_requests_total"), "{text}");
+    process.signal("TERM");
+    assert!(
+        process.wait(Duration::from_secs(20)).await.success(),
+        "{}",
+        process.log_text()
+    );
 }

@@ -512,6 +512,9 @@ async fn vendors_see_and_move_only_orders_of_their_own_stores() {
         .unwrap();
     assert_eq!(skus(mixed_seen), ["CTEE-M-RED"]);
     assert_problem(move_order(&app, ours, &mixed, confirm).await, 403).await;
+    // Marking a cash order paid is not the vendor's either: 403, not 409.
+    let r = move_order(&app, ours, &own, json!({ "status": "paid" })).await;
+    assert_problem(r, 403).await;
     advance(&app, ours, &own, "confirmed").await;
     advance(&app, ours, &own, "shipped").await;
     let delivered = advance(&app, ours, &own, "delivered").await;
@@ -658,4 +661,38 @@ async fn an_order_state_the_code_does_not_know_is_an_error_not_a_default() {
         .fetch_one(&app.pool)
         .await;
     assert!(unknown.is_err(), "{unknown:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kazakh_and_russian_numbers_are_one_number_in_every_notation() {
+    let app = TestApp::builder().without_worker().start().await;
+    let shop = shop(&app).await;
+    let ann = customer(&app, "ann@example.com").await;
+    let mut body = shop.buy_now("cash_on_delivery", &[("CTEE-S-RED", 1)]);
+    body["phone"] = json!("8 (701) 234-56-78");
+    let placed = place(&app, &ann, &body).await;
+    assert_eq!(placed["order"]["phone"], "+77012345678");
+    let number = number(&placed);
+    for notation in [
+        "+7 701 234 56 78",
+        "8 701 234 56 78",
+        "7012345678",
+        "77012345678",
+    ] {
+        let r = track(&app, &number, notation).await;
+        assert_eq!(r.status(), 200, "{notation}");
+    }
+    assert_problem(track(&app, &number, "8 701 234 56 79").await, 404).await;
+
+    // A Russian mobile in its domestic form, on the account.
+    let me = expect(
+        &app,
+        "PATCH",
+        "/api/v1/me",
+        Some(&ann),
+        Some(json!({ "phone": "8 916 123-45-67" })),
+        200,
+    )
+    .await;
+    assert_eq!(me["phone"], "+79161234567");
 }

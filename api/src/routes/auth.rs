@@ -1,13 +1,13 @@
 //! `/api/v1/auth/*`: register, login, refresh, logout, password reset.
 
 use axum::{extract::State, http::StatusCode};
-use bazaar_core::{auth::service::Registration, auth::TokenPair, users::User};
+use bazaar_core::{auth::service::Registration, auth::TokenPair, users::User, FieldError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    error::{ApiResult, Problem},
+    error::{ApiError, ApiResult, Problem},
     extract::{AuthUser, CartToken, ClientIp, Json},
     routes::me::UserView,
     AppState,
@@ -145,28 +145,47 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
+/// A request without its refresh token is invalid (422), not a bad token.
+fn required_token(token: &str) -> ApiResult<&str> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "refresh_token",
+            "is required",
+        )]));
+    }
+    Ok(token)
+}
+
 /// Exchange a refresh token for a new pair. The old token dies; presenting a
 /// dead one revokes every token of that session.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
     request_body = RefreshRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TokenResponse),
+        (status = 401, description = "unknown, used, revoked or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "no refresh_token", body = Problem, content_type = "application/problem+json")))]
 async fn refresh(
     State(state): State<AppState>,
     Json(req): Json<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    Ok(Json(state.auth.refresh(&req.refresh_token).await?.into()))
+    let token = required_token(&req.refresh_token)?;
+    Ok(Json(state.auth.refresh(token).await?.into()))
 }
 
 /// End the session the refresh token belongs to.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     request_body = RefreshRequest, security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "no refresh_token", body = Problem, content_type = "application/problem+json")))]
 async fn logout(
     State(state): State<AppState>,
     user: AuthUser,
     Json(req): Json<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
-    state.auth.logout(user.id, &req.refresh_token).await?;
+    state
+        .auth
+        .logout(user.id, required_token(&req.refresh_token)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

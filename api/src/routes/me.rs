@@ -64,6 +64,22 @@ async fn get_me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json
     Ok(Json(users::find(&state.pool, user.id).await?.into()))
 }
 
+/// An object and nothing else: serde would fill a struct from an array by
+/// position (`[true, false]` as `{email: true, telegram: false}`).
+fn object_only<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)? {
+        None => Ok(None),
+        Some(map) => T::deserialize(serde_json::Value::Object(map))
+            .map(Some)
+            .map_err(D::Error::custom),
+    }
+}
+
 /// A present-but-null field (`"phone": null`) clears it; an absent one is kept.
 fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
@@ -76,6 +92,7 @@ pub struct MePatch {
     #[serde(deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
+    #[serde(deserialize_with = "object_only")]
     #[schema(value_type = Option<Object>)]
     notifications: Option<NotificationsPatch>,
 }

@@ -3,7 +3,11 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
-use bazaar_core::{config::Config, jobs::Queue, outbox, queue_keys, redis_conn, telemetry};
+use bazaar_core::{
+    config::{Config, Environment},
+    jobs::Queue,
+    outbox, queue_keys, redis_conn, telemetry,
+};
 use redis::aio::ConnectionManager;
 use serde_json::json;
 use sqlx::PgPool;
@@ -66,10 +70,19 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Prometheus metrics (text format): HTTP, jobs, queues, outbox.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", description = "Prometheus exposition format")))]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    render(&state.config, &state.pool, Some(state.redis.clone())).await
+/// Prometheus metrics (text format): HTTP, jobs, queues, outbox. In
+/// production (`BAZAAR_ENV=production`) they are not on the public listener
+/// (404): serve them on `METRICS_BIND`, which every role honours.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, content_type = "text/plain", description = "Prometheus exposition format"),
+    (status = 404, description = "production: see METRICS_BIND", body = crate::error::Problem, content_type = "application/problem+json")))]
+async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    if state.config.environment == Environment::Production {
+        return crate::error::not_found().await.into_response();
+    }
+    render(&state.config, &state.pool, Some(state.redis.clone()))
+        .await
+        .into_response()
 }
 
 /// Refreshes the gauges every process can read (outbox, queue depth), so any

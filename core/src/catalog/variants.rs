@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{product_types::Level, products, sku, wishlist, Actor};
-use crate::shop::Shop;
+use crate::{commerce::pricing::MAX_PRICE, shop::Shop};
 use crate::{
     config::PipelineConfig, jobs::SendEmail, mail::MailTemplate, money::Money, outbox, Error,
     FieldError, Result,
@@ -31,6 +31,12 @@ fn check_money(field: &str, money: &Money, shop: &Shop, errors: &mut Vec<FieldEr
         errors.push(FieldError::new(
             format!("{field}.amount"),
             "must not be negative",
+        ));
+    }
+    if money.amount > MAX_PRICE {
+        errors.push(FieldError::new(
+            format!("{field}.amount"),
+            format!("must be at most {MAX_PRICE} (minor units)"),
         ));
     }
     if money.currency != shop.currency {

@@ -364,8 +364,17 @@ pub async fn add_item(
     .execute(&mut *tx)
     .await?;
     touch(&mut tx, cart).await?;
+    let priced = priced_before_commit(&mut tx, shop, &owner).await?;
     tx.commit().await?;
-    view(pool, shop, Some(&owner), None).await
+    Ok(priced)
+}
+
+/// The cart as it will be once committed. Pricing it first means a change
+/// the shop cannot price (a total past what money can hold) is refused and
+/// rolled back, never stored to break every later view of the cart.
+async fn priced_before_commit(conn: &mut PgConnection, shop: &Shop, owner: &Owner) -> Result<Cart> {
+    let found = find(conn, owner).await?.ok_or(Error::NotFound)?;
+    render(conn, shop, owner, found.id, found.coupon_id, None).await
 }
 
 async fn owned_item(conn: &mut PgConnection, owner: &Owner, item: Uuid) -> Result<(Uuid, Uuid)> {
@@ -387,17 +396,18 @@ pub async fn set_quantity(
     quantity: i32,
 ) -> Result<Cart> {
     check_quantity(quantity)?;
-    let mut conn = pool.acquire().await?;
-    let (cart, variant) = owned_item(&mut conn, owner, item).await?;
-    check_available(&mut conn, variant, quantity).await?;
+    let mut tx = pool.begin().await?;
+    let (cart, variant) = owned_item(&mut tx, owner, item).await?;
+    check_available(&mut tx, variant, quantity).await?;
     sqlx::query("UPDATE cart_items SET quantity = $2 WHERE id = $1")
         .bind(item)
         .bind(quantity)
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await?;
-    touch(&mut conn, cart).await?;
-    drop(conn);
-    view(pool, shop, Some(owner), None).await
+    touch(&mut tx, cart).await?;
+    let priced = priced_before_commit(&mut tx, shop, owner).await?;
+    tx.commit().await?;
+    Ok(priced)
 }
 
 pub async fn remove_item(pool: &PgPool, shop: &Shop, owner: &Owner, item: Uuid) -> Result<Cart> {

@@ -15,7 +15,7 @@ use super::{
     quote::MoneyTotals,
     status::{OrderSource, OrderStatus, PaymentMethod, PaymentStatus, StockState},
 };
-use crate::{catalog::Actor, money::Money, users::Role, Error, Result};
+use crate::{catalog::Actor, money::Money, users::Role, validate, Error, Result};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderItem {
@@ -402,20 +402,19 @@ pub async fn list_for_back_office(
     Ok((assemble(&mut conn, rows, stores.as_deref()).await?, total))
 }
 
-fn digits(s: &str) -> String {
-    s.chars().filter(char::is_ascii_digit).collect()
+/// Whether two phone numbers are the same once in E.164 (`8 701 ...` and
+/// `+7 701 ...` are).
+fn same_phone(a: &str, b: &str) -> bool {
+    matches!((validate::phone(a), validate::phone(b)), (Ok(a), Ok(b)) if a == b)
 }
 
 /// The public tracking view; a wrong number and a wrong phone are the same
 /// `NotFound`.
 pub async fn track(pool: &PgPool, number: &str, phone: &str) -> Result<TrackedOrder> {
     let mut conn = pool.acquire().await?;
-    let wanted = digits(phone);
     let row = find_by_number(&mut conn, number, false)
         .await?
-        .filter(|r| {
-            !wanted.is_empty() && r.phone.as_deref().map(digits).as_deref() == Some(wanted.as_str())
-        })
+        .filter(|r| r.phone.as_deref().is_some_and(|p| same_phone(p, phone)))
         .ok_or(Error::NotFound)?;
     let order = one(&mut conn, row, None).await?;
     Ok(TrackedOrder {
@@ -433,10 +432,13 @@ pub async fn track(pool: &PgPool, number: &str, phone: &str) -> Result<TrackedOr
 
 #[cfg(test)]
 mod tests {
-    use super::digits;
+    use super::same_phone;
 
     #[test]
-    fn phones_compare_by_digits() {
-        assert_eq!(digits("+7 (701) 123-45-67"), "77011234567");
+    fn phones_compare_in_e164() {
+        assert!(same_phone("+7 (701) 123-45-67", "8 701 123 45 67"));
+        assert!(same_phone("+77011234567", "7011234567"));
+        assert!(!same_phone("+77011234567", "+77011234568"));
+        assert!(!same_phone("", ""));
     }
 }

@@ -4,6 +4,12 @@
 
 use serde::Serialize;
 
+/// The highest price a variant may have, in minor units (10^12: ten
+/// billion tenge). With at most 999 units a line and 100 lines a cart, no
+/// subtotal, shipping or tax computed from bounded inputs comes near
+/// `i64::MAX`, so a customer never meets a total that cannot be priced.
+pub const MAX_PRICE: i64 = 1_000_000_000_000;
+
 /// What a coupon takes off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discount {

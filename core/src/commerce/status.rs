@@ -165,6 +165,12 @@ pub fn check(
     mover: Mover,
 ) -> Result<(), Refusal> {
     use OrderStatus::*;
+    // Payments are the providers' to report and money goes back through
+    // admins: a vendor asking for either is refused, whatever the order's
+    // state (so a cash order is a 403 too, not a 409).
+    if mover == Mover::Vendor && matches!(to, Paid | Refunded) {
+        return Err(Refusal::NotYours);
+    }
     let edge = match (from, to) {
         (Pending, Paid) => method.is_prepaid(),
         // Cash on delivery is confirmed without being paid first.
@@ -285,6 +291,18 @@ mod tests {
             check(Paid, Refunded, card, Mover::Vendor),
             Err(Refusal::NotYours)
         );
+        // Whatever the order's state or method, money is not the vendor's.
+        for &from in OrderStatus::ALL {
+            for m in [PaymentMethod::CashOnDelivery, PaymentMethod::Kaspi] {
+                for to in [Paid, Refunded] {
+                    assert_eq!(
+                        check(from, to, m, Mover::Vendor),
+                        Err(Refusal::NotYours),
+                        "{from:?} -> {to:?} by {m:?}"
+                    );
+                }
+            }
+        }
         assert_eq!(check(Confirmed, Shipped, card, Mover::Vendor), Ok(()));
         assert_eq!(
             check(Confirmed, Cancelled, card, Mover::Vendor),
