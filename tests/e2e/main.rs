@@ -14,6 +14,7 @@ mod catalog_matrix;
 mod chaos;
 mod checkout;
 mod commerce;
+mod deployment;
 mod health_alerts;
 mod ops;
 mod orders;
