@@ -18,7 +18,11 @@ pub fn init(config: &Config) -> Option<sentry::ClientInitGuard> {
                 }),
         ))
     });
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // PostgreSQL's notices arrive at info level; the one every start gets
+    // ("relation _sqlx_migrations already exists, skipping") reads like an
+    // error. Warnings and up still show; RUST_LOG overrides all of it.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let format = config
         .log_format
         .unwrap_or(if std::io::stdout().is_terminal() {
