@@ -504,7 +504,16 @@ async fn a_guest_cart_merges_into_the_users_cart_at_login_capped_by_stock() {
     )
     .await;
 
-    let ann = login_with_cart(&app, "ann@example.com", &token).await;
+    let session = login_with_cart(&app, "ann@example.com", &token).await;
+    // The client is told which line was capped: asked for, got.
+    assert_eq!(
+        session["cart_merge"],
+        json!({ "capped": [
+            { "variant_id": small_red, "sku": "CTEE-S-RED", "requested": 11, "got": 10 },
+        ] }),
+        "{session}"
+    );
+    let ann = session["access_token"].as_str().unwrap().to_owned();
     let merged = cart(&app, As::User(&ann)).await;
     assert_eq!(merged["items"].as_array().unwrap().len(), 2, "{merged}");
     assert_eq!(line(&merged, "CTEE-S-RED")["quantity"], 10, "8 + 3, capped");
@@ -529,7 +538,9 @@ async fn a_guest_cart_merges_into_the_users_cart_at_login_capped_by_stock() {
         200,
     )
     .await;
-    let ann = login_with_cart(&app, "ann@example.com", &token).await;
+    let session = login_with_cart(&app, "ann@example.com", &token).await;
+    assert_eq!(session["cart_merge"], json!({ "capped": [] }), "{session}");
+    let ann = session["access_token"].as_str().unwrap().to_owned();
     let merged = cart(&app, As::User(&ann)).await;
     assert_eq!(line(&merged, "CTEE-S-RED")["quantity"], 10);
     assert_eq!(line(&merged, "CTEE-M-RED")["quantity"], 3);
@@ -620,4 +631,41 @@ async fn a_price_past_what_a_cart_can_total_is_refused_and_never_breaks_a_cart()
     assert_problem(r, 422).await;
     // Nothing was stored: the cart still answers, empty.
     assert_eq!(cart(&app, As::User(&ann)).await["items"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cart_lines_carry_the_product_slug_and_first_image() {
+    let app = TestApp::builder().without_worker().start().await;
+    let shop = shop(&app).await;
+    let product: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/products/{}", shop.catalog.product_id)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let guest = add(&app, As::Guest(None), &shop.variant("CTEE-S-RED"), 1).await;
+    let token = guest["token"].as_str().unwrap().to_owned();
+    let line = &guest["items"][0];
+    assert_eq!(line["product_slug"], product["slug"], "{line}");
+    assert_eq!(line["image_url"], Value::Null, "no image yet: {line}");
+
+    let mut urls = Vec::new();
+    for size in [1_000, 2_000] {
+        let r = crate::fixtures::upload(
+            &app,
+            &shop.catalog.vendor,
+            &shop.catalog.product_id,
+            crate::fixtures::png(size),
+            "image/png",
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+        let image: Value = r.json().await.unwrap();
+        urls.push(image["url"].as_str().unwrap().to_owned());
+    }
+    let seen = cart(&app, As::Guest(Some(&token))).await;
+    assert_eq!(seen["items"][0]["image_url"], urls[0].as_str(), "{seen}");
 }

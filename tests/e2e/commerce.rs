@@ -400,7 +400,8 @@ pub async fn register_with_cart(app: &TestApp, email: &str, cart_token: &str) ->
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-pub async fn login_with_cart(app: &TestApp, email: &str, cart_token: &str) -> String {
+/// Signs in with a guest cart's token; the whole session answer.
+pub async fn login_with_cart(app: &TestApp, email: &str, cart_token: &str) -> Value {
     let r = app
         .client
         .post(app.url("/api/v1/auth/login"))
@@ -410,8 +411,7 @@ pub async fn login_with_cart(app: &TestApp, email: &str, cart_token: &str) -> St
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "login {email}");
-    let body: Value = r.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
+    r.json().await.unwrap()
 }
 
 pub fn hmac_sha256_hex(secret: &str, message: &[u8]) -> String {

@@ -1,7 +1,9 @@
 //! `/api/v1/auth/*`: register, login, refresh, logout, password reset.
 
 use axum::{extract::State, http::StatusCode};
-use bazaar_core::{auth::service::Registration, auth::TokenPair, users::User, FieldError};
+use bazaar_core::{
+    auth::service::Registration, auth::TokenPair, commerce::cart::Merged, users::User, FieldError,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -65,12 +67,17 @@ pub struct SessionResponse {
     user: UserView,
     #[serde(flatten)]
     tokens: TokenResponse,
+    /// Present when an `X-Cart-Token` was sent and that guest cart merged
+    /// into the user's: which lines got fewer units than asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cart_merge: Option<Merged>,
 }
 
-fn session(user: User, tokens: TokenPair) -> SessionResponse {
+fn session(user: User, tokens: TokenPair, cart_merge: Option<Merged>) -> SessionResponse {
     SessionResponse {
         user: user.into(),
         tokens: tokens.into(),
+        cart_merge,
     }
 }
 
@@ -97,8 +104,8 @@ async fn register(
             phone: req.phone,
         })
         .await?;
-    merge_cart(&state, cart, user.id).await;
-    Ok((StatusCode::CREATED, Json(session(user, tokens))))
+    let merged = merge_cart(&state, cart, user.id).await;
+    Ok((StatusCode::CREATED, Json(session(user, tokens, merged))))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -125,16 +132,19 @@ async fn login(
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
     let (user, tokens) = state.auth.login(&req.email, &req.password, ip).await?;
-    merge_cart(&state, cart, user.id).await;
-    Ok(Json(session(user, tokens)))
+    let merged = merge_cart(&state, cart, user.id).await;
+    Ok(Json(session(user, tokens, merged)))
 }
 
 /// A guest cart sent along (`X-Cart-Token`) moves into the user's cart. A
 /// failure here must not fail the sign-in: the guest cart stays as it was.
-async fn merge_cart(state: &AppState, cart: CartToken, user: uuid::Uuid) {
-    if let Some(token) = cart.0 {
-        if let Err(e) = bazaar_core::commerce::cart::merge(&state.pool, &token, user).await {
+async fn merge_cart(state: &AppState, cart: CartToken, user: uuid::Uuid) -> Option<Merged> {
+    let token = cart.0?;
+    match bazaar_core::commerce::cart::merge(&state.pool, &token, user).await {
+        Ok(merged) => merged,
+        Err(e) => {
             tracing::warn!(error = %e, "merging the guest cart failed");
+            None
         }
     }
 }

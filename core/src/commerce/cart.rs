@@ -44,6 +44,10 @@ pub struct CartItem {
     pub id: Uuid,
     pub variant_id: Uuid,
     pub product_id: Uuid,
+    /// For a link to the product page.
+    pub product_slug: String,
+    /// The product's first image, if it has one.
+    pub image_url: Option<String>,
     pub sku: String,
     pub name: String,
     pub quantity: i32,
@@ -79,6 +83,8 @@ struct ItemRow {
     id: Uuid,
     variant_id: Uuid,
     product_id: Uuid,
+    product_slug: String,
+    image_key: Option<String>,
     category_id: Uuid,
     sku: String,
     name: String,
@@ -144,7 +150,10 @@ async fn find_or_create(conn: &mut PgConnection, owner: &Owner) -> Result<(Uuid,
 
 async fn items(conn: &mut PgConnection, cart: Uuid) -> Result<Vec<ItemRow>> {
     Ok(sqlx::query_as(concat!(
-        "SELECT i.id, i.variant_id, v.product_id, p.category_id, v.sku, ",
+        "SELECT i.id, i.variant_id, v.product_id, p.slug AS product_slug,
+                (SELECT m.storage_key FROM product_images m WHERE m.product_id = p.id
+                 ORDER BY m.position, m.id LIMIT 1) AS image_key,
+                p.category_id, v.sku, ",
         line_name!(),
         " AS name, i.quantity, CASE WHEN ",
         sellable!(),
@@ -243,6 +252,8 @@ async fn render(
                 id: r.id,
                 variant_id: r.variant_id,
                 product_id: r.product_id,
+                product_slug: r.product_slug,
+                image_url: r.image_key.map(|key| shop.media_url(&key)),
                 sku: r.sku,
                 name: r.name,
                 quantity: r.quantity,
@@ -509,7 +520,7 @@ pub async fn clear(conn: &mut PgConnection, cart: Uuid) -> Result<()> {
 /// Moves a guest cart into the user's at login or registration: quantities
 /// add up, capped at what is available; the guest cart is deleted. An
 /// unknown token merges nothing.
-pub async fn merge(pool: &PgPool, token: &str, user: Uuid) -> Result<()> {
+pub async fn merge(pool: &PgPool, token: &str, user: Uuid) -> Result<Option<Merged>> {
     let mut tx = pool.begin().await?;
     let guest: Option<(Uuid, Option<Uuid>)> =
         sqlx::query_as("SELECT id, coupon_id FROM carts WHERE token_hash = $1 FOR UPDATE")
@@ -517,24 +528,31 @@ pub async fn merge(pool: &PgPool, token: &str, user: Uuid) -> Result<()> {
             .fetch_optional(&mut *tx)
             .await?;
     let Some((guest, guest_coupon)) = guest else {
-        return Ok(());
+        return Ok(None);
     };
     let (cart, _) = find_or_create(&mut tx, &Owner::User(user)).await?;
-    sqlx::query(
-        "INSERT INTO cart_items (id, cart_id, variant_id, quantity)
-         SELECT gen_random_uuid(), $2, g.variant_id,
-                LEAST(g.quantity + COALESCE(u.quantity, 0), $3,
-                      GREATEST(v.stock - v.reserved, COALESCE(u.quantity, 0)))
-         FROM cart_items g
-         JOIN variants v ON v.id = g.variant_id
-         LEFT JOIN cart_items u ON u.cart_id = $2 AND u.variant_id = g.variant_id
-         WHERE g.cart_id = $1 AND GREATEST(v.stock - v.reserved, COALESCE(u.quantity, 0)) > 0
-         ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = EXCLUDED.quantity",
+    // Each line gets what both carts asked for, capped at what can be sold
+    // (never below what the user's cart held) and at MAX_QUANTITY; a line
+    // that gets less is reported.
+    let capped: Vec<CappedLine> = sqlx::query_as(
+        "WITH m AS (
+             SELECT g.variant_id, v.sku, g.quantity + COALESCE(u.quantity, 0) AS requested,
+                    LEAST(g.quantity + COALESCE(u.quantity, 0), $3,
+                          GREATEST(v.stock - v.reserved, COALESCE(u.quantity, 0), 0)) AS got
+             FROM cart_items g
+             JOIN variants v ON v.id = g.variant_id
+             LEFT JOIN cart_items u ON u.cart_id = $2 AND u.variant_id = g.variant_id
+             WHERE g.cart_id = $1),
+         ins AS (
+             INSERT INTO cart_items (id, cart_id, variant_id, quantity)
+             SELECT gen_random_uuid(), $2, variant_id, got FROM m WHERE got > 0
+             ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = EXCLUDED.quantity)
+         SELECT variant_id, sku, requested, got FROM m WHERE got < requested ORDER BY sku",
     )
     .bind(guest)
     .bind(cart)
     .bind(MAX_QUANTITY)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
     sqlx::query(
         "UPDATE carts SET coupon_id = COALESCE(coupon_id, $2), updated_at = now() WHERE id = $1",
@@ -548,7 +566,23 @@ pub async fn merge(pool: &PgPool, token: &str, user: Uuid) -> Result<()> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Some(Merged { capped }))
+}
+
+/// What merging a guest cart did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Merged {
+    /// Lines that got fewer units than the two carts held together (not
+    /// enough stock, or past the per-line maximum); `got` 0 means dropped.
+    pub capped: Vec<CappedLine>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct CappedLine {
+    pub variant_id: Uuid,
+    pub sku: String,
+    pub requested: i32,
+    pub got: i32,
 }
 
 /// Deletes guest carts untouched for `older_than`.
