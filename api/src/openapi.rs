@@ -20,6 +20,13 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(
+                        "The access token from register, login or refresh. It lives \
+                         ACCESS_TOKEN_TTL_SECS (900 s by default; `expires_in` says how long) and \
+                         ends sooner with its session: logout, a password reset or a reused \
+                         refresh token end it at once (401), as does deleting the account. \
+                         Refresh it with POST /api/v1/auth/refresh.",
+                    ))
                     .build(),
             ),
         );

@@ -358,3 +358,92 @@ async fn the_servers_address_in_a_browser_leads_to_the_docs() {
     assert_eq!(r.status(), 307);
     assert_eq!(r.headers()["location"], "/docs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_whose_account_is_gone_is_a_401_on_every_endpoint() {
+    let app = TestApp::spawn().await;
+    let customer = app.register("gone@example.com").await;
+    let customer_token = customer["access_token"].as_str().unwrap().to_owned();
+    let vendor = crate::fixtures::vendor(&app, "gone-vendor@example.com").await;
+    sqlx::query("DELETE FROM users WHERE email IN ('gone@example.com', 'gone-vendor@example.com')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let calls: [(&str, &str, &str, Value); 6] = [
+        (
+            "POST",
+            "/api/v1/cart/items",
+            &customer_token,
+            json!({ "variant_id": uuid::Uuid::now_v7(), "quantity": 1 }),
+        ),
+        (
+            "POST",
+            "/api/v1/me/addresses",
+            &customer_token,
+            json!({ "name": "A", "line1": "B", "city": "C", "postal_code": "1", "country": "KZ" }),
+        ),
+        ("POST", "/api/v1/checkout", &customer_token, json!({})),
+        ("GET", "/api/v1/me", &customer_token, Value::Null),
+        ("GET", "/api/v1/cart", &customer_token, Value::Null),
+        (
+            "POST",
+            "/api/v1/stores",
+            &vendor,
+            json!({ "name": "Ghost Shop" }),
+        ),
+    ];
+    for (method, path, token, body) in calls {
+        let mut req = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .bearer_auth(token)
+            .header("Idempotency-Key", "gone-1");
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let problem = assert_problem(req.send().await.unwrap(), 401).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("no longer exists"),
+            "{method} {path}: {problem}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_access_token_of_its_session_at_once() {
+    let app = TestApp::spawn().await;
+    let first = app.register("kim2@example.com").await;
+    let other: Value = app
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": "kim2@example.com", "password": PASSWORD }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = first["access_token"].as_str().unwrap();
+    assert_eq!(app.get_auth("/api/v1/me", access).await.status(), 200);
+    let r = app
+        .post_auth(
+            "/api/v1/auth/logout",
+            access,
+            json!({ "refresh_token": first["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let problem = assert_problem(app.get_auth("/api/v1/me", access).await, 401).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("session has ended"),
+        "{problem}"
+    );
+    // The other session (another login) goes on.
+    let other = other["access_token"].as_str().unwrap();
+    assert_eq!(app.get_auth("/api/v1/me", other).await.status(), 200);
+}

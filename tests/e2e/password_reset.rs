@@ -83,6 +83,9 @@ async fn forgot_password_mails_one_single_use_link_that_resets_the_password() {
         )
         .await;
     assert_problem(r, 401).await;
+    // Their access tokens too, at once rather than when they expire.
+    let old_access = session["access_token"].as_str().unwrap();
+    assert_problem(app.get_auth("/api/v1/me", old_access).await, 401).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,10 @@
 //! `Authorization: Bearer <access JWT>`.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
-use bazaar_core::users::Role;
+use bazaar_core::{
+    auth::session::{self, Session},
+    users::Role,
+};
 use uuid::Uuid;
 
 use crate::{error::ApiError, AppState};
@@ -32,10 +35,17 @@ impl FromRequestParts<AppState> for AuthUser {
             .keys
             .verify(token.trim())
             .ok_or_else(|| ApiError::unauthorized("invalid or expired access token"))?;
-        Ok(AuthUser {
-            id: claims.sub,
-            role: claims.role,
-        })
+        match session::check(&state.pool, claims.sub, claims.sid).await? {
+            // The role as stored now: a changed role counts at once.
+            Session::Live(role) => Ok(AuthUser {
+                id: claims.sub,
+                role,
+            }),
+            Session::Ended => Err(ApiError::unauthorized(
+                "the session has ended (signed out or password reset): sign in again",
+            )),
+            Session::NoAccount => Err(ApiError::unauthorized("the account no longer exists")),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod password;
 pub mod rate_limit;
 pub mod service;
+pub mod session;
 pub mod tokens;
 
 pub use rate_limit::RateLimiter;

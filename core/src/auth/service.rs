@@ -340,7 +340,7 @@ impl AuthService {
         .execute(conn)
         .await?;
         Ok(TokenPair {
-            access_token: self.keys.issue(user, role)?,
+            access_token: self.keys.issue(user, role, family)?,
             refresh_token: refresh,
             token_type: "Bearer",
             expires_in: self.keys.ttl.as_secs(),

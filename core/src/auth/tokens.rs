@@ -18,6 +18,11 @@ pub struct Claims {
     pub role: Role,
     pub iat: u64,
     pub exp: u64,
+    /// The session (refresh-token family) the token was issued in: ending
+    /// the session (logout, password reset) ends the token with it.
+    /// Absent from tokens issued before sessions were checked.
+    #[serde(default)]
+    pub sid: Option<Uuid>,
 }
 
 #[derive(Clone)]
@@ -36,13 +41,14 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, user: Uuid, role: Role) -> anyhow::Result<String> {
+    pub fn issue(&self, user: Uuid, role: Role, session: Uuid) -> anyhow::Result<String> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: user,
             role,
             iat: now,
             exp: now + self.ttl.as_secs(),
+            sid: Some(session),
         };
         Ok(encode(
             &Header::new(Algorithm::HS256),
@@ -80,9 +86,11 @@ mod tests {
     fn issued_tokens_verify_and_tampered_ones_do_not() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(60));
         let id = Uuid::now_v7();
-        let token = keys.issue(id, Role::Vendor).unwrap();
+        let session = Uuid::now_v7();
+        let token = keys.issue(id, Role::Vendor, session).unwrap();
         let claims = keys.verify(&token).unwrap();
         assert_eq!(claims.sub, id);
+        assert_eq!(claims.sid, Some(session));
         assert_eq!(claims.role, Role::Vendor);
         let other = JwtKeys::new(b"another-secret-another-secret-xx", Duration::from_secs(60));
         assert!(other.verify(&token).is_none());
