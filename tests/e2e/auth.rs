@@ -232,33 +232,58 @@ async fn me_can_be_patched_and_requires_a_valid_token() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_is_rate_limited_per_account_after_ten_failures() {
-    let app = TestApp::spawn().await;
-    app.register("frank@example.com").await;
-    for _ in 0..10 {
-        let r = app
-            .post(
-                "/api/v1/auth/login",
-                json!({ "email": "frank@example.com", "password": "wrong-password" }),
-            )
-            .await;
-        assert_eq!(r.status(), 401);
-    }
-    // Now even the right password waits: the account is locked for the window.
-    let r = app
-        .post(
-            "/api/v1/auth/login",
-            json!({ "email": "frank@example.com", "password": PASSWORD }),
-        )
-        .await;
-    let retry_after: u64 = r.headers()["retry-after"]
+/// A login from `ip` (the app trusts X-Forwarded-For in these tests).
+async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn retry_after(r: &reqwest::Response) -> u64 {
+    r.headers()["retry-after"]
         .to_str()
         .unwrap()
         .parse()
-        .unwrap();
-    assert!(retry_after > 0 && retry_after <= 900, "{retry_after}");
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_wrong_passwords_lock_out_the_guesser_and_slow_the_account_not_lock_its_owner() {
+    let app = TestApp::builder()
+        .var("TRUST_FORWARDED_FOR", "true")
+        .var("RATE_LIMIT_LOGIN_SLOW_DOWN_SECS", "2")
+        .start()
+        .await;
+    app.register("frank@example.com").await;
+    let guesser = "203.0.113.7";
+    for _ in 0..10 {
+        let r = login_from(&app, guesser, "frank@example.com", "wrong-password").await;
+        assert_eq!(r.status(), 401);
+    }
+    // The guesser is locked out, even with the right password.
+    let r = login_from(&app, guesser, "frank@example.com", PASSWORD).await;
+    let wait = retry_after(&r);
+    assert!(wait > 2 && wait <= 900, "{wait}");
     assert_problem(r, 429).await;
+
+    // The owner, elsewhere, signs in.
+    let r = login_from(&app, "198.51.100.1", "frank@example.com", PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    // But the account is slowed down for everyone: one attempt per 2 s, so a
+    // guesser spread over many addresses gets few tries.
+    let r = login_from(&app, "198.51.100.2", "frank@example.com", "wrong-again").await;
+    let wait = retry_after(&r);
+    assert!((1..=2).contains(&wait), "{wait}");
+    assert_problem(r, 429).await;
+    // The owner, told to wait that long, then gets in. (Polling would run
+    // into the per-address limit, 30 a minute.)
+    tokio::time::sleep(std::time::Duration::from_secs(wait + 1)).await;
+    let r = login_from(&app, "198.51.100.1", "frank@example.com", PASSWORD).await;
+    assert_eq!(r.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -116,7 +116,10 @@ pub struct LoginRequest {
 }
 
 /// Sign in. Wrong e-mail and wrong password get the same 401. Limited to 30
-/// requests per minute per IP and 10 failures per account per 15 minutes.
+/// requests per minute per IP; 10 failures on an account from one client
+/// within 15 minutes lock that client out of it (429), and past 10 failures
+/// from all clients together the account takes one attempt per 10 s (429
+/// with `Retry-After`), so its owner is slowed, never locked out.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(

@@ -150,10 +150,27 @@ impl AuthService {
             let _ = password::verify(password.to_owned(), password::dummy_hash().to_owned()).await;
             return Err(Error::Unauthorized("invalid e-mail or password"));
         };
-        let failures_key = format!("login:failed:{}", account_key(&email));
-        self.limiter
-            .check(&failures_key, self.limits.login_failures_per_account)
-            .await?;
+        // Failures are counted per account and client: the client that keeps
+        // guessing is locked out, not the account's owner elsewhere. Past
+        // the same number of failures from all clients together, the
+        // account is slowed to one attempt per `login_slow_down` (a guesser
+        // spread over many addresses still gets few tries; the owner waits
+        // seconds at most). Right or wrong, an attempt is judged only once
+        // it is let through, so a refusal reveals nothing of the password.
+        let account = account_key(&email);
+        let client_failures = format!("login:failed:{account}:{ip}");
+        let account_failures = format!("login:failed:{account}");
+        let limit = self.limits.login_failures_per_account;
+        self.limiter.check(&client_failures, limit).await?;
+        if self.limiter.check(&account_failures, limit).await.is_err() {
+            self.limiter
+                .hit(
+                    &format!("login:slow:{account}"),
+                    1,
+                    self.limits.login_slow_down,
+                )
+                .await?;
+        }
         let found = users::find_credentials(&self.pool, &email).await?;
         let hash = found
             .as_ref()
@@ -161,12 +178,12 @@ impl AuthService {
             .unwrap_or_else(|| password::dummy_hash().to_owned());
         let valid = password::verify(password.to_owned(), hash).await?;
         let Some((user, _)) = found.filter(|_| valid) else {
-            self.limiter
-                .record(&failures_key, self.limits.login_failure_window)
-                .await;
+            let window = self.limits.login_failure_window;
+            self.limiter.record(&client_failures, window).await;
+            self.limiter.record(&account_failures, window).await;
             return Err(Error::Unauthorized("invalid e-mail or password"));
         };
-        self.limiter.reset(&failures_key).await;
+        self.limiter.reset(&client_failures).await;
         let mut conn = self.pool.acquire().await?;
         let pair = self
             .issue_pair(&mut conn, user.id, user.role, Uuid::now_v7())

@@ -118,6 +118,9 @@ pub struct TwitterConfig {
 pub struct RateLimits {
     pub login_failures_per_account: u64,
     pub login_failure_window: Duration,
+    /// Past `login_failures_per_account` failures from all clients, one
+    /// attempt on the account per this long.
+    pub login_slow_down: Duration,
     pub login_requests_per_ip_per_minute: u64,
     pub forgot_per_account_per_hour: u64,
     pub forgot_per_ip_per_hour: u64,
@@ -354,6 +357,7 @@ impl Config {
             rate_limits: RateLimits {
                 login_failures_per_account: env.parse("RATE_LIMIT_LOGIN_FAILURES", 10)?,
                 login_failure_window: env.secs("RATE_LIMIT_LOGIN_FAILURE_WINDOW_SECS", 15 * 60)?,
+                login_slow_down: env.secs("RATE_LIMIT_LOGIN_SLOW_DOWN_SECS", 10)?,
                 login_requests_per_ip_per_minute: env.parse("RATE_LIMIT_LOGIN_PER_IP", 30)?,
                 forgot_per_account_per_hour: env.parse("RATE_LIMIT_FORGOT_PER_ACCOUNT", 5)?,
                 forgot_per_ip_per_hour: env.parse("RATE_LIMIT_FORGOT_PER_IP", 30)?,
