@@ -21,12 +21,7 @@ impl DatabaseHandler for CancelPaymentHandler {
         else {
             return Ok(());
         };
-        let card = cx
-            .deps
-            .payments
-            .card
-            .as_ref()
-            .ok_or_else(|| JobError::retry("STRIPE_SECRET_KEY is not set; cannot cancel"))?;
+        let card = cx.card("cancel")?;
         match card
             .cancel_intent(&intent, &format!("cancel-{}", job.order))
             .await

@@ -22,6 +22,7 @@ mod send_email;
 use std::{future::Future, pin::Pin, time::Duration};
 
 use bazaar_core::{
+    commerce::gateway::PaymentGateway,
     jobs::{Job, JobKind, Queue},
     outbox::LockedJob,
     provider::ProviderError,
@@ -85,6 +86,18 @@ pub enum Effects {
 pub struct Context<'a> {
     pub deps: &'a Deps,
     pub job: &'a LockedJob,
+}
+
+impl<'a> Context<'a> {
+    /// The card gateway, or a retry (it may be configured by then) saying
+    /// what could not be done without it.
+    pub fn card(&self, to_do: &str) -> Result<&'a dyn PaymentGateway, JobError> {
+        self.deps
+            .payments
+            .card
+            .as_deref()
+            .ok_or_else(|| JobError::retry(format!("STRIPE_SECRET_KEY is not set; cannot {to_do}")))
+    }
 }
 
 pub type Outcome = Result<(), JobError>;

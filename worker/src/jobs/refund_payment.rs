@@ -23,12 +23,7 @@ impl DatabaseHandler for RefundPaymentHandler {
             tracing::info!(order.id = %job.order, "nothing to refund (refunded already or never paid by card)");
             return Ok(());
         };
-        let card = cx
-            .deps
-            .payments
-            .card
-            .as_ref()
-            .ok_or_else(|| JobError::retry("STRIPE_SECRET_KEY is not set; cannot refund"))?;
+        let card = cx.card("refund")?;
         let refund = card
             .refund(&intent, &format!("refund-{}", job.order))
             .await?;
