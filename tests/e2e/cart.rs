@@ -669,3 +669,56 @@ async fn cart_lines_carry_the_product_slug_and_first_image() {
     let seen = cart(&app, As::Guest(Some(&token))).await;
     assert_eq!(seen["items"][0]["image_url"], urls[0].as_str(), "{seen}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_variant_on_sale_cannot_be_priced_at_zero() {
+    let app = TestApp::builder().without_worker().start().await;
+    let shop = shop(&app).await;
+    let variant = shop.variant("CTEE-S-RED");
+    let path = format!("/api/v1/variants/{variant}");
+    let zero = json!({ "price": money(0) });
+    let r = crate::fixtures::send(
+        &app,
+        "PATCH",
+        &path,
+        Some(&shop.catalog.vendor),
+        Some(zero.clone()),
+    )
+    .await;
+    let problem = assert_problem(r, 422).await;
+    assert_eq!(error_fields(&problem), ["price.amount"], "{problem}");
+    // Taken off sale first, it may be zeroed (and must be priced to return).
+    expect(
+        &app,
+        "PATCH",
+        &path,
+        Some(&shop.catalog.vendor),
+        Some(json!({ "active": false })),
+        200,
+    )
+    .await;
+    expect(
+        &app,
+        "PATCH",
+        &path,
+        Some(&shop.catalog.vendor),
+        Some(zero),
+        200,
+    )
+    .await;
+    let r = crate::fixtures::send(
+        &app,
+        "PATCH",
+        &path,
+        Some(&shop.catalog.vendor),
+        Some(json!({ "active": true })),
+    )
+    .await;
+    assert_problem(r, 422).await;
+    let price: i64 = sqlx::query_scalar("SELECT price FROM variants WHERE id = $1::uuid")
+        .bind(&variant)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(price, 0);
+}

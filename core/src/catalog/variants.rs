@@ -254,6 +254,14 @@ pub async fn update(
             "give the variant a price before putting it on sale",
         ));
     }
+    // A variant on sale has a price: at 0 it could not be bought (checkout
+    // sells only priced variants) yet would show as for sale.
+    if new_price == 0 && activate.unwrap_or(was_active) && patch.price.is_some() {
+        return Err(Error::invalid(
+            "price.amount",
+            "must be above 0 for a variant on sale (deactivate it first)",
+        ));
+    }
     let (price, active, sku): (i64, bool, String) = sqlx::query_as(
         "UPDATE variants SET price = COALESCE($2, price), stock = COALESCE($3, stock),
                 weight_grams = COALESCE($4, weight_grams), active = COALESCE($5, active), updated_at = now()
