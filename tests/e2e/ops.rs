@@ -221,3 +221,42 @@ async fn in_production_metrics_are_served_on_metrics_bind_only() {
         process.log_text()
     );
 }
+
+/// ARCHITECTURE.md: "every Redis key bazaar writes starts with REDIS_PREFIX".
+/// On a Redis of its own, after the API, the relay, the workers and a job
+/// have all run, there is no key outside the prefix (apalis-redis's queue
+/// registry included: patches/apalis-redis).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_redis_key_bazaar_writes_carries_its_prefix() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::builder()
+        .var("REDIS_URL", redis.url())
+        .start()
+        .await;
+    let prefix = app.vars["REDIS_PREFIX"].clone();
+    // A registration: rate-limit keys, an outbox job relayed to Redis and run.
+    app.register("keys@example.com").await;
+    app.drain().await;
+    let client = redis::Client::open(redis.url()).unwrap();
+    let conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys = eventually("the workers to register", Duration::from_secs(10), || {
+        let mut conn = conn.clone();
+        let prefix = prefix.clone();
+        async move {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg("*")
+                .query_async(&mut conn)
+                .await
+                .ok()?;
+            keys.iter()
+                .any(|k| k == &format!("{prefix}:apalis:queues:list"))
+                .then_some(keys)
+        }
+    })
+    .await;
+    let outside: Vec<&String> = keys
+        .iter()
+        .filter(|k| !k.starts_with(&format!("{prefix}:")))
+        .collect();
+    assert!(outside.is_empty(), "keys outside {prefix}: {outside:?}");
+}

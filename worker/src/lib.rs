@@ -9,6 +9,7 @@ mod execute;
 pub mod jobs;
 mod polling;
 mod relay;
+mod storage_config;
 mod supervisor;
 
 use std::sync::Arc;

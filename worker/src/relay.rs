@@ -40,9 +40,7 @@ pub async fn run(deps: Arc<Deps>, shutdown: CancellationToken) -> anyhow::Result
         .map(|queue| {
             let name = queue_keys::queue_name(&config.redis_prefix, queue.as_str());
             let storage = RedisStorage::new(redis.clone()).with_config(
-                apalis_redis::Config::default()
-                    .queue(&name)
-                    .emit_events(false),
+                crate::storage_config::base(&config.redis_prefix, &name).emit_events(false),
             );
             Lane {
                 queue,

@@ -49,8 +49,7 @@ pub async fn run(
             Ok(conn) => {
                 let worker_name = unique_worker_name(queue);
                 let storage = RedisStorage::<JobEnvelope>::new(conn).with_config(
-                    apalis_redis::Config::default()
-                        .queue(&name)
+                    crate::storage_config::base(&config.redis_prefix, &name)
                         .heartbeat_interval(pipeline.worker_heartbeat)
                         .missed_heartbeats(pipeline.worker_missed_heartbeats)
                         .batch_size(pipeline.worker_batch_size)

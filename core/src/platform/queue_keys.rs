@@ -6,6 +6,12 @@ pub fn queue_name(prefix: &str, queue: &str) -> String {
     format!("{prefix}:{queue}")
 }
 
+/// The sorted set in which apalis-redis workers register their queues
+/// (a fixed global key upstream; see patches/apalis-redis/PATCH.md).
+pub fn queue_registry(prefix: &str) -> String {
+    format!("{prefix}:apalis:queues:list")
+}
+
 pub fn active_list(queue_name: &str) -> String {
     format!("{queue_name}:active")
 }

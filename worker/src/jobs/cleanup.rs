@@ -67,7 +67,7 @@ async fn run(cx: Context<'_>) -> Outcome {
     for queue in super::queues() {
         let name = queue_keys::queue_name(&config.redis_prefix, queue.as_str());
         let mut storage = RedisStorage::<JobEnvelope>::new(conn.clone())
-            .with_config(apalis_redis::Config::default().queue(&name));
+            .with_config(crate::storage_config::base(&config.redis_prefix, &name));
         redis_tasks += storage
             .vacuum()
             .await
