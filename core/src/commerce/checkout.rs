@@ -77,7 +77,7 @@ pub struct CheckoutResponse {
 
 /// What a checkout call did.
 #[derive(Debug, Clone)]
-pub enum Outcome {
+enum Outcome {
     Created(Box<CheckoutResponse>),
     /// The key was used before with the same request: that order's id.
     Replayed(Uuid),
@@ -290,7 +290,7 @@ fn line_description(line: &OrderItem) -> String {
 
 /// The request's fingerprint for the idempotency check: its parsed fields,
 /// so whitespace and key order do not make a replay look different.
-pub fn fingerprint(req: &CheckoutRequest) -> String {
+fn fingerprint(req: &CheckoutRequest) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(
         serde_json::to_vec(req).unwrap_or_default(),
@@ -378,7 +378,7 @@ struct Priced {
 
 /// Places an order for `actor` (see the module docs); the card payment's
 /// intent is `checkout`'s.
-pub async fn place(
+async fn place(
     pool: &PgPool,
     shop: &Shop,
     actor: Actor,
@@ -742,7 +742,7 @@ fn answer(
 }
 
 /// The order and payment instructions, as the checkout answers them.
-pub async fn response(pool: &PgPool, order: Uuid) -> Result<CheckoutResponse> {
+async fn response(pool: &PgPool, order: Uuid) -> Result<CheckoutResponse> {
     let mut conn = pool.acquire().await?;
     let row = orders::find_by_id(&mut conn, order, false)
         .await?
