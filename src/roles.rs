@@ -86,7 +86,8 @@ pub async fn run(config: Config, roles: Roles) -> anyhow::Result<()> {
             redis.clone(),
             storage,
             payments,
-        );
+        )
+        .with_messengers(bazaar_integrations::wire::messenger_webhooks(&config));
         tasks.spawn(bazaar_api::serve(state, listener, shutdown.clone()));
     }
     // Every role serves its metrics on METRICS_BIND when it is set; the API

@@ -126,6 +126,10 @@ impl From<Error> for ApiError {
                     "too many requests; try again later",
                 )
             },
+            Error::Overloaded(d) => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", d)
+            },
             Error::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
                 ApiError::bare(StatusCode::INTERNAL_SERVER_ERROR)

@@ -4,6 +4,7 @@ use bazaar_core::{
     auth::{AuthService, JwtKeys, RateLimiter},
     commerce::gateway::PaymentProviders,
     config::Config,
+    messaging::inbound::{Ingest, MessengerWebhooks},
     shop::Shop,
     storage::Storage,
 };
@@ -26,6 +27,10 @@ pub struct AppState {
     /// The card gateway and payment webhooks, built by the process that
     /// starts the API (`bazaar_integrations::wire`).
     pub payments: PaymentProviders,
+    /// The Telegram and WhatsApp webhook checks (`with_messengers`).
+    pub messengers: MessengerWebhooks,
+    /// Stores messenger webhook deliveries in groups (one commit per burst).
+    pub ingest: Ingest,
 }
 
 impl AppState {
@@ -62,8 +67,11 @@ impl AppState {
             &config.redis_url,
             &config.redis_prefix,
         );
+        let shop = Shop::new(&config);
         Self {
-            shop: Arc::new(Shop::new(&config)),
+            ingest: Ingest::start(pool.clone(), shop.clone()),
+            shop: Arc::new(shop),
+            messengers: MessengerWebhooks::default(),
             payments,
             storage,
             cache,
@@ -73,5 +81,12 @@ impl AppState {
             auth: Arc::new(auth),
             keys,
         }
+    }
+
+    /// The messenger webhooks this process verifies, built by the process
+    /// that starts the API (`bazaar_integrations::wire::messenger_webhooks`).
+    pub fn with_messengers(mut self, messengers: MessengerWebhooks) -> Self {
+        self.messengers = messengers;
+        self
     }
 }

@@ -51,6 +51,9 @@ pub enum Error {
     Upstream(String),
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    /// This process cannot take more work now: 503 with Retry-After.
+    #[error("{0}")]
+    Overloaded(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

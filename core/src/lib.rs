@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod commerce;
 pub mod error;
 pub mod mail;
+pub mod messaging;
 pub mod money;
 pub mod platform;
 pub mod shop;
@@ -16,7 +17,7 @@ pub mod users;
 pub mod validate;
 
 pub use platform::{
-    config, db, health, jobs, outbox, provider, queue_keys, redis_conn, storage, telemetry,
+    config, db, health, jobs, outbox, provider, queue_keys, redis_conn, storage, telemetry, throttle,
 };
 
 pub use error::{Error, FieldError, Result, ShortLine};

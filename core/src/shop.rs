@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::{
     commerce::pricing::TaxRule,
     config::{Config, PipelineConfig},
+    messaging::Channels,
 };
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct Shop {
     pub pipeline: PipelineConfig,
     pub stripe_enabled: bool,
     pub kaspi_enabled: bool,
+    /// The customer message channels that are configured.
+    pub channels: Channels,
 }
 
 impl Shop {
@@ -41,6 +44,7 @@ impl Shop {
                 .as_ref()
                 .is_some_and(|s| s.webhook_secret.is_some()),
             kaspi_enabled: config.commerce.kaspi_webhook_secret.is_some(),
+            channels: Channels::new(config),
         }
     }
 

@@ -5,7 +5,11 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{error::is_unique_violation, validate, Error, FieldError, Result};
+use crate::{
+    error::is_unique_violation,
+    messaging::{Channels, Language},
+    validate, Error, FieldError, Result,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +46,13 @@ pub struct User {
     pub role: Role,
     pub phone: Option<String>,
     pub notifications: NotificationPrefs,
+    /// Messages in this language; `None`: the shop's.
+    pub language: Option<Language>,
+    pub telegram_linked: bool,
+    /// Why the provider's answer switched a channel off (blocked bot,
+    /// undeliverable number).
+    pub telegram_off_reason: Option<String>,
+    pub whatsapp_off_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -63,6 +74,10 @@ struct UserRow {
     notify_email: bool,
     notify_telegram: bool,
     notify_whatsapp: bool,
+    language: Option<Language>,
+    telegram_chat_id: Option<i64>,
+    telegram_off_reason: Option<String>,
+    whatsapp_off_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -80,6 +95,10 @@ impl From<UserRow> for User {
                 telegram: r.notify_telegram,
                 whatsapp: r.notify_whatsapp,
             },
+            language: r.language,
+            telegram_linked: r.telegram_chat_id.is_some(),
+            telegram_off_reason: r.telegram_off_reason,
+            whatsapp_off_reason: r.whatsapp_off_reason,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -88,7 +107,8 @@ impl From<UserRow> for User {
 
 macro_rules! columns {
     () => {
-        "id, email, name, role, phone, notify_email, notify_telegram, notify_whatsapp, created_at, updated_at"
+        "id, email, name, role, phone, notify_email, notify_telegram, notify_whatsapp, language, \
+         telegram_chat_id, telegram_off_reason, whatsapp_off_reason, created_at, updated_at"
     };
 }
 
@@ -157,6 +177,8 @@ pub struct ProfilePatch {
     /// `Some(None)` clears the phone.
     pub phone: Option<Option<String>>,
     pub notifications: Option<NotificationPrefsPatch>,
+    /// `Some(None)` goes back to the shop's language.
+    pub language: Option<Option<Language>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,7 +188,17 @@ pub struct NotificationPrefsPatch {
     pub whatsapp: Option<bool>,
 }
 
-pub async fn update_profile(pool: &PgPool, id: Uuid, patch: ProfilePatch) -> Result<User> {
+/// Changes the profile. A messenger cannot be switched on when the shop
+/// has no credentials for it, Telegram not before the chat is linked, and
+/// WhatsApp not without a phone number; switching one on clears the reason
+/// the provider switched it off.
+pub async fn update_profile(
+    pool: &PgPool,
+    channels: &Channels,
+    id: Uuid,
+    patch: ProfilePatch,
+) -> Result<User> {
+    let current = find(pool, id).await?;
     let mut errors = Vec::new();
     let name = match patch.name.as_deref().map(validate::name) {
         Some(Err(m)) => {
@@ -187,17 +219,52 @@ pub async fn update_profile(pool: &PgPool, id: Uuid, patch: ProfilePatch) -> Res
         Some(None) => Some(None),
         None => None,
     };
+    let n = patch.notifications.unwrap_or_default();
+    if n.telegram == Some(true) {
+        if !channels.telegram {
+            errors.push(FieldError::new(
+                "notifications.telegram",
+                "Telegram is not available in this shop: no bot is configured",
+            ));
+        } else if !current.telegram_linked {
+            errors.push(FieldError::new(
+                "notifications.telegram",
+                "link Telegram first: POST /api/v1/me/telegram-link and press START in the bot",
+            ));
+        }
+    }
+    if n.whatsapp == Some(true) {
+        let phone_after = match &phone {
+            Some(p) => p.clone(),
+            None => current.phone.clone(),
+        };
+        if !channels.whatsapp {
+            errors.push(FieldError::new(
+                "notifications.whatsapp",
+                "WhatsApp is not available in this shop: no WhatsApp number is configured",
+            ));
+        } else if phone_after.is_none() {
+            errors.push(FieldError::new(
+                "notifications.whatsapp",
+                "add a phone number to get WhatsApp messages",
+            ));
+        }
+    }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    let n = patch.notifications.unwrap_or_default();
+    // A new number is not the one WhatsApp said was undeliverable.
+    let phone_changed = phone.as_ref().is_some_and(|p| *p != current.phone);
     sqlx::query_as::<_, UserRow>(concat!(
         "UPDATE users SET
              name = COALESCE($2, name),
              phone = CASE WHEN $3 THEN $4 ELSE phone END,
              notify_email = COALESCE($5, notify_email),
              notify_telegram = COALESCE($6, notify_telegram),
-             notify_whatsapp = COALESCE($7, notify_whatsapp),
+             notify_whatsapp = CASE WHEN $3 AND $4 IS NULL THEN false ELSE COALESCE($7, notify_whatsapp) END,
+             telegram_off_reason = CASE WHEN $6 THEN NULL ELSE telegram_off_reason END,
+             whatsapp_off_reason = CASE WHEN $7 OR $10 THEN NULL ELSE whatsapp_off_reason END,
+             language = CASE WHEN $8 THEN $9 ELSE language END,
              updated_at = now()
          WHERE id = $1 RETURNING ",
         columns!()
@@ -209,6 +276,9 @@ pub async fn update_profile(pool: &PgPool, id: Uuid, patch: ProfilePatch) -> Res
     .bind(n.email)
     .bind(n.telegram)
     .bind(n.whatsapp)
+    .bind(patch.language.is_some())
+    .bind(patch.language.flatten())
+    .bind(phone_changed)
     .fetch_optional(pool)
     .await?
     .map(User::from)

@@ -12,4 +12,5 @@ pub mod stripe;
 pub mod telegram;
 pub mod twitter;
 mod webhook;
+pub mod whatsapp;
 pub mod wire;

@@ -3,9 +3,18 @@
 
 use std::sync::Arc;
 
-use bazaar_core::{commerce::gateway::PaymentProviders, config::Config};
+use bazaar_core::{
+    commerce::gateway::PaymentProviders, config::Config, messaging::inbound::MessengerWebhooks,
+};
+use secrecy::ExposeSecret;
 
-use crate::{kaspi::KaspiWebhook, stripe::StripeClient, stripe::StripeWebhook};
+use crate::{
+    kaspi::KaspiWebhook,
+    stripe::StripeClient,
+    stripe::StripeWebhook,
+    telegram::{TelegramClient, TelegramWebhook},
+    whatsapp::{WhatsappClient, WhatsappWebhook},
+};
 
 /// The card gateway and the payment webhooks that are configured.
 pub fn payment_providers(config: &Config) -> PaymentProviders {
@@ -22,4 +31,45 @@ pub fn payment_providers(config: &Config) -> PaymentProviders {
             .clone()
             .map(|secret| Arc::new(KaspiWebhook::new(secret)) as Arc<_>),
     }
+}
+
+/// The messenger webhooks that are configured: Telegram's needs
+/// `TELEGRAM_WEBHOOK_SECRET`, WhatsApp's `WHATSAPP_APP_SECRET`.
+pub fn messenger_webhooks(config: &Config) -> MessengerWebhooks {
+    MessengerWebhooks {
+        telegram: config
+            .telegram
+            .webhook_secret
+            .clone()
+            .filter(|_| config.telegram.bot_token.is_some())
+            .map(|s| Arc::new(TelegramWebhook::new(s)) as Arc<_>),
+        whatsapp: config
+            .whatsapp
+            .as_ref()
+            .and_then(|w| w.app_secret.clone())
+            .map(|s| Arc::new(WhatsappWebhook::new(s)) as Arc<_>),
+        whatsapp_verify_token: config.whatsapp.as_ref().and_then(|w| w.verify_token.clone()),
+    }
+}
+
+/// The customer bot's Telegram client (`None` without a token).
+pub fn telegram(config: &Config) -> Option<TelegramClient> {
+    let token = config.telegram.bot_token.as_ref()?;
+    match TelegramClient::new(token.expose_secret(), &config.telegram.api_url) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::error!(error = %e, "Telegram is not configured correctly");
+            None
+        }
+    }
+}
+
+pub fn whatsapp(config: &Config) -> Option<WhatsappClient> {
+    let w = config.whatsapp.as_ref()?;
+    Some(WhatsappClient::new(
+        &w.api_url,
+        &w.api_version,
+        &w.phone_number_id,
+        w.token.clone(),
+    ))
 }

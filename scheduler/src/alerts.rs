@@ -30,7 +30,7 @@ impl Alerter {
             let text = format!("{}\n{}", alert.subject, alert.lines.join("\n"));
             for attempt in 1..=ATTEMPTS {
                 match client.send_message(*chat, &text).await {
-                    Ok(()) => break,
+                    Ok(_) => break,
                     Err(e) if !e.is_retryable() => {
                         tracing::error!(error = %e, "Telegram rejected the admin alert");
                         break;
@@ -66,7 +66,7 @@ impl Alerter {
                 };
                 for attempt in 1..=ATTEMPTS {
                     match mailer.send(&mail).await {
-                        Ok(()) => break,
+                        Ok(_) => break,
                         Err(e) if !e.is_retryable() => {
                             tracing::error!(to, error = %e, "admin alert mail rejected");
                             break;

@@ -21,6 +21,8 @@ pub struct Deps {
     /// The card gateway (`None` without `STRIPE_SECRET_KEY`).
     pub payments: PaymentProviders,
     pub shop: Shop,
+    /// Telegram and WhatsApp clients and their shared rate limits.
+    pub messengers: crate::messengers::Messengers,
 }
 
 pub fn twitter(config: &Config) -> Option<TwitterClient> {

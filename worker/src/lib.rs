@@ -7,10 +7,12 @@ mod deps;
 mod envelope;
 mod execute;
 pub mod jobs;
+mod messengers;
 mod polling;
 mod relay;
 mod storage_config;
 mod supervisor;
+mod telegram_updates;
 
 use std::sync::Arc;
 
@@ -78,12 +80,23 @@ pub async fn run(
         .context("configuring e-mail")?;
     tracing::info!(transport = mailer.describe(), "e-mail configured");
     let storage = bazaar_core::storage::Storage::from_url(&config.storage_url)?;
+    let redis = bazaar_core::redis_conn::connect(&config.redis_url, config.redis_response_timeout)
+        .await
+        .context("connecting to Redis for rate limits")?;
+    let shop = bazaar_core::shop::Shop::new(&config);
+    for line in shop.channels.describe() {
+        tracing::warn!("{line}");
+    }
     let deps = Arc::new(Deps {
+        messengers: messengers::Messengers::new(
+            &config,
+            bazaar_core::throttle::Throttle::new(redis.clone()),
+        ),
         pool: pool.clone(),
         mailer,
         twitter: deps::twitter(&config),
         payments: bazaar_integrations::wire::payment_providers(&config),
-        shop: bazaar_core::shop::Shop::new(&config),
+        shop,
         storage,
         config: config.clone(),
     });
@@ -107,6 +120,7 @@ pub async fn run(
     });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(relay::run(deps.clone(), shutdown.clone()));
+    tasks.spawn(telegram_updates::run(deps.clone(), redis, shutdown.clone()));
     for queue in jobs::queues() {
         tasks.spawn(supervisor::run(
             deps.clone(),

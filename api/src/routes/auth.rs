@@ -73,9 +73,14 @@ pub struct SessionResponse {
     cart_merge: Option<Merged>,
 }
 
-fn session(user: User, tokens: TokenPair, cart_merge: Option<Merged>) -> SessionResponse {
+fn session(
+    state: &AppState,
+    user: User,
+    tokens: TokenPair,
+    cart_merge: Option<Merged>,
+) -> SessionResponse {
     SessionResponse {
-        user: user.into(),
+        user: UserView::new(user, &state.shop.channels),
         tokens: tokens.into(),
         cart_merge,
     }
@@ -105,7 +110,7 @@ async fn register(
         })
         .await?;
     let merged = merge_cart(&state, cart, user.id).await;
-    Ok((StatusCode::CREATED, Json(session(user, tokens, merged))))
+    Ok((StatusCode::CREATED, Json(session(&state, user, tokens, merged))))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -136,7 +141,7 @@ async fn login(
 ) -> ApiResult<Json<SessionResponse>> {
     let (user, tokens) = state.auth.login(&req.email, &req.password, ip).await?;
     let merged = merge_cart(&state, cart, user.id).await;
-    Ok(Json(session(user, tokens, merged)))
+    Ok(Json(session(&state, user, tokens, merged)))
 }
 
 /// A guest cart sent along (`X-Cart-Token`) moves into the user's cart. A

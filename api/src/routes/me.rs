@@ -1,7 +1,11 @@
 //! `/api/v1/me`: the signed-in user's profile.
 
 use axum::extract::State;
-use bazaar_core::users::{self, NotificationPrefsPatch, ProfilePatch, User};
+use axum::http::StatusCode;
+use bazaar_core::{
+    messaging::{telegram_link, Channels, Language},
+    users::{self, NotificationPrefsPatch, ProfilePatch, User},
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -15,7 +19,9 @@ use crate::{
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_me, patch_me))
+    OpenApiRouter::new()
+        .routes(routes!(get_me, patch_me))
+        .routes(routes!(telegram_link))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -34,13 +40,54 @@ pub struct UserView {
     role: String,
     phone: Option<String>,
     notifications: Notifications,
+    /// `ru` or `en`: the language of the customer's messages.
+    language: Language,
+    /// Whether each messenger can be used, and why it is off if the
+    /// provider switched it off.
+    channels: ChannelsView,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-impl From<User> for UserView {
-    fn from(u: User) -> Self {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelsView {
+    telegram: TelegramView,
+    whatsapp: WhatsappView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TelegramView {
+    /// This shop has a Telegram bot.
+    available: bool,
+    /// A chat is bound to this account (`POST /api/v1/me/telegram-link`).
+    linked: bool,
+    /// Why Telegram was switched off by the provider, e.g. `Forbidden: bot was blocked by the user`.
+    off_reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhatsappView {
+    /// This shop has a WhatsApp number.
+    available: bool,
+    /// Why WhatsApp was switched off, e.g. Meta's 131026 (undeliverable).
+    off_reason: Option<String>,
+}
+
+impl UserView {
+    pub fn new(u: User, channels: &Channels) -> Self {
         Self {
+            language: u.language.unwrap_or(channels.default_language),
+            channels: ChannelsView {
+                telegram: TelegramView {
+                    available: channels.telegram,
+                    linked: u.telegram_linked,
+                    off_reason: u.telegram_off_reason,
+                },
+                whatsapp: WhatsappView {
+                    available: channels.whatsapp,
+                    off_reason: u.whatsapp_off_reason,
+                },
+            },
             id: u.id,
             email: u.email,
             name: u.name,
@@ -61,7 +108,10 @@ impl From<User> for UserView {
 #[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn get_me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<UserView>> {
-    Ok(Json(users::find(&state.pool, user.id).await?.into()))
+    Ok(Json(UserView::new(
+        users::find(&state.pool, user.id).await?,
+        &state.shop.channels,
+    )))
 }
 
 /// An object and nothing else: serde would fill a struct from an array by
@@ -95,6 +145,14 @@ pub struct MePatch {
     #[serde(deserialize_with = "object_only")]
     #[schema(value_type = Option<Object>)]
     notifications: Option<NotificationsPatch>,
+    /// `ru` or `en`; null goes back to the shop's default.
+    #[serde(deserialize_with = "nullable_language")]
+    #[schema(value_type = Option<String>)]
+    language: Option<Option<Language>>,
+}
+
+fn nullable_language<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Language>>, D::Error> {
+    Option::<Language>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -105,7 +163,9 @@ pub struct NotificationsPatch {
     whatsapp: Option<bool>,
 }
 
-/// Change name, phone (null clears it) or notification preferences.
+/// Change name, phone (null clears it), language or notification
+/// preferences. A messenger the shop has no credentials for, Telegram
+/// before it is linked, or WhatsApp without a phone cannot be switched on (422).
 #[utoipa::path(patch, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
     request_body = MePatch,
     responses((status = 200, body = UserView), (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -122,10 +182,40 @@ async fn patch_me(
             telegram: n.telegram,
             whatsapp: n.whatsapp,
         }),
+        language: patch.language,
     };
-    Ok(Json(
-        users::update_profile(&state.pool, user.id, patch)
-            .await?
-            .into(),
+    let channels = &state.shop.channels;
+    Ok(Json(UserView::new(
+        users::update_profile(&state.pool, channels, user.id, patch).await?,
+        channels,
+    )))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TelegramLink {
+    /// `https://t.me/<bot>?start=<token>`: opening it and pressing START
+    /// binds that chat to this account. Works once.
+    #[schema(example = "https://t.me/bazaar_shop_bot?start=3q2-7wAbCdEfGhIjKlMnOpQrStUvWxYz0123456789a")]
+    url: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// A single-use deep link that binds a Telegram chat to this account; the
+/// bot confirms in the chat. 422 when the shop has no Telegram bot.
+#[utoipa::path(post, path = "/api/v1/me/telegram-link", tag = "account", security(("bearer" = [])),
+    responses((status = 201, body = TelegramLink),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Telegram is not configured", body = Problem, content_type = "application/problem+json")))]
+async fn telegram_link(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<(StatusCode, Json<TelegramLink>)> {
+    let link = telegram_link::create(&state.pool, &state.shop, user.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TelegramLink {
+            url: link.url,
+            expires_at: link.expires_at,
+        }),
     ))
 }

@@ -9,6 +9,7 @@ mod checkout;
 mod coupons;
 mod images;
 mod me;
+mod messages;
 pub mod ops;
 mod orders;
 mod product_types;
@@ -29,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(me::router())
         .merge(admin::router())
+        .merge(messages::router())
         .merge(stores::router())
         .merge(categories::router())
         .merge(product_types::router())

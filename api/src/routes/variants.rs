@@ -95,7 +95,6 @@ async fn update(
     let product = variants::update(
         &state.pool,
         &state.shop,
-        &state.config.pipeline,
         user.actor(),
         id,
         patch,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{product_types::Level, products, sku, wishlist, Actor};
 use crate::{commerce::pricing::MAX_PRICE, shop::Shop};
 use crate::{
-    config::PipelineConfig, jobs::SendEmail, mail::MailTemplate, money::Money, outbox, Error,
+    mail::MailTemplate, messaging::notify::{self, Notice}, money::Money, Error,
     FieldError, Result,
 };
 
@@ -209,12 +209,11 @@ pub struct VariantPatch {
 }
 
 /// Changes a variant; returns its product's id. A lower price of an active
-/// variant e-mails the customers watching the product, through the outbox in
-/// the same transaction.
+/// variant notifies the customers watching the product on their channels,
+/// through the outbox in the same transaction.
 pub async fn update(
     pool: &PgPool,
     shop: &Shop,
-    pipeline: &PipelineConfig,
     actor: Actor,
     id: Uuid,
     patch: VariantPatch,
@@ -277,7 +276,7 @@ pub async fn update(
     // Only a price customers could see before, and can buy at now.
     if price < old_price && was_active && active && product.public() {
         alert_price_drop(
-            &mut tx, shop, pipeline, &product, id, &sku, old_price, price,
+            &mut tx, shop, &product, id, &sku, old_price, price,
         )
         .await?;
     }
@@ -289,7 +288,6 @@ pub async fn update(
 async fn alert_price_drop(
     conn: &mut PgConnection,
     shop: &Shop,
-    pipeline: &PipelineConfig,
     product: &products::Row,
     variant: Uuid,
     sku: &str,
@@ -302,11 +300,14 @@ async fn alert_price_drop(
     let old_price = Money::new(old, &shop.currency).display();
     let new_price = Money::new(new, &shop.currency).display();
     let link = format!("{}/products/{}", shop.public_url, product.slug);
-    let mails: Vec<SendEmail> = watchers
+    let notices: Vec<Notice> = watchers
         .into_iter()
-        .map(|(user, email, name)| SendEmail {
-            key: format!("price-drop:{variant}:{user}:{change}"),
-            to: email,
+        .map(|(user, email, name)| Notice {
+            event: format!("price-drop:{variant}:{user}:{change}"),
+            user: Some(user),
+            order: None,
+            email: Some(email),
+            phone: None,
             template: MailTemplate::PriceDrop {
                 name,
                 product: product.name.clone(),
@@ -319,6 +320,6 @@ async fn alert_price_drop(
         .collect();
     // One statement however many watch: a popular product must not make the
     // vendor's PATCH wait for thousands of inserts.
-    outbox::enqueue_batch(conn, pipeline, &mails).await?;
+    notify::send(conn, shop, &notices).await?;
     Ok(())
 }

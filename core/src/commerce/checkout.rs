@@ -1,7 +1,8 @@
 //! Checkout, in named steps (`place`): one transaction claims the
 //! idempotency key (drawing the order number), prices the basket, writes the
-//! order with its line snapshots, first timeline entry and confirmation mail
-//! in one statement, then takes the contended locks last (coupon, stock) and
+//! order with its line snapshots, first timeline entry and confirmation
+//! notice (every channel the customer enabled, `messaging::notify`) in one
+//! statement, then takes the contended locks last (coupon, stock) and
 //! commits. A card payment's intent is asked for after the commit
 //! (`checkout`), so no provider call ever holds a row lock.
 
@@ -27,8 +28,11 @@ use super::{
 };
 use crate::shop::Shop;
 use crate::{
-    catalog::Actor, jobs::SendEmail, mail::MailTemplate, money::Money, outbox, validate, Error,
-    FieldError, Result,
+    catalog::Actor,
+    mail::MailTemplate,
+    messaging::notify::{self, Notice},
+    money::Money,
+    validate, Error, FieldError, Result,
 };
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -437,7 +441,7 @@ async fn place(
         created_at: Utc::now(),
     };
     let reserved_until = held_until_paid.then_some(shop.reservation_ttl);
-    let mail = confirmation_mail(&row, name, &priced.lines);
+    let notice = confirmation_notice(&row, name, &priced.lines);
     let (created_at, logged_at) = write_order(
         &mut tx,
         shop,
@@ -445,7 +449,7 @@ async fn place(
         priced.coupon.as_ref(),
         reserved_until,
         &priced.lines,
-        &mail,
+        &notice,
     )
     .await?;
     if let Some(cart) = basket.cart {
@@ -584,15 +588,18 @@ async fn price(
     })
 }
 
-fn confirmation_mail(order: &OrderRow, name: String, lines: &[OrderItem]) -> SendEmail {
+fn confirmation_notice(order: &OrderRow, name: String, lines: &[OrderItem]) -> Notice {
     let payment = match order.payment_method {
         PaymentMethod::Stripe => "card (Stripe)",
         PaymentMethod::Kaspi => "Kaspi.kz",
         PaymentMethod::CashOnDelivery => "cash on delivery",
     };
-    SendEmail {
-        key: format!("order:{}:received", order.id),
-        to: order.email.clone().unwrap_or_default(),
+    Notice {
+        event: format!("order:{}:received", order.id),
+        user: order.user_id,
+        order: Some(order.id),
+        email: order.email.clone(),
+        phone: order.phone.clone(),
         template: MailTemplate::OrderReceived {
             name,
             number: order.number.clone(),
@@ -604,7 +611,7 @@ fn confirmation_mail(order: &OrderRow, name: String, lines: &[OrderItem]) -> Sen
 }
 
 /// The order, its lines, its first timeline entry and its confirmation
-/// mail's outbox row in one round trip (the lines' foreign key is checked at
+/// notice's messages and jobs in one round trip (the lines' foreign key is checked at
 /// the end of the statement). Returns when the order and its entry were
 /// written.
 async fn write_order(
@@ -614,7 +621,7 @@ async fn write_order(
     coupon: Option<&Coupon>,
     reserved_for: Option<std::time::Duration>,
     lines: &[OrderItem],
-    mail: &SendEmail,
+    notice: &Notice,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
     let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
     let variants: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
@@ -689,9 +696,9 @@ async fn write_order(
          l AS (",
         );
     workflow::push_first_entry(&mut q, o.id, o.status, o.user_id);
-    q.push("), j AS (");
-    outbox::push_insert(&mut q, &shop.pipeline, mail)?;
-    q.push(") SELECT o.created_at, l.created_at FROM o, l");
+    q.push("), ");
+    notify::push_fan_out(&mut q, shop, std::slice::from_ref(notice))?;
+    q.push(" SELECT o.created_at, l.created_at FROM o, l");
     Ok(q.build_query_as().fetch_one(conn).await?)
 }
 

@@ -254,6 +254,7 @@ async fn apply_report(
                 && order.payment_status == PaymentStatus::Pending
             {
                 order_payment::mark_failed(conn, order.id).await?;
+                workflow::notify_order(conn, shop, &order, "payment_failed", None, None).await?;
                 return Ok("payment failed".into());
             }
             Ok("ignored: order not awaiting payment".into())

@@ -17,7 +17,8 @@ use super::{
 use crate::shop::Shop;
 use crate::{
     catalog::Actor,
-    jobs::{CancelPayment, RefundPayment, SendEmail},
+    jobs::{CancelPayment, RefundPayment},
+    messaging::notify::{self, Notice},
     mail::MailTemplate,
     outbox,
     users::Role,
@@ -218,8 +219,7 @@ pub async fn log(
     Ok(())
 }
 
-/// The customer hears of every transition; the messenger issue adds its
-/// channels here.
+/// The customer hears of every transition, on every channel they enabled.
 async fn notify(
     conn: &mut PgConnection,
     shop: &Shop,
@@ -228,27 +228,38 @@ async fn notify(
     note: Option<String>,
     tracking: Option<String>,
 ) -> Result<()> {
-    let Some(email) = order.email.clone() else {
-        return Ok(());
-    };
+    notify_order(conn, shop, order, to.as_str(), note, tracking.filter(|_| to == OrderStatus::Shipped)).await
+}
+
+/// An order event (a status, or `payment_failed`) to the order's customer.
+pub async fn notify_order(
+    conn: &mut PgConnection,
+    shop: &Shop,
+    order: &OrderRow,
+    event: &str,
+    note: Option<String>,
+    tracking: Option<String>,
+) -> Result<()> {
     let name = order
         .shipping_address
         .as_ref()
         .map(|a| a.0.name.clone())
         .unwrap_or_else(|| "customer".into());
-    let job = SendEmail {
-        key: format!("order:{}:{}", order.id, to.as_str()),
-        to: email,
+    let notice = Notice {
+        event: format!("order:{}:{event}", order.id),
+        user: order.user_id,
+        order: Some(order.id),
+        email: order.email.clone(),
+        phone: order.phone.clone(),
         template: MailTemplate::OrderStatus {
             name,
             number: order.number.clone(),
-            status: to.as_str().to_owned(),
+            status: event.to_owned(),
             note,
-            tracking: tracking.filter(|_| to == OrderStatus::Shipped),
+            tracking,
         },
     };
-    outbox::enqueue(conn, &shop.pipeline, &job).await?;
-    Ok(())
+    notify::send(conn, shop, &[notice]).await
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -67,6 +67,10 @@ pub struct Config {
     /// `None` when any of the four `TWITTER_*` credentials is missing.
     pub twitter: Option<TwitterConfig>,
     pub commerce: CommerceConfig,
+    /// `None` without `WHATSAPP_TOKEN` and `WHATSAPP_PHONE_NUMBER_ID`.
+    pub whatsapp: Option<WhatsappConfig>,
+    /// Messages to customers without a language of their own (`BAZAAR_LANGUAGE`, `ru` or `en`).
+    pub default_language: String,
     /// Credentials of integrations that later issues wire up; kept so that
     /// start-up can say which are enabled.
     pub integrations: Vec<(&'static str, bool)>,
@@ -99,7 +103,54 @@ pub struct TelegramConfig {
     pub api_url: String,
     pub admin_chat_id: Option<i64>,
     pub webhook_secret: Option<SecretString>,
+    /// The bot's username, for `t.me/<bot>?start=` links
+    /// (`TELEGRAM_BOT_USERNAME`); customer messages need it.
+    pub bot_username: Option<String>,
+    /// How long a link token works (`TELEGRAM_LINK_TTL_SECS`).
+    pub link_ttl: Duration,
+    /// Telegram's flood limits, shared by every worker process through
+    /// Redis: per chat and overall, messages per second. Defaults are those
+    /// of teloxide's `Throttle` (`Limits::default()`).
+    pub per_chat_per_sec: u32,
+    pub overall_per_sec: u32,
+    /// Added to each one-second window, because a request reserved at one
+    /// instant reaches Telegram a little later (`TELEGRAM_RATE_MARGIN_MS`).
+    pub rate_margin: Duration,
 }
+
+#[derive(Debug, Clone)]
+pub struct WhatsappConfig {
+    pub token: SecretString,
+    pub phone_number_id: String,
+    pub api_url: String,
+    /// The Graph API version in every path (`WHATSAPP_API_VERSION`).
+    pub api_version: String,
+    /// Verifies `X-Hub-Signature-256`; without it inbound webhooks are off.
+    pub app_secret: Option<SecretString>,
+    /// Answers Meta's verification handshake.
+    pub verify_token: Option<SecretString>,
+    /// Template per event, `WHATSAPP_TEMPLATE_<EVENT>=name[:language]`; the
+    /// language defaults to the customer's.
+    pub templates: Vec<(String, String, Option<String>)>,
+    /// Cloud API throughput per business number (`WHATSAPP_RATE_PER_SEC`).
+    pub per_second: u32,
+    /// Messages to one customer per minute (`WHATSAPP_PAIR_PER_MINUTE`):
+    /// Meta's pair rate limit (131056).
+    pub pair_per_minute: u32,
+}
+
+/// The events a WhatsApp template exists for.
+pub const WHATSAPP_EVENTS: [&str; 9] = [
+    "order_placed",
+    "order_paid",
+    "order_confirmed",
+    "order_shipped",
+    "order_delivered",
+    "order_cancelled",
+    "order_refunded",
+    "payment_failed",
+    "price_drop",
+];
 
 #[derive(Debug, Clone)]
 pub struct TwitterConfig {
@@ -345,7 +396,14 @@ impl Config {
                     .trim_end_matches('/')
                     .to_owned(),
                 admin_chat_id: env.opt_parse("TELEGRAM_ADMIN_CHAT_ID")?,
-                webhook_secret: env.secret("TELEGRAM_WEBHOOK_SECRET"),
+                webhook_secret: telegram_secret(env)?,
+                bot_username: env
+                    .get("TELEGRAM_BOT_USERNAME")
+                    .map(|u| u.trim().trim_start_matches('@').to_owned()),
+                link_ttl: env.secs("TELEGRAM_LINK_TTL_SECS", 15 * 60)?,
+                per_chat_per_sec: env.parse("TELEGRAM_RATE_PER_CHAT", 1)?,
+                overall_per_sec: env.parse("TELEGRAM_RATE_OVERALL", 30)?,
+                rate_margin: env.millis("TELEGRAM_RATE_MARGIN_MS", 200)?,
             },
             log_format,
             sentry_dsn: env.secret("SENTRY_DSN"),
@@ -376,6 +434,16 @@ impl Config {
             catalog_cache: env.bool("CATALOG_CACHE", true)?,
             twitter,
             commerce: commerce_config(env)?,
+            whatsapp: whatsapp_config(env)?,
+            default_language: match env.string("BAZAAR_LANGUAGE", "ru").as_str() {
+                l @ ("ru" | "en") => l.to_owned(),
+                other => {
+                    return Err(ConfigError {
+                        name: "BAZAAR_LANGUAGE".into(),
+                        message: format!("{other:?}: expected ru or en"),
+                    })
+                }
+            },
             integrations: vec![
                 ("smtp", env.get("SMTP_URL").is_some()),
                 ("telegram", configured(&["TELEGRAM_BOT_TOKEN"])),
@@ -390,6 +458,64 @@ impl Config {
             ],
         })
     }
+}
+
+/// Telegram sends the secret back in a header: 1-256 characters of
+/// `A-Z a-z 0-9 _ -` (setWebhook rejects anything else).
+fn telegram_secret(env: &Env<'_>) -> Result<Option<SecretString>, ConfigError> {
+    let Some(secret) = env.get("TELEGRAM_WEBHOOK_SECRET") else {
+        return Ok(None);
+    };
+    let ok = (1..=256).contains(&secret.len())
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !ok {
+        return Err(ConfigError {
+            name: "TELEGRAM_WEBHOOK_SECRET".into(),
+            message: "must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -".into(),
+        });
+    }
+    Ok(Some(SecretString::from(secret)))
+}
+
+fn whatsapp_config(env: &Env<'_>) -> Result<Option<WhatsappConfig>, ConfigError> {
+    let (Some(token), Some(phone_number_id)) = (
+        env.secret("WHATSAPP_TOKEN"),
+        env.get("WHATSAPP_PHONE_NUMBER_ID"),
+    ) else {
+        return Ok(None);
+    };
+    let mut templates = Vec::new();
+    for event in WHATSAPP_EVENTS {
+        let name = format!("WHATSAPP_TEMPLATE_{}", event.to_ascii_uppercase());
+        let value = env.string(&name, &format!("bazaar_{event}"));
+        let (template, language) = match value.split_once(':') {
+            Some((t, l)) => (t.trim().to_owned(), Some(l.trim().to_owned())),
+            None => (value.trim().to_owned(), None),
+        };
+        if template.is_empty() || language.as_deref() == Some("") {
+            return Err(ConfigError {
+                name,
+                message: format!("{value:?}: expected template_name or template_name:language"),
+            });
+        }
+        templates.push((event.to_owned(), template, language));
+    }
+    Ok(Some(WhatsappConfig {
+        token,
+        phone_number_id: phone_number_id.trim().to_owned(),
+        api_url: env
+            .string("WHATSAPP_API_URL", "https://graph.facebook.com")
+            .trim_end_matches('/')
+            .to_owned(),
+        api_version: env.string("WHATSAPP_API_VERSION", "v23.0"),
+        app_secret: env.secret("WHATSAPP_APP_SECRET"),
+        verify_token: env.secret("WHATSAPP_VERIFY_TOKEN"),
+        templates,
+        per_second: env.parse("WHATSAPP_RATE_PER_SEC", 80)?,
+        pair_per_minute: env.parse("WHATSAPP_PAIR_PER_MINUTE", 10)?,
+    }))
 }
 
 fn pipeline_config(env: &Env<'_>) -> Result<PipelineConfig, ConfigError> {

@@ -92,6 +92,11 @@ impl std::fmt::Display for Queue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobKind {
     SendEmail,
+    EmailNotice,
+    TelegramMessage,
+    WhatsappMessage,
+    TelegramUpdate,
+    WhatsappUpdate,
     Announce,
     ProcessPaymentEvent,
     RefundPayment,
@@ -103,8 +108,13 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 9] = [
+    pub const ALL: [JobKind; 14] = [
         JobKind::SendEmail,
+        JobKind::EmailNotice,
+        JobKind::TelegramMessage,
+        JobKind::WhatsappMessage,
+        JobKind::TelegramUpdate,
+        JobKind::WhatsappUpdate,
         JobKind::Announce,
         JobKind::ProcessPaymentEvent,
         JobKind::RefundPayment,
@@ -118,6 +128,11 @@ impl JobKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             JobKind::SendEmail => "email.send",
+            JobKind::EmailNotice => "email.notice",
+            JobKind::TelegramMessage => "messenger.telegram",
+            JobKind::WhatsappMessage => "messenger.whatsapp",
+            JobKind::TelegramUpdate => "inbound.telegram",
+            JobKind::WhatsappUpdate => "inbound.whatsapp",
             JobKind::Announce => "social.announce",
             JobKind::ProcessPaymentEvent => "payments.process",
             JobKind::RefundPayment => "payments.refund",
@@ -164,6 +179,69 @@ impl Job for SendEmail {
         self.key.clone()
     }
 }
+
+/// Sends one stored customer message (`messages` row) on its channel. The
+/// key is the row's (event, channel): the same notice is one job however
+/// often its event is reported.
+macro_rules! message_job {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, $queue:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+        pub struct $name {
+            pub message: uuid::Uuid,
+            pub key: String,
+        }
+
+        impl Job for $name {
+            const KIND: JobKind = $kind;
+            const QUEUE: Queue = $queue;
+            fn idempotency_key(&self) -> String {
+                self.key.clone()
+            }
+        }
+    };
+}
+
+message_job!(
+    /// A notice by e-mail, rendered from its stored template.
+    EmailNotice, JobKind::EmailNotice, Queue::Email
+);
+message_job!(
+    /// A notice or a bot reply to a Telegram chat.
+    TelegramMessage, JobKind::TelegramMessage, Queue::Messenger
+);
+message_job!(
+    /// A notice (template, or text inside the 24-hour window) or a reply on WhatsApp.
+    WhatsappMessage, JobKind::WhatsappMessage, Queue::Messenger
+);
+
+/// Handles one stored webhook delivery (`inbound_updates` row).
+macro_rules! update_job {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+        pub struct $name {
+            pub update: uuid::Uuid,
+        }
+
+        impl Job for $name {
+            const KIND: JobKind = $kind;
+            const QUEUE: Queue = Queue::Inbound;
+            fn idempotency_key(&self) -> String {
+                format!(concat!($prefix, ":{}"), self.update)
+            }
+        }
+    };
+}
+
+update_job!(
+    /// A Telegram update: a bot command from a customer.
+    TelegramUpdate, JobKind::TelegramUpdate, "inbound.telegram"
+);
+update_job!(
+    /// A WhatsApp webhook: customer messages and message statuses.
+    WhatsappUpdate, JobKind::WhatsappUpdate, "inbound.whatsapp"
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

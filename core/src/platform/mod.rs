@@ -15,3 +15,4 @@ pub mod queue_keys;
 pub mod redis_conn;
 pub mod storage;
 pub mod telemetry;
+pub mod throttle;

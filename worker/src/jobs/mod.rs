@@ -12,12 +12,17 @@
 mod announce;
 mod cancel_payment;
 mod cleanup;
+mod email_notice;
 mod expire_reservations;
 mod noop;
 mod probe;
 mod process_payment_event;
 mod refund_payment;
 mod send_email;
+mod telegram_message;
+mod telegram_update;
+mod whatsapp_message;
+mod whatsapp_update;
 
 use std::{future::Future, pin::Pin, time::Duration};
 
@@ -168,6 +173,15 @@ impl Entry {
 pub fn entry(kind: JobKind) -> Entry {
     match kind {
         JobKind::SendEmail => Entry::external::<send_email::SendEmailHandler>(),
+        JobKind::EmailNotice => Entry::external::<email_notice::EmailNoticeHandler>(),
+        JobKind::TelegramMessage => {
+            Entry::external::<telegram_message::TelegramMessageHandler>()
+        }
+        JobKind::WhatsappMessage => {
+            Entry::external::<whatsapp_message::WhatsappMessageHandler>()
+        }
+        JobKind::TelegramUpdate => Entry::database::<telegram_update::TelegramUpdateHandler>(),
+        JobKind::WhatsappUpdate => Entry::database::<whatsapp_update::WhatsappUpdateHandler>(),
         JobKind::Announce => Entry::external::<announce::AnnounceHandler>(),
         JobKind::ProcessPaymentEvent => {
             Entry::database::<process_payment_event::ProcessPaymentEventHandler>()

@@ -1,0 +1,241 @@
+//! The `messages` table: what each message says, where it is, and the
+//! admin's view of it. Workers read a row to send it and record what the
+//! provider answered; status changes only ever move forward.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    jobs::{JobKind, Queue},
+    mail::MailTemplate,
+    shop::Shop,
+    Result,
+};
+
+use super::{Channel, Language, MessageStatus};
+
+/// What a message says, stored with it and rendered by the worker.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MessageBody {
+    /// An order event or a price drop, with the same facts as the e-mail.
+    Notice {
+        template: MailTemplate,
+        /// WhatsApp: send the approved template even inside the 24-hour
+        /// window (the free-text attempt failed with 131047).
+        #[serde(default)]
+        template_only: bool,
+    },
+    /// A bot's answer to the customer's message.
+    Reply { text: String },
+}
+
+/// A message as a worker sends it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Outgoing {
+    pub id: Uuid,
+    pub channel: Channel,
+    pub event: String,
+    pub user_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+    pub recipient: String,
+    pub language: Language,
+    #[sqlx(json)]
+    pub body: MessageBody,
+    pub status: MessageStatus,
+}
+
+pub async fn load(pool: &PgPool, id: Uuid) -> Result<Option<Outgoing>> {
+    Ok(sqlx::query_as(
+        "SELECT id, channel, event, user_id, order_id, recipient, language, body, status
+         FROM messages WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Moves a message to `next` if that is forward from where it is; returns
+/// whether it moved. `provider_id` is kept when given, `error` replaces the
+/// last one.
+pub async fn advance<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+    next: MessageStatus,
+    provider_id: Option<&str>,
+    error: Option<&str>,
+) -> Result<bool> {
+    let moved = sqlx::query(
+        "UPDATE messages SET status = $2, provider_id = COALESCE($3, provider_id),
+             error = COALESCE($4, error), updated_at = now()
+         WHERE id = $1 AND status = ANY($5)",
+    )
+    .bind(id)
+    .bind(next)
+    .bind(provider_id)
+    .bind(error)
+    .bind(MessageStatus::predecessors(next))
+    .execute(db)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
+/// The same, for a message known by the provider's id (a WhatsApp `wamid`).
+/// Returns the message when it moved.
+pub async fn advance_by_provider_id(
+    conn: &mut PgConnection,
+    channel: Channel,
+    provider_id: &str,
+    next: MessageStatus,
+    error: Option<&str>,
+) -> Result<Option<Outgoing>> {
+    Ok(sqlx::query_as(
+        "UPDATE messages SET status = $3, error = COALESCE($4, error), updated_at = now()
+         WHERE channel = $1 AND provider_id = $2 AND status = ANY($5)
+         RETURNING id, channel, event, user_id, order_id, recipient, language, body, status",
+    )
+    .bind(channel)
+    .bind(provider_id)
+    .bind(next)
+    .bind(error)
+    .bind(MessageStatus::predecessors(next))
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// A single message with its job, in the caller's transaction: bot replies
+/// and WhatsApp's template re-sends. Nothing when (event, channel) exists.
+pub struct Single<'a> {
+    pub channel: Channel,
+    pub event: &'a str,
+    pub user: Option<Uuid>,
+    pub order: Option<Uuid>,
+    pub recipient: &'a str,
+    pub language: Language,
+    pub body: &'a MessageBody,
+}
+
+pub async fn enqueue(conn: &mut PgConnection, shop: &Shop, m: Single<'_>) -> Result<()> {
+    let (queue, kind) = match m.channel {
+        Channel::Email => (Queue::Email, JobKind::EmailNotice),
+        Channel::Telegram => (Queue::Messenger, JobKind::TelegramMessage),
+        Channel::Whatsapp => (Queue::Messenger, JobKind::WhatsappMessage),
+    };
+    let body = serde_json::to_value(m.body).map_err(|e| crate::Error::Internal(e.into()))?;
+    sqlx::query(
+        "WITH m AS (
+             INSERT INTO messages (id, channel, event, user_id, order_id, recipient, language, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (event, channel) DO NOTHING
+             RETURNING id, channel, event
+         )
+         INSERT INTO outbox (id, queue, kind, payload, idempotency_key, max_attempts)
+         SELECT $9, $10, $11, jsonb_build_object('message', m.id, 'key', m.event || ':' || m.channel),
+                m.event || ':' || m.channel, $12
+         FROM m
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(m.channel)
+    .bind(m.event)
+    .bind(m.user)
+    .bind(m.order)
+    .bind(m.recipient)
+    .bind(m.language)
+    .bind(body)
+    .bind(Uuid::now_v7())
+    .bind(queue.as_str())
+    .bind(kind.as_str())
+    .bind(shop.pipeline.policy(queue).max_attempts)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A message as admins see it.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct MessageView {
+    pub id: Uuid,
+    pub channel: Channel,
+    pub status: MessageStatus,
+    /// Why it failed or was skipped, in the provider's words.
+    pub error: Option<String>,
+    /// What caused it: `order:<id>:shipped`, `price-drop:...`, `reply:...`.
+    pub event: String,
+    pub customer_id: Option<Uuid>,
+    pub customer_email: Option<String>,
+    pub order_number: Option<String>,
+    /// E-mail address, Telegram chat id or phone number.
+    pub recipient: String,
+    pub language: Language,
+    /// The provider's id (Telegram message_id, WhatsApp wamid).
+    pub provider_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub channel: Option<Channel>,
+    pub status: Option<MessageStatus>,
+    /// A user id or an e-mail address.
+    pub customer: Option<String>,
+    /// An order number.
+    pub order: Option<String>,
+}
+
+fn push_filter(q: &mut QueryBuilder<Postgres>, f: &Filter) {
+    q.push(
+        " FROM messages m LEFT JOIN users u ON u.id = m.user_id
+          LEFT JOIN orders o ON o.id = m.order_id WHERE true",
+    );
+    if let Some(c) = f.channel {
+        q.push(" AND m.channel = ").push_bind(c);
+    }
+    if let Some(s) = f.status {
+        q.push(" AND m.status = ").push_bind(s);
+    }
+    if let Some(c) = &f.customer {
+        match c.parse::<Uuid>() {
+            Ok(id) => {
+                q.push(" AND m.user_id = ").push_bind(id);
+            }
+            Err(_) => {
+                q.push(" AND lower(u.email) = lower(")
+                    .push_bind(c.trim().to_owned())
+                    .push(")");
+            }
+        }
+    }
+    if let Some(n) = &f.order {
+        q.push(" AND o.number = ")
+            .push_bind(n.trim().to_ascii_uppercase());
+    }
+}
+
+/// Newest first.
+pub async fn list(
+    pool: &PgPool,
+    filter: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<MessageView>, i64)> {
+    let mut q = QueryBuilder::<Postgres>::new(
+        "SELECT m.id, m.channel, m.status, m.error, m.event, m.user_id AS customer_id,
+                u.email AS customer_email, o.number AS order_number, m.recipient, m.language,
+                m.provider_id, m.created_at, m.updated_at",
+    );
+    push_filter(&mut q, filter);
+    q.push(" ORDER BY m.created_at DESC, m.id DESC LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    let items = q.build_query_as().fetch_all(pool).await?;
+    let mut c = QueryBuilder::<Postgres>::new("SELECT count(*)");
+    push_filter(&mut c, filter);
+    let total: i64 = c.build_query_scalar().fetch_one(pool).await?;
+    Ok((items, total))
+}

@@ -1,0 +1,157 @@
+//! What the messenger handlers share: the clients, the cross-process rate
+//! limits, and recording what became of a message.
+
+use std::time::Duration;
+
+use bazaar_core::{
+    config::Config,
+    messaging::{
+        channel_state,
+        messages::{self, Outgoing},
+        Channel, MessageStatus,
+    },
+    provider::ProviderError,
+    throttle::{TakeError, Throttle, Window},
+};
+use bazaar_integrations::{telegram::TelegramClient, whatsapp::WhatsappClient};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::jobs::JobError;
+
+pub struct Messengers {
+    pub telegram: Option<TelegramClient>,
+    pub whatsapp: Option<WhatsappClient>,
+    pub throttle: Throttle,
+    prefix: String,
+    telegram_limits: (u32, u32, Duration),
+    whatsapp_limits: (u32, u32),
+}
+
+/// How long a job waits for a free slot before it gives the slot back to
+/// the queue (retried after the wait Redis named).
+const PATIENCE: Duration = Duration::from_secs(10);
+
+impl Messengers {
+    pub fn new(config: &Config, throttle: Throttle) -> Self {
+        let t = &config.telegram;
+        Self {
+            telegram: bazaar_integrations::wire::telegram(config),
+            whatsapp: bazaar_integrations::wire::whatsapp(config),
+            throttle,
+            prefix: config.redis_prefix.clone(),
+            telegram_limits: (t.per_chat_per_sec, t.overall_per_sec, t.rate_margin),
+            whatsapp_limits: config
+                .whatsapp
+                .as_ref()
+                .map_or((80, 10), |w| (w.per_second, w.pair_per_minute)),
+        }
+    }
+
+    /// A slot under Telegram's limits: one message a second per chat, 30
+    /// overall (each window widened by the margin).
+    pub async fn telegram_slot(&self, chat: i64) -> Result<(), JobError> {
+        let (per_chat, overall, margin) = self.telegram_limits;
+        let second = Duration::from_secs(1) + margin;
+        self.take(&[
+            Window {
+                key: format!("{}:throttle:telegram:chat:{chat}", self.prefix),
+                limit: per_chat,
+                window: second,
+            },
+            Window {
+                key: format!("{}:throttle:telegram:all", self.prefix),
+                limit: overall,
+                window: second,
+            },
+        ])
+        .await
+    }
+
+    /// A slot under WhatsApp's: the number's throughput and the pair rate
+    /// to one customer.
+    pub async fn whatsapp_slot(&self, to: &str) -> Result<(), JobError> {
+        let (per_second, pair_per_minute) = self.whatsapp_limits;
+        self.take(&[
+            Window {
+                key: format!("{}:throttle:whatsapp:to:{to}", self.prefix),
+                limit: pair_per_minute,
+                window: Duration::from_secs(60),
+            },
+            Window {
+                key: format!("{}:throttle:whatsapp:all", self.prefix),
+                limit: per_second,
+                window: Duration::from_millis(1100),
+            },
+        ])
+        .await
+    }
+
+    async fn take(&self, windows: &[Window]) -> Result<(), JobError> {
+        match self.throttle.take(windows, PATIENCE).await {
+            Ok(()) => Ok(()),
+            Err(TakeError::Busy(wait)) => Err(JobError::Retry {
+                message: "rate limit reached".into(),
+                after: Some(wait),
+            }),
+            Err(e @ TakeError::Redis(_)) => Err(JobError::retry(e.to_string())),
+        }
+    }
+}
+
+fn db(e: bazaar_core::Error) -> JobError {
+    JobError::retry(format!("{e:#}"))
+}
+
+pub async fn load(pool: &PgPool, id: Uuid) -> Result<Outgoing, JobError> {
+    messages::load(pool, id)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| JobError::Permanent(format!("message {id} does not exist")))
+}
+
+/// Records an outcome on the message and counts it
+/// (`bazaar_messages_total{channel,outcome}`).
+pub async fn record(
+    pool: &PgPool,
+    m: &Outgoing,
+    next: MessageStatus,
+    provider_id: Option<&str>,
+    error: Option<&str>,
+) -> Result<(), JobError> {
+    messages::advance(pool, m.id, next, provider_id, error)
+        .await
+        .map_err(db)?;
+    metrics::counter!("bazaar_messages_total", "channel" => m.channel.as_str(), "outcome" => next.as_str())
+        .increment(1);
+    Ok(())
+}
+
+/// Keeps the provider's last word on a message that will be retried.
+pub async fn note_retry(pool: &PgPool, m: &Outgoing, e: &ProviderError) {
+    let _ = sqlx::query("UPDATE messages SET error = $2, updated_at = now() WHERE id = $1")
+        .bind(m.id)
+        .bind(format!("will retry: {e}"))
+        .execute(pool)
+        .await;
+    metrics::counter!("bazaar_messages_total", "channel" => m.channel.as_str(), "outcome" => "retried")
+        .increment(1);
+}
+
+/// The provider said this customer cannot be reached on `channel`: the
+/// message failed and the channel goes off (not retried).
+pub async fn channel_gone(
+    pool: &PgPool,
+    m: &Outgoing,
+    channel: Channel,
+    reason: &str,
+) -> Result<(), JobError> {
+    record(pool, m, MessageStatus::Failed, None, Some(reason)).await?;
+    if let Some(user) = m.user_id {
+        channel_state::switch_off(pool, user, channel, reason)
+            .await
+            .map_err(db)?;
+        tracing::info!(%user, channel = channel.as_str(), reason, "customer channel switched off");
+    }
+    Ok(())
+}
