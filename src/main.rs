@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod bench_messengers;
 mod logging;
 mod roles;
 mod seed;
@@ -80,6 +81,17 @@ enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Notification fan-out to Telegram and WhatsApp fakes it serves itself:
+    /// messages per second, end to end.
+    Messengers {
+        /// Order events to notify (each goes to Telegram and WhatsApp).
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+        /// Where the provider fakes listen; the worker's TELEGRAM_API_URL and
+        /// WHATSAPP_API_URL must point here.
+        #[arg(long, default_value = "127.0.0.1:18090")]
+        fakes: std::net::SocketAddr,
+    },
 }
 
 fn main() -> ExitCode {
@@ -123,6 +135,9 @@ fn main() -> ExitCode {
                         seconds,
                     },
             } => bench::jobs(&config, count, rate, seconds).await,
+            Command::Bench {
+                command: BenchCommand::Messengers { events, fakes },
+            } => bench_messengers::messengers(&config, events, fakes).await,
         }
     });
     match result {

@@ -61,7 +61,11 @@ impl TelegramClient {
     }
 
     pub async fn delete_webhook(&self) -> Result<(), ProviderError> {
-        self.bot.delete_webhook().await.map(|_| ()).map_err(classify)
+        self.bot
+            .delete_webhook()
+            .await
+            .map(|_| ())
+            .map_err(classify)
     }
 
     /// Long polling: the updates from `offset` on, waiting up to `timeout`
@@ -145,7 +149,16 @@ pub fn chat_is_gone(e: &ProviderError) -> bool {
 /// The bot's message in an update: private-chat text messages only (the
 /// bot talks to customers, not groups).
 pub fn incoming(update: &Value) -> Option<Incoming> {
-    let update: Update = serde_json::from_value(update.clone()).ok()?;
+    // From text, not from the `Value`: teloxide's `UpdateKind` reads its
+    // payload through a deserializer that a `serde_json::Value` does not
+    // satisfy (it silently becomes `UpdateKind::Error`).
+    let update: Update = match serde_json::from_str(&update.to_string()) {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(error = %e, "a Telegram update teloxide cannot read");
+            return None;
+        }
+    };
     let UpdateKind::Message(message) = update.kind else {
         return None;
     };
@@ -199,7 +212,9 @@ impl InboundWebhook for TelegramWebhook {
         let id = payload
             .get("update_id")
             .and_then(Value::as_i64)
-            .ok_or_else(|| InboundRejection::Malformed("the update has no integer update_id".into()))?;
+            .ok_or_else(|| {
+                InboundRejection::Malformed("the update has no integer update_id".into())
+            })?;
         Ok(vec![Delivery {
             channel: Channel::Telegram,
             external_id: id.to_string(),
@@ -219,10 +234,16 @@ mod tests {
             status: 403,
             body: body.into(),
         };
-        assert!(chat_is_gone(&rejected("Forbidden: bot was blocked by the user")));
-        assert!(chat_is_gone(&rejected("Forbidden: bot was kicked from the group chat")));
+        assert!(chat_is_gone(&rejected(
+            "Forbidden: bot was blocked by the user"
+        )));
+        assert!(chat_is_gone(&rejected(
+            "Forbidden: bot was kicked from the group chat"
+        )));
         assert!(chat_is_gone(&rejected(&ApiError::ChatNotFound.to_string())));
-        assert!(!chat_is_gone(&ProviderError::RateLimited { retry_after: None }));
+        assert!(!chat_is_gone(&ProviderError::RateLimited {
+            retry_after: None
+        }));
         assert!(!chat_is_gone(&ProviderError::Transport("refused".into())));
         assert!(!chat_is_gone(&rejected("Bad Request: message is too long")));
     }
@@ -245,10 +266,19 @@ mod tests {
     fn webhook_needs_the_secret() {
         let hook = TelegramWebhook::new(SecretString::from("s3cret_-x"));
         let body = br#"{"update_id": 5}"#;
-        assert!(matches!(hook.verify(None, body), Err(InboundRejection::Unauthorized(_))));
-        assert!(matches!(hook.verify(Some("nope"), body), Err(InboundRejection::Unauthorized(_))));
+        assert!(matches!(
+            hook.verify(None, body),
+            Err(InboundRejection::Unauthorized(_))
+        ));
+        assert!(matches!(
+            hook.verify(Some("nope"), body),
+            Err(InboundRejection::Unauthorized(_))
+        ));
         let ok = hook.verify(Some("s3cret_-x"), body).expect("verified");
         assert_eq!(ok[0].external_id, "5");
-        assert!(matches!(hook.verify(Some("s3cret_-x"), b"{}"), Err(InboundRejection::Malformed(_))));
+        assert!(matches!(
+            hook.verify(Some("s3cret_-x"), b"{}"),
+            Err(InboundRejection::Malformed(_))
+        ));
     }
 }

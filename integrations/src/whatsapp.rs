@@ -55,7 +55,10 @@ impl WhatsappClient {
                 .timeout(std::time::Duration::from_secs(20))
                 .build()
                 .unwrap_or_default(),
-            url: format!("{}/{version}/{phone_number_id}/messages", api_url.trim_end_matches('/')),
+            url: format!(
+                "{}/{version}/{phone_number_id}/messages",
+                api_url.trim_end_matches('/')
+            ),
             token,
         }
     }
@@ -174,7 +177,9 @@ fn classify(status: u16, body: &str) -> ProviderError {
         };
     };
     let details = error.error_data.map(|d| d.details).unwrap_or_default();
-    let text = format!("{}: {} {}", error.code, error.message, details).trim().to_owned();
+    let text = format!("{}: {} {}", error.code, error.message, details)
+        .trim()
+        .to_owned();
     if matches!(error.code, 130429 | 131056 | 80007) {
         ProviderError::RateLimited { retry_after: None }
     } else if RETRYABLE.contains(&error.code) || status >= 500 {
@@ -214,12 +219,16 @@ impl InboundWebhook for WhatsappWebhook {
     }
 
     fn verify(&self, auth: Option<&str>, body: &[u8]) -> Result<Vec<Delivery>, InboundRejection> {
-        let header = auth.ok_or(InboundRejection::Unauthorized("X-Hub-Signature-256 is missing"))?;
+        let header = auth.ok_or(InboundRejection::Unauthorized(
+            "X-Hub-Signature-256 is missing",
+        ))?;
         let tag = header
             .trim()
             .strip_prefix("sha256=")
             .and_then(|h| hex::decode(h).ok())
-            .ok_or(InboundRejection::Unauthorized("X-Hub-Signature-256 is malformed"))?;
+            .ok_or(InboundRejection::Unauthorized(
+                "X-Hub-Signature-256 is malformed",
+            ))?;
         let mut mac = Hmac::<Sha256>::new_from_slice(self.app_secret.expose_secret().as_bytes())
             .expect("HMAC takes a key of any length");
         mac.update(body);
@@ -302,14 +311,20 @@ pub fn read_delivery(payload: &Value) -> Option<Inbound> {
         return Some(Inbound::Message {
             id: m["id"].as_str()?.to_owned(),
             from: m["from"].as_str()?.to_owned(),
-            timestamp: m["timestamp"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0),
+            timestamp: m["timestamp"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0),
             text: text.map(str::to_owned),
         });
     }
     let s = payload.get("status")?;
     let error = s["errors"].as_array().and_then(|e| e.first()).map(|e| {
         let details = e["error_data"]["details"].as_str().unwrap_or_default();
-        let title = e["title"].as_str().or(e["message"].as_str()).unwrap_or_default();
+        let title = e["title"]
+            .as_str()
+            .or(e["message"].as_str())
+            .unwrap_or_default();
         (
             e["code"].as_i64().unwrap_or(0),
             format!("{title} {details}").trim().to_owned(),
@@ -356,18 +371,39 @@ mod tests {
                 text: Some("status BZ-000001".into())
             })
         );
-        assert!(matches!(read_delivery(&d[1].payload),
-            Some(Inbound::Status { error: Some((131047, _)), .. })));
-        for bad in [None, Some("sha256=00"), Some("nonsense"), Some(sign("other", body.as_bytes()).as_str())] {
-            assert!(matches!(hook.verify(bad, body.as_bytes()), Err(InboundRejection::Unauthorized(_))));
+        assert!(matches!(
+            read_delivery(&d[1].payload),
+            Some(Inbound::Status {
+                error: Some((131047, _)),
+                ..
+            })
+        ));
+        for bad in [
+            None,
+            Some("sha256=00"),
+            Some("nonsense"),
+            Some(sign("other", body.as_bytes()).as_str()),
+        ] {
+            assert!(matches!(
+                hook.verify(bad, body.as_bytes()),
+                Err(InboundRejection::Unauthorized(_))
+            ));
         }
     }
 
     #[test]
     fn graph_errors_classify_by_code() {
-        let err = |code: i64| json!({"error": {"message": "x", "type": "OAuthException", "code": code, "fbtrace_id": "f"}}).to_string();
-        assert!(matches!(classify(429, &err(130429)), ProviderError::RateLimited { .. }));
-        assert!(matches!(classify(400, &err(131056)), ProviderError::RateLimited { .. }));
+        let err = |code: i64| {
+            json!({"error": {"message": "x", "type": "OAuthException", "code": code, "fbtrace_id": "f"}}).to_string()
+        };
+        assert!(matches!(
+            classify(429, &err(130429)),
+            ProviderError::RateLimited { .. }
+        ));
+        assert!(matches!(
+            classify(400, &err(131056)),
+            ProviderError::RateLimited { .. }
+        ));
         assert!(classify(500, &err(131000)).is_retryable());
         let gone = classify(400, &err(131026));
         assert_eq!(error_code(&gone), Some(131026));
@@ -381,7 +417,17 @@ mod tests {
         assert_eq!(b["to"], "77011234567");
         assert_eq!(b["text"]["body"], "hi");
         let params = vec!["BZ-000001".to_owned()];
-        let t = request_body("+77011234567", &Outbound::Template { name: "n", language: "ru", params: &params });
-        assert_eq!(t["template"]["components"][0]["parameters"][0]["text"], "BZ-000001");
+        let t = request_body(
+            "+77011234567",
+            &Outbound::Template {
+                name: "n",
+                language: "ru",
+                params: &params,
+            },
+        );
+        assert_eq!(
+            t["template"]["components"][0]["parameters"][0]["text"],
+            "BZ-000001"
+        );
     }
 }

@@ -48,7 +48,10 @@ pub fn messenger_webhooks(config: &Config) -> MessengerWebhooks {
             .as_ref()
             .and_then(|w| w.app_secret.clone())
             .map(|s| Arc::new(WhatsappWebhook::new(s)) as Arc<_>),
-        whatsapp_verify_token: config.whatsapp.as_ref().and_then(|w| w.verify_token.clone()),
+        whatsapp_verify_token: config
+            .whatsapp
+            .as_ref()
+            .and_then(|w| w.verify_token.clone()),
     }
 }
 

@@ -16,6 +16,8 @@ mod checkout;
 mod commerce;
 mod deployment;
 mod health_alerts;
+mod messengers_telegram;
+mod messengers_whatsapp;
 mod ops;
 mod orders;
 mod password_reset;

@@ -119,9 +119,20 @@ pub async fn record(
     provider_id: Option<&str>,
     error: Option<&str>,
 ) -> Result<(), JobError> {
-    messages::advance(pool, m.id, next, provider_id, error)
-        .await
-        .map_err(db)?;
+    // After a send the effect has happened: a failed write here would
+    // retry the job and send again, so it is tried harder than a read.
+    let mut attempt = 0;
+    loop {
+        match messages::advance(pool, m.id, next, provider_id, error).await {
+            Ok(_) => break,
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                tracing::warn!(error = %e, message = %m.id, attempt, "recording a message status failed; trying again");
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+            Err(e) => return Err(db(e)),
+        }
+    }
     metrics::counter!("bazaar_messages_total", "channel" => m.channel.as_str(), "outcome" => next.as_str())
         .increment(1);
     Ok(())
@@ -136,6 +147,14 @@ pub async fn note_retry(pool: &PgPool, m: &Outgoing, e: &ProviderError) {
         .await;
     metrics::counter!("bazaar_messages_total", "channel" => m.channel.as_str(), "outcome" => "retried")
         .increment(1);
+}
+
+/// The provider's own words for a refusal (the body of a rejection).
+pub fn reason(e: &ProviderError) -> String {
+    match e {
+        ProviderError::Rejected { body, .. } => body.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The provider said this customer cannot be reached on `channel`: the

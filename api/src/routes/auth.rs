@@ -110,7 +110,10 @@ async fn register(
         })
         .await?;
     let merged = merge_cart(&state, cart, user.id).await;
-    Ok((StatusCode::CREATED, Json(session(&state, user, tokens, merged))))
+    Ok((
+        StatusCode::CREATED,
+        Json(session(&state, user, tokens, merged)),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

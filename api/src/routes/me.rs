@@ -151,7 +151,9 @@ pub struct MePatch {
     language: Option<Option<Language>>,
 }
 
-fn nullable_language<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Language>>, D::Error> {
+fn nullable_language<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<Language>>, D::Error> {
     Option::<Language>::deserialize(d).map(Some)
 }
 
@@ -195,7 +197,9 @@ async fn patch_me(
 pub struct TelegramLink {
     /// `https://t.me/<bot>?start=<token>`: opening it and pressing START
     /// binds that chat to this account. Works once.
-    #[schema(example = "https://t.me/bazaar_shop_bot?start=3q2-7wAbCdEfGhIjKlMnOpQrStUvWxYz0123456789a")]
+    #[schema(
+        example = "https://t.me/bazaar_shop_bot?start=3q2-7wAbCdEfGhIjKlMnOpQrStUvWxYz0123456789a"
+    )]
     url: String,
     expires_at: DateTime<Utc>,
 }

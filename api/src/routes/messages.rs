@@ -56,7 +56,10 @@ async fn list(
     let mut errors = Vec::new();
     let channel = match q.channel.as_deref().map(Channel::parse) {
         Some(None) => {
-            errors.push(FieldError::new("channel", "must be email, telegram or whatsapp"));
+            errors.push(FieldError::new(
+                "channel",
+                "must be email, telegram or whatsapp",
+            ));
             None
         }
         other => other.flatten(),

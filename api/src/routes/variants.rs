@@ -92,14 +92,7 @@ async fn update(
     Id(id): Id,
     Json(patch): Json<VariantPatch>,
 ) -> ApiResult<Json<Variant>> {
-    let product = variants::update(
-        &state.pool,
-        &state.shop,
-        user.actor(),
-        id,
-        patch,
-    )
-    .await?;
+    let product = variants::update(&state.pool, &state.shop, user.actor(), id, patch).await?;
     state.cache.changed().await;
     products::managed_view(&state.pool, &state.shop, product)
         .await?

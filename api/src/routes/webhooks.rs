@@ -202,13 +202,16 @@ async fn whatsapp_handshake(
     let q = query.map(|Query(q)| q).ok();
     let ok = q.as_ref().is_some_and(|q| {
         q.mode.as_deref() == Some("subscribe")
-            && q.verify_token.as_deref().is_some_and(|t| {
-                same_secret(t.as_bytes(), expected.expose_secret().as_bytes())
-            })
+            && q.verify_token
+                .as_deref()
+                .is_some_and(|t| same_secret(t.as_bytes(), expected.expose_secret().as_bytes()))
     });
     match (ok, q.and_then(|q| q.challenge)) {
         (true, Some(challenge)) if challenge.len() <= 256 => Ok((
-            [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
             challenge,
         )
             .into_response()),

@@ -12,8 +12,10 @@ use uuid::Uuid;
 use super::{product_types::Level, products, sku, wishlist, Actor};
 use crate::{commerce::pricing::MAX_PRICE, shop::Shop};
 use crate::{
-    mail::MailTemplate, messaging::notify::{self, Notice}, money::Money, Error,
-    FieldError, Result,
+    mail::MailTemplate,
+    messaging::notify::{self, Notice},
+    money::Money,
+    Error, FieldError, Result,
 };
 
 const MAX_COMBINATIONS: usize = 500;
@@ -275,10 +277,7 @@ pub async fn update(
     .await?;
     // Only a price customers could see before, and can buy at now.
     if price < old_price && was_active && active && product.public() {
-        alert_price_drop(
-            &mut tx, shop, &product, id, &sku, old_price, price,
-        )
-        .await?;
+        alert_price_drop(&mut tx, shop, &product, id, &sku, old_price, price).await?;
     }
     tx.commit().await?;
     Ok(product_id)

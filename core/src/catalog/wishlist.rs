@@ -157,17 +157,18 @@ pub async fn remove(pool: &PgPool, actor: Actor, product_id: Uuid) -> Result<()>
     Ok(())
 }
 
-/// Who wants an e-mail when this product gets cheaper: (user id, e-mail,
-/// name) of customers with its price alert on who still accept e-mail.
-/// Takes a connection so the caller can enqueue the mails in the
-/// transaction that lowers the price.
+/// Who wants to hear when this product gets cheaper: (user id, e-mail,
+/// name) of customers with its price alert on; their channel preferences
+/// decide where the notice goes (`messaging::notify`). Takes a connection
+/// so the caller can queue the notices in the transaction that lowers the
+/// price.
 pub async fn price_alert_watchers(
     conn: &mut PgConnection,
     product_id: Uuid,
 ) -> Result<Vec<(Uuid, String, String)>> {
     Ok(sqlx::query_as(
         "SELECT u.id, u.email, u.name FROM wishlist_items w JOIN users u ON u.id = w.user_id
-         WHERE w.product_id = $1 AND w.price_alert AND u.notify_email
+         WHERE w.product_id = $1 AND w.price_alert
          ORDER BY u.id",
     )
     .bind(product_id)

@@ -18,8 +18,8 @@ use crate::shop::Shop;
 use crate::{
     catalog::Actor,
     jobs::{CancelPayment, RefundPayment},
-    messaging::notify::{self, Notice},
     mail::MailTemplate,
+    messaging::notify::{self, Notice},
     outbox,
     users::Role,
     Error, Result,
@@ -228,7 +228,15 @@ async fn notify(
     note: Option<String>,
     tracking: Option<String>,
 ) -> Result<()> {
-    notify_order(conn, shop, order, to.as_str(), note, tracking.filter(|_| to == OrderStatus::Shipped)).await
+    notify_order(
+        conn,
+        shop,
+        order,
+        to.as_str(),
+        note,
+        tracking.filter(|_| to == OrderStatus::Shipped),
+    )
+    .await
 }
 
 /// An order event (a status, or `payment_failed`) to the order's customer.

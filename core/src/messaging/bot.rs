@@ -43,7 +43,11 @@ pub fn parse_command(text: &str) -> Command {
         Some((w, a)) => (w, Some(a.trim().to_owned()).filter(|a| !a.is_empty())),
         None => (rest, None),
     };
-    let word = word.split('@').next().unwrap_or_default().to_ascii_lowercase();
+    let word = word
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     match word.as_str() {
         "start" => Command::Start(arg),
         "stop" => Command::Stop,
@@ -175,11 +179,23 @@ pub async fn track(
 /// An order's status line with its tracking, for the bots.
 pub fn order_status(o: &orders::OrderRow, lang: Language) -> String {
     let mut text = match lang {
-        Language::Ru => format!("Заказ {}: {}.", o.number, status_word(o.status.as_str(), lang)),
-        Language::En => format!("Order {}: {}.", o.number, status_word(o.status.as_str(), lang)),
+        Language::Ru => format!(
+            "Заказ {}: {}.",
+            o.number,
+            status_word(o.status.as_str(), lang)
+        ),
+        Language::En => format!(
+            "Order {}: {}.",
+            o.number,
+            status_word(o.status.as_str(), lang)
+        ),
     };
     if let Some(t) = &o.tracking_number {
-        let courier = o.courier.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+        let courier = o
+            .courier
+            .as_deref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
         text.push_str(&match lang {
             Language::Ru => format!("\nТрек-номер: {t}{courier}"),
             Language::En => format!("\nTracking number: {t}{courier}"),
@@ -207,10 +223,19 @@ mod tests {
 
     #[test]
     fn commands_parse_with_arguments_and_bot_names() {
-        assert_eq!(parse_command("/start abc_DEF-1"), Command::Start(Some("abc_DEF-1".into())));
-        assert_eq!(parse_command("/start@bazaar_bot tok"), Command::Start(Some("tok".into())));
+        assert_eq!(
+            parse_command("/start abc_DEF-1"),
+            Command::Start(Some("abc_DEF-1".into()))
+        );
+        assert_eq!(
+            parse_command("/start@bazaar_bot tok"),
+            Command::Start(Some("tok".into()))
+        );
         assert_eq!(parse_command("/start"), Command::Start(None));
-        assert_eq!(parse_command("/TRACK BZ-000001"), Command::Track(Some("BZ-000001".into())));
+        assert_eq!(
+            parse_command("/TRACK BZ-000001"),
+            Command::Track(Some("BZ-000001".into()))
+        );
         assert_eq!(parse_command("/track   "), Command::Track(None));
         assert_eq!(parse_command("/orders"), Command::Orders);
         assert_eq!(parse_command("/stop"), Command::Stop);

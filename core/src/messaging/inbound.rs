@@ -180,5 +180,8 @@ pub fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
     use sha2::{Digest, Sha256};
     // Hashing first makes the comparison independent of both lengths.
     let (a, b) = (Sha256::digest(presented), Sha256::digest(expected));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }

@@ -175,7 +175,10 @@ mod tests {
         assert!(!Sent.can_become(Sent));
         assert!(!Sent.can_become(Skipped));
         assert!(Queued.can_become(Skipped));
-        assert_eq!(MessageStatus::predecessors(Delivered), vec!["queued", "sent"]);
+        assert_eq!(
+            MessageStatus::predecessors(Delivered),
+            vec!["queued", "sent"]
+        );
     }
 
     #[test]

@@ -47,11 +47,7 @@ pub async fn send(conn: &mut PgConnection, shop: &Shop, notices: &[Notice]) -> R
 /// The fan-out as common table expressions (`nc`, `nr`, `nm`, `nj`) of a
 /// larger statement: checkout writes the order and its notices in one
 /// round trip.
-pub fn push_fan_out(
-    q: &mut QueryBuilder<Postgres>,
-    shop: &Shop,
-    notices: &[Notice],
-) -> Result<()> {
+pub fn push_fan_out(q: &mut QueryBuilder<Postgres>, shop: &Shop, notices: &[Notice]) -> Result<()> {
     let n = notices.len() * Channel::ALL.len();
     let mut msg_ids = Vec::with_capacity(n);
     let mut job_ids = Vec::with_capacity(n);

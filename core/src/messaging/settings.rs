@@ -22,10 +22,7 @@ pub struct Channels {
 impl Channels {
     pub fn new(config: &Config) -> Self {
         let t = &config.telegram;
-        let telegram_bot = t
-            .bot_username
-            .clone()
-            .filter(|_| t.bot_token.is_some());
+        let telegram_bot = t.bot_username.clone().filter(|_| t.bot_token.is_some());
         Self {
             telegram: telegram_bot.is_some(),
             telegram_bot,

@@ -51,7 +51,10 @@ pub async fn create(pool: &PgPool, shop: &Shop, user: Uuid) -> Result<Link> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Bound {
     /// The chat is now the account's (or already was, by this token).
-    Linked { name: String, language: Option<Language> },
+    Linked {
+        name: String,
+        language: Option<Language>,
+    },
     /// Unknown, expired, or used by another chat: nothing was bound.
     Invalid,
 }

@@ -143,8 +143,12 @@ pub mod bot {
         };
         if !linked {
             text.push_str(match lang {
-                Ru => "\n\nЧтобы получать уведомления, привяжите Telegram в личном кабинете магазина.",
-                En => "\n\nTo get notifications, link Telegram from your account on the shop's site.",
+                Ru => {
+                    "\n\nЧтобы получать уведомления, привяжите Telegram в личном кабинете магазина."
+                }
+                En => {
+                    "\n\nTo get notifications, link Telegram from your account on the shop's site."
+                }
             });
         }
         text
@@ -209,7 +213,9 @@ pub mod bot {
 
     pub fn whatsapp_help(lang: Language) -> String {
         match lang {
-            Ru => "Чтобы узнать статус заказа, пришлите его номер, например: status BZ-000123".into(),
+            Ru => {
+                "Чтобы узнать статус заказа, пришлите его номер, например: status BZ-000123".into()
+            }
             En => "To see an order's status, send its number, for example: status BZ-000123".into(),
         }
     }

@@ -30,11 +30,11 @@ pub mod codes {
     pub const UNDELIVERABLE: i64 = 131026;
 }
 
-pub async fn window_open(conn: &mut PgConnection, phone: &str) -> Result<bool> {
+pub async fn window_open<'e>(db: impl sqlx::PgExecutor<'e>, phone: &str) -> Result<bool> {
     let last: Option<DateTime<Utc>> =
         sqlx::query_scalar("SELECT last_inbound_at FROM whatsapp_contacts WHERE wa_id = $1")
             .bind(wa_id(phone))
-            .fetch_optional(conn)
+            .fetch_optional(db)
             .await?;
     Ok(last.is_some_and(|t| Utc::now() - t < SERVICE_WINDOW))
 }
@@ -49,8 +49,9 @@ pub fn asked_number(text: &str) -> Option<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let candidate = match words.as_slice() {
         [one] => *one,
-        [w, n] if ["status", "статус", "track", "заказ", "order"]
-            .contains(&w.to_lowercase().as_str()) =>
+        [w, n]
+            if ["status", "статус", "track", "заказ", "order"]
+                .contains(&w.to_lowercase().as_str()) =>
         {
             *n
         }
@@ -149,7 +150,9 @@ pub async fn handle_status(
         // `deleted`, `warning` and future statuses tell us nothing to act on.
         _ => return Ok(()),
     };
-    let error = failure.as_ref().map(|f| format!("{}: {}", f.code, f.reason));
+    let error = failure
+        .as_ref()
+        .map(|f| format!("{}: {}", f.code, f.reason));
     let Some(message) =
         messages::advance_by_provider_id(conn, Channel::Whatsapp, wamid, next, error.as_deref())
             .await?
@@ -190,8 +193,13 @@ pub async fn handle_status(
         }
         codes::UNDELIVERABLE => {
             if let Some(user) = message.user_id {
-                channel_state::switch_off(&mut *conn, user, Channel::Whatsapp, &error.unwrap_or_default())
-                    .await?;
+                channel_state::switch_off(
+                    &mut *conn,
+                    user,
+                    Channel::Whatsapp,
+                    &error.unwrap_or_default(),
+                )
+                .await?;
             }
         }
         _ => {}
@@ -205,8 +213,14 @@ mod tests {
 
     #[test]
     fn order_numbers_are_found_in_customer_texts() {
-        assert_eq!(asked_number("status BZ-000123").as_deref(), Some("BZ-000123"));
-        assert_eq!(asked_number("Статус bz-000123").as_deref(), Some("BZ-000123"));
+        assert_eq!(
+            asked_number("status BZ-000123").as_deref(),
+            Some("BZ-000123")
+        );
+        assert_eq!(
+            asked_number("Статус bz-000123").as_deref(),
+            Some("BZ-000123")
+        );
         assert_eq!(asked_number("BZ-000123").as_deref(), Some("BZ-000123"));
         assert_eq!(asked_number("#123").as_deref(), Some("BZ-000123"));
         assert_eq!(asked_number("hello"), None);

@@ -7,6 +7,7 @@ pub mod redis_server;
 pub mod smtp;
 pub mod stripe;
 pub mod telegram;
+pub mod whatsapp;
 pub mod x;
 
 use std::{
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub use redis_server::RedisServer;
 pub use smtp::SmtpServer;
 pub use telegram::FakeTelegram;
+pub use whatsapp::FakeWhatsApp;
 
 pub const PASSWORD: &str = "correct-horse-9";
 
@@ -101,6 +103,9 @@ pub struct Builder {
     worker: bool,
     schedulers: usize,
     telegram: bool,
+    /// Telegram's flood limits for the fake (implies `telegram`).
+    telegram_limits: Option<telegram::Limits>,
+    whatsapp: bool,
     x: bool,
     stripe: bool,
 }
@@ -126,6 +131,20 @@ impl Builder {
         self
     }
 
+    /// A fake Telegram with other flood limits than Telegram's.
+    pub fn telegram_limits(mut self, limits: telegram::Limits) -> Self {
+        self.telegram = true;
+        self.telegram_limits = Some(limits);
+        self
+    }
+
+    /// A fake WhatsApp Cloud API, with the `WHATSAPP_*` variables it
+    /// expects; it posts its webhooks to this app's `/webhooks/whatsapp`.
+    pub fn whatsapp(mut self) -> Self {
+        self.whatsapp = true;
+        self
+    }
+
     /// A fake X API, with the four `TWITTER_*` credentials it expects.
     pub fn x(mut self) -> Self {
         self.x = true;
@@ -144,7 +163,27 @@ impl Builder {
         let db_url = format!("{}/{name}", base_database_url());
         let smtp = SmtpServer::start().await;
         let telegram = if self.telegram {
-            Some(FakeTelegram::start().await)
+            let limits = self.telegram_limits.unwrap_or_default();
+            Some(FakeTelegram::start_with(limits).await)
+        } else {
+            None
+        };
+        let fake_whatsapp = if self.whatsapp {
+            let fake = FakeWhatsApp::start().await;
+            for (k, v) in [
+                ("WHATSAPP_TOKEN", whatsapp::TOKEN.to_owned()),
+                (
+                    "WHATSAPP_PHONE_NUMBER_ID",
+                    whatsapp::PHONE_NUMBER_ID.to_owned(),
+                ),
+                ("WHATSAPP_API_URL", fake.url()),
+                ("WHATSAPP_API_VERSION", whatsapp::VERSION.to_owned()),
+                ("WHATSAPP_APP_SECRET", whatsapp::APP_SECRET.to_owned()),
+                ("WHATSAPP_VERIFY_TOKEN", whatsapp::VERIFY_TOKEN.to_owned()),
+            ] {
+                self.vars.entry(k.into()).or_insert(v);
+            }
+            Some(fake)
         } else {
             None
         };
@@ -222,6 +261,12 @@ impl Builder {
             self.vars
                 .entry("TELEGRAM_ADMIN_CHAT_ID".into())
                 .or_insert("-100777".into());
+            self.vars
+                .entry("TELEGRAM_BOT_USERNAME".into())
+                .or_insert(telegram::BOT_USERNAME.into());
+            self.vars
+                .entry("TELEGRAM_WEBHOOK_SECRET".into())
+                .or_insert("tg-secret_test-1".into());
         }
         let vars = self.vars.clone();
         let config = Arc::new(
@@ -239,11 +284,15 @@ impl Builder {
             .await
             .expect("bind api");
         let addr = listener.local_addr().expect("api addr");
+        if let Some(fake) = &fake_whatsapp {
+            fake.set_target(format!("http://{addr}/webhooks/whatsapp"));
+        }
         let storage =
             bazaar_core::storage::Storage::from_url(&config.storage_url).expect("test storage");
         let payments = bazaar_integrations::wire::payment_providers(&config);
         let state =
-            bazaar_api::AppState::new(config.clone(), pool.clone(), redis, storage, payments);
+            bazaar_api::AppState::new(config.clone(), pool.clone(), redis, storage, payments)
+                .with_messengers(bazaar_integrations::wire::messenger_webhooks(&config));
         tokio::spawn(bazaar_api::serve(state, listener, shutdown.clone()));
         let app = TestApp {
             worker_started: AtomicBool::new(false),
@@ -256,6 +305,7 @@ impl Builder {
             shutdown,
             smtp,
             telegram,
+            whatsapp: fake_whatsapp,
             x: fake_x,
             stripe: fake_stripe,
         };
@@ -278,6 +328,7 @@ pub struct TestApp {
     pub shutdown: CancellationToken,
     pub smtp: SmtpServer,
     pub telegram: Option<FakeTelegram>,
+    pub whatsapp: Option<FakeWhatsApp>,
     pub x: Option<x::FakeX>,
     pub stripe: Option<stripe::FakeStripe>,
     /// A worker was started: jobs can drain.
@@ -309,6 +360,8 @@ impl TestApp {
             worker: true,
             schedulers: 0,
             telegram: false,
+            telegram_limits: None,
+            whatsapp: false,
             x: false,
             stripe: false,
         }
@@ -327,12 +380,38 @@ impl TestApp {
     }
 
     /// The end-of-test check: without a worker nothing can drain, but
-    /// nothing may have failed either.
+    /// nothing may have failed either; and no fake provider saw bazaar break
+    /// one of its rules (a flood limit, an invalid body, a webhook bazaar
+    /// refused), which the real provider would have punished.
     async fn final_check(&self) {
+        // Status webhooks still on their way would otherwise add jobs (or
+        // failures) after the drain.
+        if let Some(whatsapp) = &self.whatsapp {
+            whatsapp.settle().await;
+        }
         if self.worker_started.load(Ordering::SeqCst) {
             self.drain().await;
         } else {
             self.assert_none_failed().await;
+        }
+        if let Some(telegram) = &self.telegram {
+            let violations = telegram.violations();
+            assert!(
+                violations.is_empty(),
+                "bazaar broke Telegram's rules: {violations:#?}"
+            );
+        }
+        if let Some(whatsapp) = &self.whatsapp {
+            let violations = whatsapp.violations();
+            assert!(
+                violations.is_empty(),
+                "bazaar broke WhatsApp's rules: {violations:#?}"
+            );
+            let failures = whatsapp.webhook_failures();
+            assert!(
+                failures.is_empty(),
+                "bazaar refused WhatsApp webhooks: {failures:#?}"
+            );
         }
     }
 

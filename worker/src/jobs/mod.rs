@@ -174,12 +174,8 @@ pub fn entry(kind: JobKind) -> Entry {
     match kind {
         JobKind::SendEmail => Entry::external::<send_email::SendEmailHandler>(),
         JobKind::EmailNotice => Entry::external::<email_notice::EmailNoticeHandler>(),
-        JobKind::TelegramMessage => {
-            Entry::external::<telegram_message::TelegramMessageHandler>()
-        }
-        JobKind::WhatsappMessage => {
-            Entry::external::<whatsapp_message::WhatsappMessageHandler>()
-        }
+        JobKind::TelegramMessage => Entry::external::<telegram_message::TelegramMessageHandler>(),
+        JobKind::WhatsappMessage => Entry::external::<whatsapp_message::WhatsappMessageHandler>(),
         JobKind::TelegramUpdate => Entry::database::<telegram_update::TelegramUpdateHandler>(),
         JobKind::WhatsappUpdate => Entry::database::<whatsapp_update::WhatsappUpdateHandler>(),
         JobKind::Announce => Entry::external::<announce::AnnounceHandler>(),

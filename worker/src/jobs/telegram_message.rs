@@ -11,7 +11,7 @@ use bazaar_core::{
 use bazaar_integrations::telegram::chat_is_gone;
 
 use super::{Context, ExternalHandler, JobError, Outcome};
-use crate::messengers::{channel_gone, load, note_retry, record};
+use crate::messengers::{channel_gone, load, note_retry, reason, record};
 
 pub struct TelegramMessageHandler;
 
@@ -46,7 +46,14 @@ impl ExternalHandler for TelegramMessageHandler {
                 .map_err(|e| JobError::retry(e.to_string()))?
                 .flatten();
                 if still != Some(true) {
-                    return record(pool, &m, MessageStatus::Skipped, None, Some("Telegram was unlinked or switched off")).await;
+                    return record(
+                        pool,
+                        &m,
+                        MessageStatus::Skipped,
+                        None,
+                        Some("Telegram was unlinked or switched off"),
+                    )
+                    .await;
                 }
                 text::render(template, m.language)
             }
@@ -54,9 +61,11 @@ impl ExternalHandler for TelegramMessageHandler {
         deps.messengers.telegram_slot(chat).await?;
         match client.send_message(chat, &text).await {
             Ok(id) => record(pool, &m, MessageStatus::Sent, Some(&id.to_string()), None).await,
-            Err(e) if chat_is_gone(&e) => channel_gone(pool, &m, Channel::Telegram, &e.to_string()).await,
+            Err(e) if chat_is_gone(&e) => {
+                channel_gone(pool, &m, Channel::Telegram, &reason(&e)).await
+            }
             Err(e @ ProviderError::Rejected { .. }) => {
-                record(pool, &m, MessageStatus::Failed, None, Some(&e.to_string())).await?;
+                record(pool, &m, MessageStatus::Failed, None, Some(&reason(&e))).await?;
                 Err(e.into())
             }
             Err(e) => {

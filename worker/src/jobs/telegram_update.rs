@@ -22,7 +22,10 @@ impl DatabaseHandler for TelegramUpdateHandler {
                 .await
                 .map_err(|e| JobError::retry(e.to_string()))?;
         let Some(payload) = payload else {
-            return Err(JobError::Permanent(format!("update {} does not exist", job.update)));
+            return Err(JobError::Permanent(format!(
+                "update {} does not exist",
+                job.update
+            )));
         };
         // Edited messages, callbacks, group chatter: nothing to answer.
         let Some(message) = incoming(&payload) else {

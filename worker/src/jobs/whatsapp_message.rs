@@ -14,7 +14,7 @@ use bazaar_core::{
 use bazaar_integrations::whatsapp::{error_code, Outbound};
 
 use super::{Context, ExternalHandler, JobError, Outcome};
-use crate::messengers::{channel_gone, load, note_retry, record};
+use crate::messengers::{channel_gone, load, note_retry, reason, record};
 
 pub struct WhatsappMessageHandler;
 
@@ -31,36 +31,52 @@ impl ExternalHandler for WhatsappMessageHandler {
         if m.status != MessageStatus::Queued {
             return Ok(());
         }
-        let (Some(client), Some(config)) = (&deps.messengers.whatsapp, deps.config.whatsapp.as_ref())
+        let (Some(client), Some(config)) =
+            (&deps.messengers.whatsapp, deps.config.whatsapp.as_ref())
         else {
             return Err(JobError::retry("WHATSAPP_TOKEN is not set"));
         };
         let db = |e: bazaar_core::Error| JobError::retry(format!("{e:#}"));
-        let mut conn = pool.acquire().await.map_err(|e| JobError::retry(e.to_string()))?;
-        let open = whatsapp::window_open(&mut conn, &m.recipient).await.map_err(db)?;
+        // No connection is held across the rate limiter or the HTTP call:
+        // the batch's transaction already holds one.
+        let open = whatsapp::window_open(pool, &m.recipient)
+            .await
+            .map_err(db)?;
         let rendered;
         let params;
         let template_name;
         let template_lang;
         let outbound = match &m.body {
             MessageBody::Reply { text } => Outbound::Text(text),
-            MessageBody::Notice { template, template_only } => {
+            MessageBody::Notice {
+                template,
+                template_only,
+            } => {
                 let still: Option<bool> = sqlx::query_scalar(
                     "SELECT notify_whatsapp AND whatsapp_off_reason IS NULL FROM users WHERE id = $1",
                 )
                 .bind(m.user_id)
-                .fetch_optional(&mut *conn)
+                .fetch_optional(pool)
                 .await
                 .map_err(|e| JobError::retry(e.to_string()))?;
                 if still != Some(true) {
-                    return record(pool, &m, MessageStatus::Skipped, None, Some("WhatsApp was switched off")).await;
+                    return record(
+                        pool,
+                        &m,
+                        MessageStatus::Skipped,
+                        None,
+                        Some("WhatsApp was switched off"),
+                    )
+                    .await;
                 }
                 if open && !template_only {
                     rendered = text::render(template, m.language);
                     Outbound::Text(&rendered)
                 } else {
                     let Some((event, p)) = text::template_params(template, m.language) else {
-                        return Err(JobError::Permanent("this notice has no WhatsApp template".into()));
+                        return Err(JobError::Permanent(
+                            "this notice has no WhatsApp template".into(),
+                        ));
                     };
                     params = p;
                     let (name, lang) = config
@@ -85,17 +101,17 @@ impl ExternalHandler for WhatsappMessageHandler {
             Ok(wamid) => record(pool, &m, MessageStatus::Sent, Some(&wamid), None).await,
             Err(e) => match error_code(&e) {
                 Some(whatsapp::codes::UNDELIVERABLE) => {
-                    channel_gone(pool, &m, Channel::Whatsapp, &e.to_string()).await
+                    channel_gone(pool, &m, Channel::Whatsapp, &reason(&e)).await
                 }
                 Some(whatsapp::codes::WINDOW_CLOSED) => {
-                    record(pool, &m, MessageStatus::Failed, None, Some(&e.to_string())).await?;
-                    resend_as_template(&mut conn, deps, &m).await
+                    record(pool, &m, MessageStatus::Failed, None, Some(&reason(&e))).await?;
+                    resend_as_template(deps, &m).await
                 }
                 Some(code) if FINAL_FOR_MESSAGE.contains(&code) => {
-                    record(pool, &m, MessageStatus::Failed, None, Some(&e.to_string())).await
+                    record(pool, &m, MessageStatus::Failed, None, Some(&reason(&e))).await
                 }
                 _ if matches!(e, ProviderError::Rejected { .. }) => {
-                    record(pool, &m, MessageStatus::Failed, None, Some(&e.to_string())).await?;
+                    record(pool, &m, MessageStatus::Failed, None, Some(&reason(&e))).await?;
                     Err(e.into())
                 }
                 _ => {
@@ -108,17 +124,22 @@ impl ExternalHandler for WhatsappMessageHandler {
 }
 
 /// The window closed before the text went out: the template instead.
-async fn resend_as_template(
-    conn: &mut sqlx::PgConnection,
-    deps: &crate::Deps,
-    m: &Outgoing,
-) -> Outcome {
-    let MessageBody::Notice { template, template_only: false } = &m.body else {
+async fn resend_as_template(deps: &crate::Deps, m: &Outgoing) -> Outcome {
+    let MessageBody::Notice {
+        template,
+        template_only: false,
+    } = &m.body
+    else {
         return Ok(());
     };
+    let mut conn = deps
+        .pool
+        .acquire()
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))?;
     let event = format!("{}:template", m.event);
     messages::enqueue(
-        conn,
+        &mut conn,
         &deps.shop,
         Single {
             channel: Channel::Whatsapp,

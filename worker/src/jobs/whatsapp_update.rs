@@ -25,12 +25,20 @@ impl DatabaseHandler for WhatsappUpdateHandler {
                 .await
                 .map_err(|e| JobError::retry(e.to_string()))?;
         let Some(payload) = payload else {
-            return Err(JobError::Permanent(format!("update {} does not exist", job.update)));
+            return Err(JobError::Permanent(format!(
+                "update {} does not exist",
+                job.update
+            )));
         };
         let shop = &cx.deps.shop;
         match read_delivery(&payload) {
             None => Ok(()),
-            Some(Inbound::Message { id, from, timestamp, text }) => {
+            Some(Inbound::Message {
+                id,
+                from,
+                timestamp,
+                text,
+            }) => {
                 // A future timestamp must not keep the window open for longer.
                 let sent_at = Utc
                     .timestamp_opt(timestamp, 0)
