@@ -65,6 +65,16 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// The HTML part of a mail whose text part says it all: every line
+/// escaped, one paragraph per blank-line-separated block.
+pub fn html_from_text(text: &str) -> String {
+    let body: String = text
+        .split("\n\n")
+        .map(|block| format!("<p>{}</p>", escape_html(block).replace('\n', "<br>")))
+        .collect();
+    html_page(&body)
+}
+
 fn html_page(body: &str) -> String {
     format!(
         "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">{body}\

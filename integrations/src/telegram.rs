@@ -24,6 +24,20 @@ use teloxide::{
 
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
+/// Telegram's flood limits as teloxide's `Throttle` adaptor knows them; the
+/// adaptor itself limits one process, so workers take the same limits from
+/// a shared Redis limiter instead (`core::throttle`).
+pub use teloxide::adaptors::throttle::Limits as FloodLimits;
+
+/// The configured limits (`TELEGRAM_RATE_*`) over teloxide's defaults.
+pub fn flood_limits(config: &bazaar_core::config::TelegramConfig) -> FloodLimits {
+    FloodLimits {
+        messages_per_sec_chat: config.per_chat_per_sec,
+        messages_per_sec_overall: config.overall_per_sec,
+        ..FloodLimits::default()
+    }
+}
+
 #[derive(Clone)]
 pub struct TelegramClient {
     bot: Bot,
@@ -227,6 +241,13 @@ impl InboundWebhook for TelegramWebhook {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn configured_limits_default_to_teloxides_throttle() {
+        let config = bazaar_core::config::Config::from(&bazaar_core::config::Env::new(|_| None))
+            .expect("defaults");
+        assert_eq!(flood_limits(&config.telegram), FloodLimits::default());
+    }
 
     #[test]
     fn final_errors_are_told_from_retryable_ones() {

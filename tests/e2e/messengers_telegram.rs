@@ -318,7 +318,19 @@ fn busiest(at: &[std::time::Instant], window: Duration) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_to_300_chats_stays_under_the_global_limit_in_one_worker() {
+    broadcast(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_to_300_chats_stays_under_the_global_limit_with_two_workers() {
+    broadcast(2).await;
+}
+
+/// 300 price-drop notices to 300 chats with the overall limit at 60/s,
+/// sent by `workers` worker processes' worth of workers (each with its own
+/// limiter client: the limit is shared through Redis only).
+async fn broadcast(workers: usize) {
     let limits = Limits {
         per_chat_per_sec: 1,
         overall_per_sec: 60,
@@ -328,7 +340,9 @@ async fn a_broadcast_to_300_chats_stays_under_the_global_limit_with_two_workers(
         .var("TELEGRAM_RATE_OVERALL", "60")
         .start()
         .await;
-    app.start_worker(); // a second worker process's worth: its own limiter
+    for _ in 1..workers {
+        app.start_worker();
+    }
     let fake = app.telegram.as_ref().unwrap();
     let shop: Shop = shop(&app).await;
     audience(&app, &shop.catalog.product_id, 10_000..10_300).await;
@@ -491,4 +505,80 @@ async fn two_workers_long_poll_through_one_poller() {
         .await
         .unwrap();
     assert_eq!(stored, 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_https_public_url_the_webhook_is_registered_and_nobody_polls() {
+    let app = TestApp::builder()
+        .telegram()
+        .var("BAZAAR_PUBLIC_URL", "https://shop.example.kz")
+        .var("BAZAAR_LANGUAGE", "ru")
+        .start()
+        .await;
+    let fake = app.telegram.as_ref().unwrap();
+    let secret = app.vars["TELEGRAM_WEBHOOK_SECRET"].clone();
+    let (url, registered) = eventually("setWebhook", PATIENCE, || async { fake.webhook() }).await;
+    assert_eq!(url, "https://shop.example.kz/webhooks/telegram");
+    assert_eq!(registered, Some(secret.clone()));
+    assert_eq!(fake.calls("getupdates"), 0);
+
+    // A customer who chose no language hears the shop's (Russian); the
+    // counters say what happened per channel and outcome.
+    let ann = customer(&app, "ann@example.com").await;
+    let start = link_token(&app, &ann).await;
+    // A Telegram client that tells no language.
+    let mut update = text_update(1, 555, &format!("/start {start}"));
+    update["message"]["from"]
+        .as_object_mut()
+        .unwrap()
+        .remove("language_code");
+    let r = app
+        .client
+        .post(app.url("/webhooks/telegram"))
+        .header("X-Telegram-Bot-Api-Secret-Token", &secret)
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t = wait_for_texts(fake, 555, 1).await;
+    assert!(t[0].starts_with("Готово"), "{}", t[0]);
+    assert_eq!(me(&app, &ann).await["language"], "ru");
+    // Her order confirmation mail is in Russian too.
+    let shop: Shop = shop(&app).await;
+    place(
+        &app,
+        &ann,
+        &shop.buy_now("cash_on_delivery", &[("CTEE-S-RED", 1)]),
+    )
+    .await;
+    let mails = eventually("the confirmation mail", PATIENCE, || async {
+        let m: Vec<_> = app
+            .smtp
+            .mails_to("ann@example.com")
+            .into_iter()
+            .filter(|m| {
+                m.header("Subject")
+                    .is_some_and(|s| s.starts_with("=?utf-8?"))
+            })
+            .collect();
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    // lettre encodes a non-ASCII subject (RFC 2047); the words themselves
+    // are checked by the unit tests of `messaging::text::mail`.
+    assert_eq!(mails.len(), 1);
+    let languages: Vec<String> =
+        sqlx::query_scalar("SELECT language FROM messages WHERE channel = 'email'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(languages, vec!["ru"]);
+    let metrics = eventually("the message counter", PATIENCE, || async {
+        let m = app.metrics().await;
+        m.contains("bazaar_messages_total{channel=\"telegram\",outcome=\"sent\"}")
+            .then_some(m)
+    })
+    .await;
+    assert!(metrics.contains("bazaar_messages_total"), "{metrics}");
 }

@@ -7,6 +7,7 @@ mod deps;
 mod envelope;
 mod execute;
 pub mod jobs;
+mod message_store;
 mod messengers;
 mod polling;
 mod relay;
@@ -90,6 +91,7 @@ pub async fn run(
     let deps = Arc::new(Deps {
         messengers: messengers::Messengers::new(
             &config,
+            pool.clone(),
             bazaar_core::throttle::Throttle::new(redis.clone()),
         ),
         pool: pool.clone(),

@@ -7,24 +7,29 @@ use bazaar_core::{
     config::Config,
     messaging::{
         channel_state,
-        messages::{self, Outgoing},
+        messages::{Advance, Outgoing, Sending},
         Channel, MessageStatus,
     },
     provider::ProviderError,
     throttle::{TakeError, Throttle, Window},
 };
-use bazaar_integrations::{telegram::TelegramClient, whatsapp::WhatsappClient};
+use bazaar_integrations::{
+    telegram::{flood_limits, FloodLimits, TelegramClient},
+    whatsapp::WhatsappClient,
+};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::jobs::JobError;
+use crate::{jobs::JobError, message_store::MessageStore};
 
 pub struct Messengers {
+    pub store: MessageStore,
     pub telegram: Option<TelegramClient>,
     pub whatsapp: Option<WhatsappClient>,
     pub throttle: Throttle,
     prefix: String,
-    telegram_limits: (u32, u32, Duration),
+    telegram_limits: FloodLimits,
+    telegram_margin: Duration,
     whatsapp_limits: (u32, u32),
 }
 
@@ -33,14 +38,16 @@ pub struct Messengers {
 const PATIENCE: Duration = Duration::from_secs(10);
 
 impl Messengers {
-    pub fn new(config: &Config, throttle: Throttle) -> Self {
+    pub fn new(config: &Config, pool: PgPool, throttle: Throttle) -> Self {
         let t = &config.telegram;
         Self {
+            store: MessageStore::start(pool),
             telegram: bazaar_integrations::wire::telegram(config),
             whatsapp: bazaar_integrations::wire::whatsapp(config),
             throttle,
             prefix: config.redis_prefix.clone(),
-            telegram_limits: (t.per_chat_per_sec, t.overall_per_sec, t.rate_margin),
+            telegram_limits: flood_limits(t),
+            telegram_margin: t.rate_margin,
             whatsapp_limits: config
                 .whatsapp
                 .as_ref()
@@ -48,21 +55,27 @@ impl Messengers {
         }
     }
 
-    /// A slot under Telegram's limits: one message a second per chat, 30
-    /// overall (each window widened by the margin).
+    /// A slot under Telegram's limits (teloxide's `Throttle` settings): per
+    /// chat a second and a minute, and overall a second; each window is
+    /// widened by the margin.
     pub async fn telegram_slot(&self, chat: i64) -> Result<(), JobError> {
-        let (per_chat, overall, margin) = self.telegram_limits;
-        let second = Duration::from_secs(1) + margin;
+        let l = &self.telegram_limits;
+        let margin = self.telegram_margin;
         self.take(&[
             Window {
                 key: format!("{}:throttle:telegram:chat:{chat}", self.prefix),
-                limit: per_chat,
-                window: second,
+                limit: l.messages_per_sec_chat,
+                window: Duration::from_secs(1) + margin,
+            },
+            Window {
+                key: format!("{}:throttle:telegram:chat-minute:{chat}", self.prefix),
+                limit: l.messages_per_min_chat,
+                window: Duration::from_secs(60) + margin,
             },
             Window {
                 key: format!("{}:throttle:telegram:all", self.prefix),
-                limit: overall,
-                window: second,
+                limit: l.messages_per_sec_overall,
+                window: Duration::from_secs(1) + margin,
             },
         ])
         .await
@@ -103,34 +116,42 @@ fn db(e: bazaar_core::Error) -> JobError {
     JobError::retry(format!("{e:#}"))
 }
 
-pub async fn load(pool: &PgPool, id: Uuid) -> Result<Outgoing, JobError> {
-    messages::load(pool, id)
+/// The message and what decides how it is sent.
+pub async fn load(m: &Messengers, id: Uuid) -> Result<Sending, JobError> {
+    m.store
+        .load(id)
         .await
-        .map_err(db)?
+        .map_err(JobError::retry)?
         .ok_or_else(|| JobError::Permanent(format!("message {id} does not exist")))
 }
 
 /// Records an outcome on the message and counts it
 /// (`bazaar_messages_total{channel,outcome}`).
 pub async fn record(
-    pool: &PgPool,
+    store: &MessageStore,
     m: &Outgoing,
     next: MessageStatus,
     provider_id: Option<&str>,
     error: Option<&str>,
 ) -> Result<(), JobError> {
+    let change = Advance {
+        id: m.id,
+        next,
+        provider_id: provider_id.map(str::to_owned),
+        error: error.map(str::to_owned),
+    };
     // After a send the effect has happened: a failed write here would
     // retry the job and send again, so it is tried harder than a read.
     let mut attempt = 0;
     loop {
-        match messages::advance(pool, m.id, next, provider_id, error).await {
-            Ok(_) => break,
+        match store.advance(change.clone()).await {
+            Ok(()) => break,
             Err(e) if attempt < 5 => {
                 attempt += 1;
                 tracing::warn!(error = %e, message = %m.id, attempt, "recording a message status failed; trying again");
                 tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
             }
-            Err(e) => return Err(db(e)),
+            Err(e) => return Err(JobError::retry(e)),
         }
     }
     metrics::counter!("bazaar_messages_total", "channel" => m.channel.as_str(), "outcome" => next.as_str())
@@ -161,11 +182,12 @@ pub fn reason(e: &ProviderError) -> String {
 /// message failed and the channel goes off (not retried).
 pub async fn channel_gone(
     pool: &PgPool,
+    store: &MessageStore,
     m: &Outgoing,
     channel: Channel,
     reason: &str,
 ) -> Result<(), JobError> {
-    record(pool, m, MessageStatus::Failed, None, Some(reason)).await?;
+    record(store, m, MessageStatus::Failed, None, Some(reason)).await?;
     if let Some(user) = m.user_id {
         channel_state::switch_off(pool, user, channel, reason)
             .await

@@ -58,6 +58,73 @@ pub async fn load(pool: &PgPool, id: Uuid) -> Result<Option<Outgoing>> {
     .await?)
 }
 
+/// A message about to be sent, with what decides how: whether its
+/// customer still has the channel on and linked (`None` without an
+/// account), and for WhatsApp whether the 24-hour window is open.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Sending {
+    #[sqlx(flatten)]
+    pub message: Outgoing,
+    pub enabled: Option<bool>,
+    pub window_open: bool,
+}
+
+/// Many messages in one query (the worker loads a batch's messages together).
+pub async fn load_sending(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<Sending>> {
+    Ok(sqlx::query_as(
+        "SELECT m.id, m.channel, m.event, m.user_id, m.order_id, m.recipient, m.language, m.body, m.status,
+                CASE m.channel
+                    WHEN 'telegram' THEN u.notify_telegram AND u.telegram_chat_id::text = m.recipient
+                    WHEN 'whatsapp' THEN u.notify_whatsapp AND u.whatsapp_off_reason IS NULL
+                    ELSE u.notify_email
+                END AS enabled,
+                COALESCE(c.last_inbound_at > now() - interval '24 hours', false) AS window_open
+         FROM messages m
+         LEFT JOIN users u ON u.id = m.user_id
+         LEFT JOIN whatsapp_contacts c ON m.channel = 'whatsapp' AND c.wa_id = ltrim(m.recipient, '+')
+         WHERE m.id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One status change for `advance_many`.
+#[derive(Debug, Clone)]
+pub struct Advance {
+    pub id: Uuid,
+    pub next: MessageStatus,
+    pub provider_id: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Many status changes in one statement, each only if forward.
+pub async fn advance_many(pool: &PgPool, changes: &[Advance]) -> Result<()> {
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.id).collect();
+    let next: Vec<&str> = changes.iter().map(|c| c.next.as_str()).collect();
+    let from: Vec<String> = changes
+        .iter()
+        .map(|c| MessageStatus::predecessors(c.next).join(","))
+        .collect();
+    let provider: Vec<Option<&str>> = changes.iter().map(|c| c.provider_id.as_deref()).collect();
+    let error: Vec<Option<&str>> = changes.iter().map(|c| c.error.as_deref()).collect();
+    sqlx::query(
+        "UPDATE messages m SET status = w.next, provider_id = COALESCE(w.provider_id, m.provider_id),
+             error = COALESCE(w.error, m.error), updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+             AS w(id, next, from_statuses, provider_id, error)
+         WHERE m.id = w.id AND m.status = ANY(string_to_array(w.from_statuses, ','))",
+    )
+    .bind(ids)
+    .bind(next)
+    .bind(from)
+    .bind(provider)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Moves a message to `next` if that is forward from where it is; returns
 /// whether it moved. `provider_id` is kept when given, `error` replaces the
 /// last one.

@@ -3,7 +3,7 @@
 //! template that carries them. Plain text: Telegram gets no parse mode, so
 //! nothing in a product name or a note can become markup.
 
-use crate::mail::MailTemplate;
+use crate::mail::{html_from_text, MailTemplate, RenderedMail};
 
 use super::Language;
 
@@ -92,6 +92,42 @@ pub fn render(template: &MailTemplate, lang: Language) -> String {
         },
         // Account mails are not messenger notices; render their text part.
         other => other.render().text,
+    }
+}
+
+/// A notice as e-mail in the customer's language: English is the mail
+/// template's own wording; Russian says the same facts as the messenger
+/// text, with a greeting.
+pub fn mail(template: &MailTemplate, lang: Language) -> RenderedMail {
+    if lang == Language::En {
+        return template.render();
+    }
+    let (name, subject) = match template {
+        MailTemplate::OrderReceived { name, number, .. } => {
+            (name, format!("Заказ {number} принят"))
+        }
+        MailTemplate::OrderStatus {
+            name,
+            number,
+            status,
+            ..
+        } => (
+            name,
+            format!("Заказ {number}: {}", status_word(status, lang)),
+        ),
+        MailTemplate::PriceDrop {
+            name,
+            product,
+            new_price,
+            ..
+        } => (name, format!("Цена снижена: {product} теперь {new_price}")),
+        other => return other.render(),
+    };
+    let text = format!("Здравствуйте, {name}!\n\n{}\n", render(template, lang));
+    RenderedMail {
+        subject,
+        html: html_from_text(&text),
+        text,
     }
 }
 
@@ -250,6 +286,25 @@ mod tests {
         let en = render(&shipped(), Language::En);
         assert!(ru.contains("BZ-000123") && ru.contains("KZ123") && ru.contains("отправлен"));
         assert!(en.contains("BZ-000123") && en.contains("KZ123") && en.contains("shipped"));
+    }
+
+    #[test]
+    fn russian_mail_is_escaped_and_carries_the_facts() {
+        let m = mail(
+            &MailTemplate::OrderStatus {
+                name: "<Аня>".into(),
+                number: "BZ-000123".into(),
+                status: "shipped".into(),
+                note: None,
+                tracking: Some("KZ1".into()),
+            },
+            Language::Ru,
+        );
+        assert_eq!(m.subject, "Заказ BZ-000123: отправлен");
+        assert!(
+            m.text.contains("KZ1") && m.html.contains("&lt;Аня&gt;") && !m.html.contains("<Аня>")
+        );
+        assert_eq!(mail(&shipped(), Language::En), shipped().render());
     }
 
     #[test]

@@ -231,6 +231,9 @@ impl Builder {
             ("BAZAAR_PUBLIC_URL", "http://shop.test".into()),
             ("SMTP_URL", smtp.url()),
             ("MAIL_FROM", "bazaar <shop@bazaar.test>".into()),
+            // The tests read English; Russian (the production default) is
+            // asked for where it is tested.
+            ("BAZAAR_LANGUAGE", "en".into()),
             ("WORKER_POLL_INTERVAL_MS", "20".into()),
             ("WORKER_HEARTBEAT_SECS", "1".into()),
             ("WORKER_MISSED_HEARTBEATS", "3".into()),

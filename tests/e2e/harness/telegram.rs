@@ -369,22 +369,37 @@ async fn handle(
     }
 }
 
-/// The parameters of a JSON body; an empty body (teloxide's parameterless
-/// methods may send none) is no parameters.
+/// The parameters of a JSON or multipart/form-data body (Telegram takes
+/// both; teloxide sends `SetWebhook` as multipart whether or not it carries
+/// a certificate); an empty body (teloxide's parameterless methods may send
+/// none) is no parameters.
 // Handlers answer early with a whole Response; boxing it would only add noise.
 #[allow(clippy::result_large_err)]
 fn parse_params(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, Response> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    let is_json = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
-    if !is_json {
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(boundary) = content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+        .then(|| content_type.split("boundary=").nth(1))
+        .flatten()
+    {
+        return multipart_params(boundary.trim_matches('"'), body)
+            .ok_or_else(|| error(400, "Bad Request: malformed multipart/form-data body"));
+    }
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
         return Err(error(
             400,
-            "Bad Request: this fake takes JSON bodies only (Content-Type: application/json)",
+            "Bad Request: expected application/json or multipart/form-data",
         ));
     }
     match serde_json::from_slice::<Value>(body) {
@@ -392,6 +407,30 @@ fn parse_params(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, 
         Ok(Value::Null) => Ok(Map::new()),
         _ => Err(error(400, "Bad Request: the body is not a JSON object")),
     }
+}
+
+/// Text fields of a multipart/form-data body (values that are JSON, like
+/// `allowed_updates`, are parsed; others kept as strings).
+fn multipart_params(boundary: &str, body: &[u8]) -> Option<Map<String, Value>> {
+    let body = std::str::from_utf8(body).ok()?;
+    let delimiter = format!("--{boundary}");
+    let mut params = Map::new();
+    for part in body.split(delimiter.as_str()).skip(1) {
+        if part.starts_with("--") {
+            break;
+        }
+        let (head, value) = part.split_once("\r\n\r\n")?;
+        let name = head.split("name=\"").nth(1)?.split('"').next()?.to_owned();
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let parsed = match value {
+            v if v.starts_with('[') || v.starts_with('{') => {
+                serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()))
+            }
+            v => Value::String(v.to_owned()),
+        };
+        params.insert(name, parsed);
+    }
+    Some(params)
 }
 
 /// A chat as addressed: `key` is the id as text or `@username`.

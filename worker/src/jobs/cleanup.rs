@@ -1,6 +1,6 @@
 //! Trims what would otherwise grow forever: finished outbox rows past their
-//! retention, dead tokens, old health runs, and the task data, `done` and
-//! `dead` sets that apalis-redis never expires.
+//! retention, dead tokens, old health runs, old webhook deliveries, and the
+//! task data, `done` and `dead` sets that apalis-redis never expires.
 
 use std::time::Duration;
 
@@ -58,6 +58,19 @@ async fn run(cx: Context<'_>) -> Outcome {
         .await
         .map_err(db)?
         .rows_affected();
+    // Messenger bookkeeping: used or expired link tokens; webhook deliveries
+    // long past any redelivery (Meta retries for days, Telegram for less),
+    // whose jobs finished; contacts whose 24-hour window closed long ago.
+    // The `messages` rows stay: they are the shop's record of what was sent.
+    let inbound = sqlx::query(
+        "WITH t AS (DELETE FROM telegram_link_tokens WHERE expires_at < now() - interval '1 day'),
+              c AS (DELETE FROM whatsapp_contacts WHERE last_inbound_at < now() - interval '7 days')
+         DELETE FROM inbound_updates WHERE received_at < now() - interval '30 days'",
+    )
+    .execute(pool)
+    .await
+    .map_err(db)?
+    .rows_affected();
 
     let config = &deps.config;
     let conn = redis_conn::connect(&config.redis_url, config.redis_response_timeout)
@@ -91,6 +104,7 @@ async fn run(cx: Context<'_>) -> Outcome {
         resets,
         runs,
         probes,
+        inbound,
         carts,
         redis_tasks,
         "clean-up done"

@@ -1,9 +1,10 @@
-//! `email.notice`: a customer notice by e-mail, rendered from the template
-//! stored with its message; the message row says it was handed to SMTP.
+//! `email.notice`: a customer notice by e-mail, rendered in the customer's
+//! language from the template stored with its message; the message row
+//! says it was handed to SMTP.
 
 use bazaar_core::{
     jobs::EmailNotice,
-    messaging::{messages::MessageBody, MessageStatus},
+    messaging::{messages::MessageBody, text, MessageStatus},
 };
 use bazaar_integrations::smtp::OutgoingMail;
 
@@ -16,15 +17,15 @@ impl ExternalHandler for EmailNoticeHandler {
     type Job = EmailNotice;
 
     async fn run(cx: Context<'_>, job: EmailNotice) -> Outcome {
-        let pool = &cx.deps.pool;
-        let m = load(pool, job.message).await?;
+        let store = &cx.deps.messengers.store;
+        let m = load(&cx.deps.messengers, job.message).await?.message;
         if m.status != MessageStatus::Queued {
             return Ok(()); // sent before this delivery of the job
         }
         let MessageBody::Notice { template, .. } = &m.body else {
             return Err(JobError::Permanent("only notices go by e-mail".into()));
         };
-        let rendered = template.render();
+        let rendered = text::mail(template, m.language);
         cx.deps
             .mailer
             .send(&OutgoingMail {
@@ -35,6 +36,6 @@ impl ExternalHandler for EmailNoticeHandler {
                 idempotency_key: Some(&job.key),
             })
             .await?;
-        record(pool, &m, MessageStatus::Sent, None, None).await
+        record(store, &m, MessageStatus::Sent, None, None).await
     }
 }

@@ -5,7 +5,10 @@
 
 use bazaar_core::{
     jobs::TelegramMessage,
-    messaging::{messages::MessageBody, text, Channel, MessageStatus},
+    messaging::{
+        messages::{MessageBody, Sending},
+        text, Channel, MessageStatus,
+    },
     provider::ProviderError,
 };
 use bazaar_integrations::telegram::chat_is_gone;
@@ -20,8 +23,12 @@ impl ExternalHandler for TelegramMessageHandler {
 
     async fn run(cx: Context<'_>, job: TelegramMessage) -> Outcome {
         let deps = cx.deps;
-        let pool = &deps.pool;
-        let m = load(pool, job.message).await?;
+        let store = &deps.messengers.store;
+        let Sending {
+            message: m,
+            enabled,
+            ..
+        } = load(&deps.messengers, job.message).await?;
         if m.status != MessageStatus::Queued {
             return Ok(());
         }
@@ -34,42 +41,25 @@ impl ExternalHandler for TelegramMessageHandler {
             .map_err(|_| JobError::Permanent(format!("{:?} is not a chat id", m.recipient)))?;
         let text = match &m.body {
             MessageBody::Reply { text } => text.clone(),
-            MessageBody::Notice { template, .. } => {
-                // Unlinked or switched off since the event: not any more.
-                let still: Option<bool> = sqlx::query_scalar(
-                    "SELECT notify_telegram AND telegram_chat_id = $2 FROM users WHERE id = $1",
-                )
-                .bind(m.user_id)
-                .bind(chat)
-                .fetch_optional(pool)
-                .await
-                .map_err(|e| JobError::retry(e.to_string()))?
-                .flatten();
-                if still != Some(true) {
-                    return record(
-                        pool,
-                        &m,
-                        MessageStatus::Skipped,
-                        None,
-                        Some("Telegram was unlinked or switched off"),
-                    )
-                    .await;
-                }
-                text::render(template, m.language)
+            // Unlinked or switched off since the event: not any more.
+            MessageBody::Notice { .. } if enabled != Some(true) => {
+                let why = "Telegram was unlinked or switched off";
+                return record(store, &m, MessageStatus::Skipped, None, Some(why)).await;
             }
+            MessageBody::Notice { template, .. } => text::render(template, m.language),
         };
         deps.messengers.telegram_slot(chat).await?;
         match client.send_message(chat, &text).await {
-            Ok(id) => record(pool, &m, MessageStatus::Sent, Some(&id.to_string()), None).await,
+            Ok(id) => record(store, &m, MessageStatus::Sent, Some(&id.to_string()), None).await,
             Err(e) if chat_is_gone(&e) => {
-                channel_gone(pool, &m, Channel::Telegram, &reason(&e)).await
+                channel_gone(&deps.pool, store, &m, Channel::Telegram, &reason(&e)).await
             }
             Err(e @ ProviderError::Rejected { .. }) => {
-                record(pool, &m, MessageStatus::Failed, None, Some(&reason(&e))).await?;
+                record(store, &m, MessageStatus::Failed, None, Some(&reason(&e))).await?;
                 Err(e.into())
             }
             Err(e) => {
-                note_retry(pool, &m, &e).await;
+                note_retry(&deps.pool, &m, &e).await;
                 Err(e.into())
             }
         }

@@ -6,7 +6,7 @@
 use bazaar_core::{
     jobs::WhatsappMessage,
     messaging::{
-        messages::{self, MessageBody, Outgoing, Single},
+        messages::{self, MessageBody, Outgoing, Sending, Single},
         text, whatsapp, Channel, MessageStatus,
     },
     provider::ProviderError,
@@ -26,8 +26,12 @@ impl ExternalHandler for WhatsappMessageHandler {
 
     async fn run(cx: Context<'_>, job: WhatsappMessage) -> Outcome {
         let deps = cx.deps;
-        let pool = &deps.pool;
-        let m = load(pool, job.message).await?;
+        let store = &deps.messengers.store;
+        let Sending {
+            message: m,
+            enabled,
+            window_open,
+        } = load(&deps.messengers, job.message).await?;
         if m.status != MessageStatus::Queued {
             return Ok(());
         }
@@ -36,40 +40,21 @@ impl ExternalHandler for WhatsappMessageHandler {
         else {
             return Err(JobError::retry("WHATSAPP_TOKEN is not set"));
         };
-        let db = |e: bazaar_core::Error| JobError::retry(format!("{e:#}"));
-        // No connection is held across the rate limiter or the HTTP call:
-        // the batch's transaction already holds one.
-        let open = whatsapp::window_open(pool, &m.recipient)
-            .await
-            .map_err(db)?;
         let rendered;
         let params;
         let template_name;
         let template_lang;
         let outbound = match &m.body {
             MessageBody::Reply { text } => Outbound::Text(text),
+            MessageBody::Notice { .. } if enabled != Some(true) => {
+                let why = "WhatsApp was switched off";
+                return record(store, &m, MessageStatus::Skipped, None, Some(why)).await;
+            }
             MessageBody::Notice {
                 template,
                 template_only,
             } => {
-                let still: Option<bool> = sqlx::query_scalar(
-                    "SELECT notify_whatsapp AND whatsapp_off_reason IS NULL FROM users WHERE id = $1",
-                )
-                .bind(m.user_id)
-                .fetch_optional(pool)
-                .await
-                .map_err(|e| JobError::retry(e.to_string()))?;
-                if still != Some(true) {
-                    return record(
-                        pool,
-                        &m,
-                        MessageStatus::Skipped,
-                        None,
-                        Some("WhatsApp was switched off"),
-                    )
-                    .await;
-                }
-                if open && !template_only {
+                if window_open && !template_only {
                     rendered = text::render(template, m.language);
                     Outbound::Text(&rendered)
                 } else {
@@ -98,24 +83,24 @@ impl ExternalHandler for WhatsappMessageHandler {
         let wa_id = whatsapp::wa_id(&m.recipient);
         deps.messengers.whatsapp_slot(&wa_id).await?;
         match client.send(&m.recipient, &outbound).await {
-            Ok(wamid) => record(pool, &m, MessageStatus::Sent, Some(&wamid), None).await,
+            Ok(wamid) => record(store, &m, MessageStatus::Sent, Some(&wamid), None).await,
             Err(e) => match error_code(&e) {
                 Some(whatsapp::codes::UNDELIVERABLE) => {
-                    channel_gone(pool, &m, Channel::Whatsapp, &reason(&e)).await
+                    channel_gone(&deps.pool, store, &m, Channel::Whatsapp, &reason(&e)).await
                 }
                 Some(whatsapp::codes::WINDOW_CLOSED) => {
-                    record(pool, &m, MessageStatus::Failed, None, Some(&reason(&e))).await?;
+                    record(store, &m, MessageStatus::Failed, None, Some(&reason(&e))).await?;
                     resend_as_template(deps, &m).await
                 }
                 Some(code) if FINAL_FOR_MESSAGE.contains(&code) => {
-                    record(pool, &m, MessageStatus::Failed, None, Some(&reason(&e))).await
+                    record(store, &m, MessageStatus::Failed, None, Some(&reason(&e))).await
                 }
                 _ if matches!(e, ProviderError::Rejected { .. }) => {
-                    record(pool, &m, MessageStatus::Failed, None, Some(&reason(&e))).await?;
+                    record(store, &m, MessageStatus::Failed, None, Some(&reason(&e))).await?;
                     Err(e.into())
                 }
                 _ => {
-                    note_retry(pool, &m, &e).await;
+                    note_retry(&deps.pool, &m, &e).await;
                     Err(e.into())
                 }
             },
