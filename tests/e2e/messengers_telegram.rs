@@ -443,11 +443,16 @@ async fn a_429_is_retried_after_telegrams_retry_after() {
     let t = wait_for_texts(fake, 901, 1).await;
     assert!(t[0].contains("linked"));
     assert_eq!(fake.attempts(901), 2, "refused once, then sent");
-    let (first_try, sent_at): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
-        sqlx::query_as("SELECT created_at, updated_at FROM messages WHERE channel = 'telegram'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    // The fake answers before the worker records the send: wait for the row.
+    let (first_try, sent_at) = eventually("the message recorded as sent", PATIENCE, || async {
+        sqlx::query_as::<_, (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>(
+            "SELECT created_at, updated_at FROM messages WHERE channel = 'telegram' AND status = 'sent'",
+        )
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap()
+    })
+    .await;
     assert!(
         sent_at - first_try >= chrono::Duration::milliseconds(1900),
         "sent {} after it was queued: retry_after was 2 s",
