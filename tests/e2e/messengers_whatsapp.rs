@@ -454,3 +454,48 @@ async fn a_closed_window_falls_back_to_the_template_and_an_undeliverable_number_
         "nothing more is sent to an undeliverable number"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_that_overtakes_its_message_id_is_applied_once_the_id_is_known() {
+    let app = TestApp::builder().whatsapp().start().await;
+    let wa = app.whatsapp.as_ref().unwrap();
+    approve_all(wa);
+    let shop: Shop = shop(&app).await;
+    let ann = whatsapp_customer(&app, "ann@example.com").await;
+    place(
+        &app,
+        &ann,
+        &shop.buy_now("cash_on_delivery", &[("CTEE-S-RED", 1)]),
+    )
+    .await;
+    wait_for_sent(wa, 1).await;
+    wa.settle().await;
+    app.drain().await;
+    // Meta reports `read` for an id bazaar has not written yet (its write
+    // lags the send's answer): the webhook is taken, and applied once the id
+    // is there.
+    let early = status_value("wamid.LATE-WRITE", &wa_id(), "read", None);
+    assert_eq!(wa.post_signed(envelope(early)).await.status(), 200);
+    eventually("the status job to wait for the id", PATIENCE, || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE kind = 'inbound.whatsapp' AND status = 'pending'
+               AND last_error LIKE 'no message wamid.LATE-WRITE%'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        (waiting == 1).then_some(())
+    })
+    .await;
+    sqlx::query("UPDATE messages SET provider_id = 'wamid.LATE-WRITE' WHERE channel = 'whatsapp'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    eventually("the early status applied", PATIENCE, || async {
+        (message_status(&app, "wamid.LATE-WRITE").await == "read").then_some(())
+    })
+    .await;
+    // A status for an id that never comes ends quietly (no failed job).
+    let stray = status_value("wamid.NOT-OURS", &wa_id(), "delivered", None);
+    assert_eq!(wa.post_signed(envelope(stray)).await.status(), 200);
+}

@@ -134,6 +134,18 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// What a status webhook did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// The message moved forward (and a failure was acted on).
+    Applied,
+    /// Not forward (a late `sent` after `read`), or a status we do not track.
+    Ignored,
+    /// No message has this id (yet): Meta can report a status before the
+    /// worker has recorded the id its send returned.
+    Unknown,
+}
+
 /// A status webhook for the message Meta calls `wamid`.
 pub async fn handle_status(
     conn: &mut PgConnection,
@@ -141,14 +153,14 @@ pub async fn handle_status(
     wamid: &str,
     status: &str,
     failure: Option<Failure>,
-) -> Result<()> {
+) -> Result<StatusOutcome> {
     let next = match status {
         "sent" => MessageStatus::Sent,
         "delivered" => MessageStatus::Delivered,
         "read" => MessageStatus::Read,
         "failed" => MessageStatus::Failed,
         // `deleted`, `warning` and future statuses tell us nothing to act on.
-        _ => return Ok(()),
+        _ => return Ok(StatusOutcome::Ignored),
     };
     let error = failure
         .as_ref()
@@ -157,11 +169,20 @@ pub async fn handle_status(
         messages::advance_by_provider_id(conn, Channel::Whatsapp, wamid, next, error.as_deref())
             .await?
     else {
-        // Unknown, or not forward (a late `sent` after `read`): nothing.
-        return Ok(());
+        let known: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE channel = 'whatsapp' AND provider_id = $1)",
+        )
+        .bind(wamid)
+        .fetch_one(&mut *conn)
+        .await?;
+        return Ok(if known {
+            StatusOutcome::Ignored
+        } else {
+            StatusOutcome::Unknown
+        });
     };
     let Some(failure) = failure.filter(|_| next == MessageStatus::Failed) else {
-        return Ok(());
+        return Ok(StatusOutcome::Applied);
     };
     match failure.code {
         codes::WINDOW_CLOSED => {
@@ -204,7 +225,7 @@ pub async fn handle_status(
         }
         _ => {}
     }
-    Ok(())
+    Ok(StatusOutcome::Applied)
 }
 
 #[cfg(test)]
