@@ -1,10 +1,16 @@
-//! Rate limits shared by every process: sliding one-window counters in
-//! Redis, checked and taken in one Lua script on Redis's clock, so two
+//! Rate limits shared by every process, in Redis, on Redis's clock, so two
 //! workers on two machines never send more than the provider allows
 //! together (teloxide's `Throttle` adaptor limits one process only).
 //!
-//! A send takes a slot in each of its windows (per chat and overall) or in
-//! none; when one is full the caller learns how long until a slot frees.
+//! Each window is a GCRA (generic cell rate algorithm) meter without burst:
+//! "at most `limit` in any `window`" becomes one slot every
+//! `window / limit`, which no sliding window of that length can catch
+//! exceeding the limit (a burst of `limit` followed by the steady rate
+//! could: up to twice the limit within one window). A caller reserves the earliest moment every one of its
+//! windows allows, in one Lua script, and waits until then: no polling, and
+//! a thousand waiting senders cost a thousand script calls, not a thousand
+//! per freed slot. A reservation further away than the caller's patience is
+//! not taken; the caller learns how long it would have been.
 
 use std::time::Duration;
 
@@ -18,29 +24,31 @@ pub struct Window {
     pub window: Duration,
 }
 
+// KEYS: one per window. ARGV: limit and window (ms) per window, then the
+// longest acceptable wait (ms). Returns the wait (ms) of the reservation
+// taken, or -(wait) when that is beyond the patience (nothing taken).
 const SCRIPT: &str = r"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local wait = 0
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local at = now
+local tats = {}
+for i, key in ipairs(KEYS) do
+    local tat = tonumber(redis.call('GET', key) or now)
+    if tat < now then tat = now end
+    tats[i] = tat
+    if tat > at then at = tat end
+end
+local wait = math.ceil(at - now)
+if wait > tonumber(ARGV[#ARGV]) then return -wait end
 for i, key in ipairs(KEYS) do
     local limit = tonumber(ARGV[2 * i - 1])
     local window = tonumber(ARGV[2 * i])
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-    local n = redis.call('ZCARD', key)
-    if n >= limit then
-        local oldest = redis.call('ZRANGE', key, n - limit, n - limit, 'WITHSCORES')
-        local w = tonumber(oldest[2]) + window - now
-        if w < 1 then w = 1 end
-        if w > wait then wait = w end
-    end
+    local tat = tats[i]
+    if tat < at then tat = at end
+    tat = tat + window / limit
+    redis.call('SET', key, string.format('%.3f', tat), 'PX', math.ceil(tat - now + window))
 end
-if wait > 0 then return wait end
-local member = ARGV[#ARGV]
-for i, key in ipairs(KEYS) do
-    redis.call('ZADD', key, now, member)
-    redis.call('PEXPIRE', key, tonumber(ARGV[2 * i]) + 1000)
-end
-return 0
+return wait
 ";
 
 #[derive(Clone)]
@@ -57,36 +65,45 @@ impl Throttle {
         }
     }
 
-    /// Takes a slot in every window, or in none and says how long to wait.
-    pub async fn try_take(&self, windows: &[Window]) -> redis::RedisResult<Option<Duration>> {
+    /// Reserves the earliest moment every window allows, if it is within
+    /// `patience`; returns how long to wait for it, or `Err(wait)` (nothing
+    /// reserved) when that is further.
+    pub async fn reserve(
+        &self,
+        windows: &[Window],
+        patience: Duration,
+    ) -> redis::RedisResult<Result<Duration, Duration>> {
         let mut invocation = self.script.prepare_invoke();
         for w in windows {
             invocation
                 .key(&w.key)
-                .arg(w.limit)
+                .arg(w.limit.max(1))
                 .arg(w.window.as_millis() as u64);
         }
-        invocation.arg(uuid::Uuid::now_v7().to_string());
-        let wait_ms: u64 = invocation.invoke_async(&mut self.redis.clone()).await?;
-        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))
+        invocation.arg(patience.as_millis() as u64);
+        let wait_ms: i64 = invocation.invoke_async(&mut self.redis.clone()).await?;
+        Ok(if wait_ms >= 0 {
+            Ok(Duration::from_millis(wait_ms as u64))
+        } else {
+            Err(Duration::from_millis(wait_ms.unsigned_abs()))
+        })
     }
 
-    /// Waits for a slot for at most `patience`; `Err(wait)` when it would
-    /// take longer (the caller retries the job after `wait`).
+    /// Waits for a slot for at most `patience`; `Err(Busy(wait))` when the
+    /// earliest would be later (the caller retries the job after `wait`).
     pub async fn take(&self, windows: &[Window], patience: Duration) -> Result<(), TakeError> {
-        let deadline = tokio::time::Instant::now() + patience;
-        loop {
-            match self.try_take(windows).await.map_err(TakeError::Redis)? {
-                None => return Ok(()),
-                Some(wait) => {
-                    if tokio::time::Instant::now() + wait > deadline {
-                        return Err(TakeError::Busy(wait));
-                    }
-                    // A little jitter, so waiters do not all ask again at once.
-                    let jitter = Duration::from_millis(rand::random::<u64>() % 20);
-                    tokio::time::sleep(wait + jitter).await;
+        match self
+            .reserve(windows, patience)
+            .await
+            .map_err(TakeError::Redis)?
+        {
+            Ok(wait) => {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
                 }
+                Ok(())
             }
+            Err(wait) => Err(TakeError::Busy(wait)),
         }
     }
 }
