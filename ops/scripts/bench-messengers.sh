@@ -8,7 +8,8 @@
 #      events for customers with Telegram and WhatsApp on and serves the
 #      provider fakes (no rate limits); a `bazaar worker` sends; messages/s
 #      from the commit of the events to the last message sent.
-# Run it three times and take the medians (the machine is shared with wrk,
+# QUEUE_MESSENGER_CONCURRENCY=128 gives the higher fan-out figure in the
+# README (the default is 16). Run it three times and take the medians (the machine is shared with wrk,
 # PostgreSQL and Redis).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
