@@ -4,6 +4,33 @@
 //! about HTTP or a provider's wire format; `api`, `worker` and `scheduler`
 //! call into it and decide transaction boundaries.
 
+/// Implements `as_str` and `parse` from the enum's variant list; the names
+/// are those serde and sqlx use (snake_case).
+// Before the modules: a `macro_rules!` is visible to what follows it.
+macro_rules! names {
+    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$ty> {
+                Self::ALL.iter().copied().find(|x| x.as_str() == s)
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 pub mod auth;
 pub mod catalog;
 pub mod commerce;

@@ -48,16 +48,6 @@ pub struct Outgoing {
     pub status: MessageStatus,
 }
 
-pub async fn load(pool: &PgPool, id: Uuid) -> Result<Option<Outgoing>> {
-    Ok(sqlx::query_as(
-        "SELECT id, channel, event, user_id, order_id, recipient, language, body, status
-         FROM messages WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?)
-}
-
 /// A message about to be sent, with what decides how: whether its
 /// customer still has the channel on and linked (`None` without an
 /// account), and for WhatsApp whether the 24-hour window is open.
@@ -125,33 +115,8 @@ pub async fn advance_many(pool: &PgPool, changes: &[Advance]) -> Result<()> {
     Ok(())
 }
 
-/// Moves a message to `next` if that is forward from where it is; returns
-/// whether it moved. `provider_id` is kept when given, `error` replaces the
-/// last one.
-pub async fn advance<'e>(
-    db: impl sqlx::PgExecutor<'e>,
-    id: Uuid,
-    next: MessageStatus,
-    provider_id: Option<&str>,
-    error: Option<&str>,
-) -> Result<bool> {
-    let moved = sqlx::query(
-        "UPDATE messages SET status = $2, provider_id = COALESCE($3, provider_id),
-             error = COALESCE($4, error), updated_at = now()
-         WHERE id = $1 AND status = ANY($5)",
-    )
-    .bind(id)
-    .bind(next)
-    .bind(provider_id)
-    .bind(error)
-    .bind(MessageStatus::predecessors(next))
-    .execute(db)
-    .await?;
-    Ok(moved.rows_affected() == 1)
-}
-
-/// The same, for a message known by the provider's id (a WhatsApp `wamid`).
-/// Returns the message when it moved.
+/// Moves the message the provider knows by `provider_id` (a WhatsApp
+/// `wamid`) to `next` if that is forward; returns it when it moved.
 pub async fn advance_by_provider_id(
     conn: &mut PgConnection,
     channel: Channel,

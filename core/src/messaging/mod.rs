@@ -28,30 +28,6 @@ use utoipa::ToSchema;
 
 pub use settings::Channels;
 
-macro_rules! text_enum {
-    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($ty::$variant => $name),+
-                }
-            }
-
-            pub fn parse(s: &str) -> Option<$ty> {
-                Self::ALL.iter().copied().find(|x| x.as_str() == s)
-            }
-        }
-
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -61,7 +37,7 @@ pub enum Channel {
     Whatsapp,
 }
 
-text_enum!(Channel {
+names!(Channel {
     Email => "email",
     Telegram => "telegram",
     Whatsapp => "whatsapp",
@@ -83,7 +59,7 @@ pub enum MessageStatus {
     Skipped,
 }
 
-text_enum!(MessageStatus {
+names!(MessageStatus {
     Queued => "queued",
     Sent => "sent",
     Delivered => "delivered",
@@ -138,7 +114,7 @@ pub enum Language {
     En,
 }
 
-text_enum!(Language {
+names!(Language {
     Ru => "ru",
     En => "en",
 });
