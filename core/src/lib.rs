@@ -1,5 +1,5 @@
 //! The core of bazaar: the domain folders (`auth`, `catalog`, `commerce`,
-//! `users`, with `shop`, `mail`, `money`, `validate` and `error`), which hold
+//! `messaging`, `users`, with `shop`, `mail`, `money`, `validate` and `error`), which hold
 //! every business rule, and the `platform` they stand on. Nothing here knows
 //! about HTTP or a provider's wire format; `api`, `worker` and `scheduler`
 //! call into it and decide transaction boundaries.
