@@ -31,6 +31,8 @@ pub struct AppState {
     pub messengers: MessengerWebhooks,
     /// Stores messenger webhook deliveries in groups (one commit per burst).
     pub ingest: Ingest,
+    /// Kaspi's order completion (`with_kaspi`); `None` while Kaspi is off.
+    pub kaspi: Option<Arc<dyn bazaar_core::marketplace::KaspiCompletion>>,
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl AppState {
         let shop = Shop::new(&config);
         Self {
             ingest: Ingest::start(pool.clone(), shop.clone()),
+            kaspi: None,
             shop: Arc::new(shop),
             messengers: MessengerWebhooks::default(),
             payments,
@@ -87,6 +90,14 @@ impl AppState {
     /// that starts the API (`bazaar_integrations::wire::messenger_webhooks`).
     pub fn with_messengers(mut self, messengers: MessengerWebhooks) -> Self {
         self.messengers = messengers;
+        self
+    }
+
+    pub fn with_kaspi(
+        mut self,
+        kaspi: Option<Arc<dyn bazaar_core::marketplace::KaspiCompletion>>,
+    ) -> Self {
+        self.kaspi = kaspi;
         self
     }
 }

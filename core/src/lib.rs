@@ -33,9 +33,12 @@ macro_rules! names {
 
 pub mod auth;
 pub mod catalog;
+// `sellable!` and `line_name!` (SQL shared with `marketplace`).
+#[macro_use]
 pub mod commerce;
 pub mod error;
 pub mod mail;
+pub mod marketplace;
 pub mod messaging;
 pub mod money;
 pub mod platform;
@@ -44,7 +47,7 @@ pub mod users;
 pub mod validate;
 
 pub use platform::{
-    config, db, health, jobs, outbox, provider, queue_keys, redis_conn, storage, telemetry,
+    config, db, health, jobs, marketplace_config, outbox, provider, queue_keys, redis_conn, storage, telemetry,
     throttle,
 };
 

@@ -6,6 +6,7 @@
 //! needs a provider behind a port (`bazaar_core::commerce::gateway`), the
 //! implementation is here and `wire` builds it from the configuration.
 
+mod http;
 pub mod kaspi;
 pub mod smtp;
 pub mod stripe;

@@ -23,6 +23,7 @@ use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::Value;
 use sha2::Sha256;
 
+use crate::http::retry_after;
 use crate::webhook::{parse_event, text};
 
 #[derive(Clone)]
@@ -196,17 +197,6 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> ProviderErro
     }
 }
 
-/// `Retry-After` in seconds; the HTTP-date form is not used by Stripe.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
 
 /// Stripe answers `{"error": {"type", "code", "message", "param", ...}}`.
 fn error_reason(body: &str) -> String {

@@ -76,3 +76,23 @@ pub fn whatsapp(config: &Config) -> Option<WhatsappClient> {
         w.token.clone(),
     ))
 }
+
+/// The Kaspi merchant API client, `None` without `KASPI_TOKEN` and
+/// `KASPI_MERCHANT_ID`.
+pub fn kaspi(config: &Config) -> Option<crate::kaspi::merchant::KaspiClient> {
+    let k = &config.marketplaces.kaspi;
+    if !k.enabled() {
+        return None;
+    }
+    Some(crate::kaspi::merchant::KaspiClient::new(
+        &k.api_url,
+        k.token.clone()?,
+    ))
+}
+
+/// Kaspi's two-step completion for the API, `None` while Kaspi is disabled.
+pub fn kaspi_completion(
+    config: &Config,
+) -> Option<std::sync::Arc<dyn bazaar_core::marketplace::KaspiCompletion>> {
+    kaspi(config).map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn bazaar_core::marketplace::KaspiCompletion>)
+}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bazaar_core::{
     config::Config,
-    jobs::{Cleanup, ExpireReservations, Job},
+    jobs::{Cleanup, ExpireReservations, Job, KaspiOrders},
     outbox,
 };
 use chrono::{DateTime, Utc};
@@ -56,6 +56,14 @@ pub async fn run(
                                 tick: tick.to_rfc3339(),
                             };
                             enqueue(&pool, &config, tick, "reservation expiry", &job).await
+                        }
+                        // Off without credentials: nothing to pull with.
+                        ScheduledJob::KaspiOrders if !config.marketplaces.kaspi.enabled() => {}
+                        ScheduledJob::KaspiOrders => {
+                            let job = KaspiOrders {
+                                tick: tick.to_rfc3339(),
+                            };
+                            enqueue(&pool, &config, tick, "Kaspi order pull", &job).await
                         }
                     }
                 }

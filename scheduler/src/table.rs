@@ -19,13 +19,16 @@ pub enum ScheduledJob {
     HealthCheck,
     Cleanup,
     ExpireReservations,
+    /// The Kaspi order pull (only while Kaspi is enabled).
+    KaspiOrders,
 }
 
 impl ScheduledJob {
-    pub const ALL: [ScheduledJob; 3] = [
+    pub const ALL: [ScheduledJob; 4] = [
         ScheduledJob::HealthCheck,
         ScheduledJob::Cleanup,
         ScheduledJob::ExpireReservations,
+        ScheduledJob::KaspiOrders,
     ];
 
     pub fn name(self) -> &'static str {
@@ -33,6 +36,7 @@ impl ScheduledJob {
             ScheduledJob::HealthCheck => "health_check",
             ScheduledJob::Cleanup => "cleanup",
             ScheduledJob::ExpireReservations => "expire_reservations",
+            ScheduledJob::KaspiOrders => "kaspi_orders",
         }
     }
 
@@ -41,6 +45,8 @@ impl ScheduledJob {
             ScheduledJob::HealthCheck => "0 * * * * *",
             ScheduledJob::Cleanup => "0 17 * * * *",
             ScheduledJob::ExpireReservations => "15 * * * * *",
+            // New orders wait for acceptance: every two minutes.
+            ScheduledJob::KaspiOrders => "30 */2 * * * *",
         }
     }
 }

@@ -16,6 +16,7 @@ mod checkout;
 mod commerce;
 mod deployment;
 mod health_alerts;
+mod marketplaces_kaspi;
 mod messengers_telegram;
 mod messengers_whatsapp;
 mod ops;

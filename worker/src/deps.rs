@@ -23,6 +23,8 @@ pub struct Deps {
     pub shop: Shop,
     /// Telegram and WhatsApp clients and their shared rate limits.
     pub messengers: crate::messengers::Messengers,
+    /// Kaspi and Ozon clients and their shared rate limits.
+    pub marketplaces: crate::marketplaces::Marketplaces,
 }
 
 pub fn twitter(config: &Config) -> Option<TwitterClient> {

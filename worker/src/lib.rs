@@ -7,6 +7,7 @@ mod deps;
 mod envelope;
 mod execute;
 pub mod jobs;
+mod marketplaces;
 mod message_store;
 mod messengers;
 mod polling;
@@ -92,6 +93,10 @@ pub async fn run(
         messengers: messengers::Messengers::new(
             &config,
             pool.clone(),
+            bazaar_core::throttle::Throttle::new(redis.clone()),
+        ),
+        marketplaces: marketplaces::Marketplaces::new(
+            &config,
             bazaar_core::throttle::Throttle::new(redis.clone()),
         ),
         pool: pool.clone(),

@@ -7,7 +7,10 @@ mod cart;
 mod categories;
 mod checkout;
 mod coupons;
+mod feeds;
 mod images;
+mod integrations;
+mod listings;
 mod me;
 mod messages;
 pub mod ops;
@@ -45,6 +48,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(checkout::router())
         .merge(orders::router())
         .merge(coupons::router())
+        .merge(listings::router())
+        .merge(integrations::router())
+        .merge(feeds::router())
         .merge(webhooks::router())
         .merge(ops::router())
 }

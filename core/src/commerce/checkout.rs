@@ -132,7 +132,13 @@ fn validate_request(shop: &Shop, req: CheckoutRequest) -> Result<Valid> {
     if req.shipping_method_id.is_none() {
         errors.push(FieldError::new("shipping_method_id", "is required"));
     }
-    let method = match req.payment_method.as_deref().map(PaymentMethod::parse) {
+    let method = match req
+        .payment_method
+        .as_deref()
+        .map(PaymentMethod::parse)
+        // Marketplace orders are imported, never checked out.
+        .map(|m| m.filter(|m| *m != PaymentMethod::Marketplace))
+    {
         None => {
             errors.push(FieldError::new("payment_method", "is required"));
             None
@@ -593,6 +599,7 @@ fn confirmation_notice(order: &OrderRow, name: String, lines: &[OrderItem]) -> N
         PaymentMethod::Stripe => "card (Stripe)",
         PaymentMethod::Kaspi => "Kaspi.kz",
         PaymentMethod::CashOnDelivery => "cash on delivery",
+        PaymentMethod::Marketplace => "the marketplace",
     };
     Notice {
         event: format!("order:{}:received", order.id),
@@ -729,7 +736,7 @@ fn payment_view(order: &OrderRow) -> PaymentView {
                 order.number
             )),
             PaymentMethod::CashOnDelivery => Some("Pay the courier on delivery.".into()),
-            PaymentMethod::Stripe => None,
+            PaymentMethod::Stripe | PaymentMethod::Marketplace => None,
         },
     }
 }

@@ -39,12 +39,17 @@ pub enum PaymentMethod {
     Stripe,
     Kaspi,
     CashOnDelivery,
+    /// A marketplace (Kaspi.kz, Ozon) took the buyer's money and settles
+    /// with the shop: nothing for bazaar to capture or give back. Only
+    /// imported orders have it; checkout refuses it.
+    Marketplace,
 }
 
 names!(PaymentMethod {
     Stripe => "stripe",
     Kaspi => "kaspi",
     CashOnDelivery => "cash_on_delivery",
+    Marketplace => "marketplace",
 });
 
 impl PaymentMethod {

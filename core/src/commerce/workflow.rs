@@ -11,13 +11,13 @@ use super::{
     inventory::{self, Want},
     order_payment,
     orders::{self, Order, OrderRow},
-    status::{check, Mover, OrderStatus, PaymentStatus, Refusal},
+    status::{check, Mover, OrderSource, OrderStatus, PaymentStatus, Refusal},
     transitions,
 };
 use crate::shop::Shop;
 use crate::{
     catalog::Actor,
-    jobs::{CancelPayment, RefundPayment},
+    jobs::{CancelPayment, MarketplaceAction, OrderAction, RefundPayment},
     mail::MailTemplate,
     messaging::notify::{self, Notice},
     outbox,
@@ -97,6 +97,12 @@ pub async fn apply(
             return Err(Error::Forbidden("this transition is not yours to make"))
         }
     }
+    if order.source == OrderSource::Kaspi && mv.to == OrderStatus::Delivered && mv.mover != Mover::System {
+        return Err(Error::Conflict(format!(
+            "Kaspi order {} is completed with the buyer's code: POST /api/v1/admin/orders/{}/kaspi/complete",
+            order.number, order.number
+        )));
+    }
     let tracking_number = super::optional_text(mv.tracking_number);
     if mv.to == OrderStatus::Shipped && tracking_number.is_none() && order.tracking_number.is_none()
     {
@@ -155,6 +161,16 @@ pub async fn apply(
     }
     if payment.cancel_intent {
         outbox::enqueue(conn, &shop.pipeline, &CancelPayment { order: order.id }).await?;
+    }
+    // The shop cancelled a marketplace's order: the marketplace must hear it
+    // (what the marketplace itself reports arrives as System and is not
+    // echoed back).
+    if order.source != OrderSource::Web && mv.mover != Mover::System && mv.to == OrderStatus::Cancelled {
+        let action = OrderAction {
+            order: order.id,
+            action: MarketplaceAction::Cancel,
+        };
+        outbox::enqueue(conn, &shop.pipeline, &action).await?;
     }
     notify(
         conn,

@@ -71,6 +71,8 @@ pub struct Config {
     pub whatsapp: Option<WhatsappConfig>,
     /// Messages to customers without a language of their own (`BAZAAR_LANGUAGE`, `ru` or `en`).
     pub default_language: String,
+    /// Kaspi.kz and Ozon (`KASPI_*`, `OZON_*`).
+    pub marketplaces: super::marketplace_config::MarketplacesConfig,
     /// Credentials of integrations that later issues wire up; kept so that
     /// start-up can say which are enabled.
     pub integrations: Vec<(&'static str, bool)>,
@@ -253,11 +255,11 @@ impl<'a> Env<'a> {
         (self.lookup)(name).filter(|v| !v.trim().is_empty())
     }
 
-    fn string(&self, name: &str, default: &str) -> String {
+    pub(crate) fn string(&self, name: &str, default: &str) -> String {
         self.get(name).unwrap_or_else(|| default.to_owned())
     }
 
-    fn parse<T: FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    pub(crate) fn parse<T: FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
     where
         T::Err: std::fmt::Display,
     {
@@ -270,7 +272,7 @@ impl<'a> Env<'a> {
         }
     }
 
-    fn opt_parse<T: FromStr>(&self, name: &str) -> Result<Option<T>, ConfigError>
+    pub(crate) fn opt_parse<T: FromStr>(&self, name: &str) -> Result<Option<T>, ConfigError>
     where
         T::Err: std::fmt::Display,
     {
@@ -284,19 +286,19 @@ impl<'a> Env<'a> {
             .transpose()
     }
 
-    fn secs(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
+    pub(crate) fn secs(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
         self.parse(name, default).map(Duration::from_secs)
     }
 
-    fn millis(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
+    pub(crate) fn millis(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
         self.parse(name, default).map(Duration::from_millis)
     }
 
-    fn secret(&self, name: &str) -> Option<SecretString> {
+    pub(crate) fn secret(&self, name: &str) -> Option<SecretString> {
         self.get(name).map(SecretString::from)
     }
 
-    fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+    pub(crate) fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
         match self.get(name).map(|v| v.to_ascii_lowercase()) {
             None => Ok(default),
             Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
@@ -435,6 +437,7 @@ impl Config {
             twitter,
             commerce: commerce_config(env)?,
             whatsapp: whatsapp_config(env)?,
+            marketplaces: super::marketplace_config::load(env)?,
             default_language: match env.string("BAZAAR_LANGUAGE", "ru").as_str() {
                 l @ ("ru" | "en") => l.to_owned(),
                 other => {

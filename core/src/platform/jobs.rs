@@ -108,10 +108,12 @@ pub enum JobKind {
     Probe,
     NoOp,
     Cleanup,
+    KaspiOrders,
+    OrderAction,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 14] = [
+    pub const ALL: [JobKind; 16] = [
         JobKind::SendEmail,
         JobKind::EmailNotice,
         JobKind::TelegramMessage,
@@ -126,6 +128,8 @@ impl JobKind {
         JobKind::Probe,
         JobKind::NoOp,
         JobKind::Cleanup,
+        JobKind::KaspiOrders,
+        JobKind::OrderAction,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -144,6 +148,8 @@ impl JobKind {
             JobKind::Probe => "ops.probe",
             JobKind::NoOp => "ops.noop",
             JobKind::Cleanup => "ops.cleanup",
+            JobKind::KaspiOrders => "marketplace.kaspi_orders",
+            JobKind::OrderAction => "marketplace.order_action",
         }
     }
 
@@ -372,6 +378,59 @@ impl Job for Cleanup {
     const QUEUE: Queue = Queue::Ops;
     fn idempotency_key(&self) -> String {
         format!("ops.cleanup:{}", self.tick)
+    }
+}
+
+/// Pulls Kaspi orders: new ones by creation date, open ones again until
+/// they close. `tick` is the scheduler's tick, or `manual:<id>` for a sync
+/// an admin asked for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KaspiOrders {
+    pub tick: String,
+}
+
+impl Job for KaspiOrders {
+    const KIND: JobKind = JobKind::KaspiOrders;
+    const QUEUE: Queue = Queue::Marketplace;
+    fn idempotency_key(&self) -> String {
+        format!("marketplace.kaspi_orders:{}", self.tick)
+    }
+}
+
+/// What the marketplace must be told about one of its orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarketplaceAction {
+    /// Kaspi: accept a new order whose units are reserved.
+    Accept,
+    /// Cancel an order stock cannot fill, with the out-of-stock reason.
+    CancelOutOfStock,
+    /// Cancel an order the shop cancelled (an admin).
+    Cancel,
+}
+
+impl MarketplaceAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarketplaceAction::Accept => "accept",
+            MarketplaceAction::CancelOutOfStock => "cancel_out_of_stock",
+            MarketplaceAction::Cancel => "cancel",
+        }
+    }
+}
+
+/// Tells the order's marketplace what the shop did with it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderAction {
+    pub order: uuid::Uuid,
+    pub action: MarketplaceAction,
+}
+
+impl Job for OrderAction {
+    const KIND: JobKind = JobKind::OrderAction;
+    const QUEUE: Queue = Queue::Marketplace;
+    fn idempotency_key(&self) -> String {
+        format!("marketplace.order_action:{}:{}", self.order, self.action.as_str())
     }
 }
 

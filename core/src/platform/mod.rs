@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod jobs;
+pub mod marketplace_config;
 pub mod outbox;
 pub mod provider;
 pub mod queue_keys;

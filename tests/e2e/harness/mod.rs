@@ -2,6 +2,7 @@
 //! scheduler) on port 0, with its own database and Redis key prefix, plus fake
 //! providers at their configured base URLs.
 
+pub mod kaspi;
 pub mod process;
 pub mod redis_server;
 pub mod smtp;
@@ -108,6 +109,7 @@ pub struct Builder {
     whatsapp: bool,
     x: bool,
     stripe: bool,
+    kaspi: bool,
 }
 
 impl Builder {
@@ -148,6 +150,13 @@ impl Builder {
     /// A fake X API, with the four `TWITTER_*` credentials it expects.
     pub fn x(mut self) -> Self {
         self.x = true;
+        self
+    }
+
+    /// A fake Kaspi merchant API, with the `KASPI_*` variables it expects
+    /// (and a feed token, `kaspi::FEED_TOKEN`).
+    pub fn kaspi(mut self) -> Self {
+        self.kaspi = true;
         self
     }
 
@@ -212,6 +221,21 @@ impl Builder {
                 ("STRIPE_WEBHOOK_SECRET", stripe::WEBHOOK_SECRET.to_owned()),
                 ("STRIPE_API_URL", fake.url()),
                 ("QUEUE_PAYMENTS_BACKOFF_BASE_MS", "100".to_owned()),
+            ] {
+                self.vars.entry(k.into()).or_insert(v);
+            }
+            Some(fake)
+        } else {
+            None
+        };
+        let fake_kaspi = if self.kaspi {
+            let fake = kaspi::FakeKaspi::start().await;
+            for (k, v) in [
+                ("KASPI_TOKEN", kaspi::TOKEN.to_owned()),
+                ("KASPI_MERCHANT_ID", kaspi::MERCHANT_ID.to_owned()),
+                ("KASPI_API_URL", fake.url()),
+                ("KASPI_FEED_TOKEN", kaspi::FEED_TOKEN.to_owned()),
+                ("QUEUE_MARKETPLACE_BACKOFF_BASE_MS", "100".to_owned()),
             ] {
                 self.vars.entry(k.into()).or_insert(v);
             }
@@ -295,7 +319,8 @@ impl Builder {
         let payments = bazaar_integrations::wire::payment_providers(&config);
         let state =
             bazaar_api::AppState::new(config.clone(), pool.clone(), redis, storage, payments)
-                .with_messengers(bazaar_integrations::wire::messenger_webhooks(&config));
+                .with_messengers(bazaar_integrations::wire::messenger_webhooks(&config))
+                .with_kaspi(bazaar_integrations::wire::kaspi_completion(&config));
         tokio::spawn(bazaar_api::serve(state, listener, shutdown.clone()));
         let app = TestApp {
             worker_started: AtomicBool::new(false),
@@ -311,6 +336,7 @@ impl Builder {
             whatsapp: fake_whatsapp,
             x: fake_x,
             stripe: fake_stripe,
+            kaspi: fake_kaspi,
         };
         if self.worker {
             app.start_worker();
@@ -334,6 +360,7 @@ pub struct TestApp {
     pub whatsapp: Option<FakeWhatsApp>,
     pub x: Option<x::FakeX>,
     pub stripe: Option<stripe::FakeStripe>,
+    pub kaspi: Option<kaspi::FakeKaspi>,
     /// A worker was started: jobs can drain.
     worker_started: AtomicBool,
     /// Why this test leaves jobs behind, when it says so (`leaves_jobs`).
@@ -367,6 +394,7 @@ impl TestApp {
             whatsapp: false,
             x: false,
             stripe: false,
+            kaspi: false,
         }
     }
 
@@ -402,6 +430,13 @@ impl TestApp {
             assert!(
                 violations.is_empty(),
                 "bazaar broke Telegram's rules: {violations:#?}"
+            );
+        }
+        if let Some(kaspi) = &self.kaspi {
+            let violations = kaspi.violations();
+            assert!(
+                violations.is_empty(),
+                "bazaar broke Kaspi's rules: {violations:#?}"
             );
         }
         if let Some(whatsapp) = &self.whatsapp {

@@ -14,7 +14,9 @@ mod cancel_payment;
 mod cleanup;
 mod email_notice;
 mod expire_reservations;
+mod kaspi_orders;
 mod noop;
+mod order_action;
 mod probe;
 mod process_payment_event;
 mod refund_payment;
@@ -190,6 +192,8 @@ pub fn entry(kind: JobKind) -> Entry {
         JobKind::Probe => Entry::database::<probe::ProbeHandler>(),
         JobKind::NoOp => Entry::external::<noop::NoOpHandler>(),
         JobKind::Cleanup => Entry::external::<cleanup::CleanupHandler>(),
+        JobKind::KaspiOrders => Entry::external::<kaspi_orders::KaspiOrdersHandler>(),
+        JobKind::OrderAction => Entry::external::<order_action::OrderActionHandler>(),
     }
 }
 
@@ -264,10 +268,8 @@ mod tests {
         assert_eq!(effects_of("ops.cleanup"), Effects::Solo);
         assert_eq!(effects_of("ops.expire_reservations"), Effects::Solo);
         assert!(queues().contains(&Queue::Email));
-        assert!(
-            !queues().contains(&Queue::Marketplace),
-            "no marketplace jobs yet"
-        );
+        assert!(queues().contains(&Queue::Marketplace));
+        assert_eq!(effects_of("marketplace.kaspi_orders"), Effects::Solo);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Kaspi.kz: payment notifications (`X-Kaspi-Signature`, a hex HMAC-SHA256
-//! of the raw body) read into `PaymentReport`s. The marketplace client comes
-//! here too.
+//! of the raw body) read into `PaymentReport`s, and the merchant API's
+//! order client (`merchant`).
+
+pub mod merchant;
 
 use bazaar_core::commerce::{
     gateway::{VerifiedEvent, WebhookRejection, WebhookVerifier},
