@@ -386,23 +386,28 @@ async fn an_unknown_sku_is_kept_and_reported_never_dropped() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_buyer_cancellation_on_kaspi_is_seen_by_rereading_open_orders() {
-    let app = TestApp::builder().kaspi().start().await;
+    let app = TestApp::builder()
+        .kaspi()
+        .var("KASPI_ORDERS_OVERLAP_SECS", "1")
+        .var("KASPI_ORDERS_REREAD_SECS", "0")
+        .start()
+        .await;
     let shop = shop(&app).await;
     let admin = shop.catalog.admin.clone();
     let fake = app.kaspi.as_ref().unwrap();
-    // Created 20 days ago: outside any later creation window.
+    // Beyond KASPI_ORDERS_LOOKBACK_DAYS (14): the first pull does not reach it.
     fake.add_order(NewOrder::new("C1", "100000004", kaspi::now_ms() - 20 * DAY_MS, vec![entry("CTEE-L-RED", 3)]));
-    let app_vars_lookback = app.config.marketplaces.kaspi.lookback.as_millis() as i64;
-    assert!(app_vars_lookback < 20 * DAY_MS);
-    // The first pull reads back only KASPI_ORDERS_LOOKBACK_DAYS: nothing.
-    sync_and_wait(&app, &admin).await;
-    assert_eq!(commerce::count(&app, "SELECT count(*) FROM orders WHERE source = 'kaspi'").await, 0);
-
-    fake.add_order(NewOrder::new("C2", "100000005", kaspi::now_ms() - DAY_MS, vec![entry("CTEE-L-RED", 3)]));
+    fake.add_order(NewOrder::new("C2", "100000005", kaspi::now_ms() - 3 * DAY_MS, vec![entry("CTEE-L-RED", 3)]));
     sync_and_wait(&app, &admin).await;
     wait_for_status(&app, &admin, "KS-100000005", "confirmed").await;
+    assert_eq!(
+        commerce::count(&app, "SELECT count(*) FROM orders WHERE source = 'kaspi'").await,
+        1
+    );
     assert_eq!(counters(&app, "CTEE-L-RED").await, (7, 0));
 
+    // The next pull lists only what was created since the last one: the
+    // cancellation of a three-day-old order is found by reading it again.
     fake.set_status("C2", "CANCELLED", "ARCHIVE");
     let reads = fake.get_calls();
     sync_and_wait(&app, &admin).await;

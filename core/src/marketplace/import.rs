@@ -513,15 +513,23 @@ async fn flag(conn: &mut PgConnection, order: Uuid, why: &str) -> Result<()> {
     Ok(())
 }
 
-/// The orders of `source` still open (to be re-read until they close).
-pub async fn open_orders(pool: &PgPool, source: OrderSource, limit: i64) -> Result<Vec<(Uuid, String)>> {
+/// The orders of `source` still open and not seen on the marketplace for
+/// `stale` (to be re-read until they close), least recently seen first.
+pub async fn open_orders(
+    pool: &PgPool,
+    source: OrderSource,
+    stale: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<(Uuid, String)>> {
     Ok(sqlx::query_as(
         "SELECT id, external_id FROM orders
           WHERE source = $1 AND source <> 'web' AND status NOT IN ('delivered', 'cancelled', 'refunded')
+            AND (external_seen_at IS NULL OR external_seen_at <= now() - make_interval(secs => $3))
           ORDER BY external_seen_at NULLS FIRST LIMIT $2",
     )
     .bind(source)
     .bind(limit)
+    .bind(stale.as_secs_f64())
     .fetch_all(pool)
     .await?)
 }

@@ -51,8 +51,17 @@ pub struct KaspiConfig {
     /// call; Kaspi refuses more than 14 days, integrators use 13.
     pub window: Duration,
     /// `KASPI_ORDERS_OVERLAP_SECS`: each pull re-reads this much before the
-    /// last one's end, so an order created at the boundary is never missed.
+    /// last one's end. Kaspi lists an order under its creation date but
+    /// shows it only once the bank approved it (a credit purchase can take
+    /// hours), so a pull that started where the last one ended would miss
+    /// it. A day by default: a few extra pages per pull.
     pub overlap: Duration,
+    /// `KASPI_ORDERS_REREAD_SECS`: an open order is read again (for buyer
+    /// cancellations and returns) once this long has passed since Kaspi
+    /// last showed it; at most `KASPI_ORDERS_REREAD_BATCH` per pull, oldest
+    /// first.
+    pub reread_after: Duration,
+    pub reread_batch: i64,
     /// `KASPI_RATE_PER_SEC`: calls per second, shared by every worker
     /// (Kaspi publishes no limit; be polite).
     pub per_second: u32,
@@ -137,8 +146,10 @@ pub(crate) fn load(env: &Env<'_>) -> Result<MarketplacesConfig, ConfigError> {
         out_of_stock,
         lookback: Duration::from_secs(env.parse::<u64>("KASPI_ORDERS_LOOKBACK_DAYS", 14)? * 86_400),
         window: Duration::from_secs(window_hours * 3600),
-        overlap: env.secs("KASPI_ORDERS_OVERLAP_SECS", 600)?,
+        overlap: env.secs("KASPI_ORDERS_OVERLAP_SECS", 86_400)?,
         per_second: env.parse("KASPI_RATE_PER_SEC", 5)?,
+        reread_after: env.secs("KASPI_ORDERS_REREAD_SECS", 300)?,
+        reread_batch: env.parse("KASPI_ORDERS_REREAD_BATCH", 300)?,
     };
     if kaspi.safety_stock < 0 || kaspi.per_second == 0 {
         return Err(ConfigError {

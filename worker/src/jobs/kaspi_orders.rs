@@ -6,8 +6,9 @@
 //!    order created at a window's edge is never missed), window by window,
 //!    saving the cursor after each window: a run that fails part-way
 //!    resumes where it stopped;
-//! 2. re-reads every order still open here (oldest-read first), so buyer
-//!    cancellations and returns are seen.
+//! 2. re-reads the orders still open here that Kaspi has not shown for
+//!    `KASPI_ORDERS_REREAD_SECS` (a batch per run, least recently seen
+//!    first), so buyer cancellations and returns are seen.
 //!
 //! Each order is imported in its own transaction (`marketplace::import`):
 //! new ones reserve their units and are accepted on Kaspi, or refused for
@@ -185,7 +186,7 @@ async fn pull(cx: Context<'_>) -> Result<Tally, JobError> {
             .map_err(db)?;
     }
     // Orders still open here, read again until they close.
-    let open = import::open_orders(pool, OrderSource::Kaspi, 1000)
+    let open = import::open_orders(pool, OrderSource::Kaspi, k.reread_after, k.reread_batch)
         .await
         .map_err(db)?;
     let total = open.len();
