@@ -8,6 +8,7 @@
 
 mod http;
 pub mod kaspi;
+pub mod ozon;
 pub mod smtp;
 pub mod stripe;
 pub mod telegram;

@@ -96,3 +96,14 @@ pub fn kaspi_completion(
 ) -> Option<std::sync::Arc<dyn bazaar_core::marketplace::KaspiCompletion>> {
     kaspi(config).map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn bazaar_core::marketplace::KaspiCompletion>)
 }
+
+/// The Ozon Seller API client, `None` without `OZON_CLIENT_ID` and
+/// `OZON_API_KEY`.
+pub fn ozon(config: &Config) -> Option<crate::ozon::OzonClient> {
+    let o = &config.marketplaces.ozon;
+    Some(crate::ozon::OzonClient::new(
+        &o.api_url,
+        o.client_id.as_deref()?,
+        o.api_key.clone()?,
+    ))
+}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bazaar_core::{
     config::Config,
-    jobs::{Cleanup, ExpireReservations, Job, KaspiOrders},
+    jobs::{Cleanup, ExpireReservations, Job, KaspiOrders, OzonOrders, OzonSync},
     outbox,
 };
 use chrono::{DateTime, Utc};
@@ -64,6 +64,20 @@ pub async fn run(
                                 tick: tick.to_rfc3339(),
                             };
                             enqueue(&pool, &config, tick, "Kaspi order pull", &job).await
+                        }
+                        ScheduledJob::OzonOrders | ScheduledJob::MarketplaceSync
+                            if !config.marketplaces.ozon.enabled() => {}
+                        ScheduledJob::OzonOrders => {
+                            let job = OzonOrders {
+                                tick: tick.to_rfc3339(),
+                            };
+                            enqueue(&pool, &config, tick, "Ozon posting pull", &job).await
+                        }
+                        ScheduledJob::MarketplaceSync => {
+                            let job = OzonSync {
+                                tick: tick.to_rfc3339(),
+                            };
+                            enqueue(&pool, &config, tick, "Ozon stock and price push", &job).await
                         }
                     }
                 }

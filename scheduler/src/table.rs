@@ -21,14 +21,20 @@ pub enum ScheduledJob {
     ExpireReservations,
     /// The Kaspi order pull (only while Kaspi is enabled).
     KaspiOrders,
+    /// The Ozon posting pull (only while Ozon is enabled).
+    OzonOrders,
+    /// Stock, prices and cards pushed to Ozon.
+    MarketplaceSync,
 }
 
 impl ScheduledJob {
-    pub const ALL: [ScheduledJob; 4] = [
+    pub const ALL: [ScheduledJob; 6] = [
         ScheduledJob::HealthCheck,
         ScheduledJob::Cleanup,
         ScheduledJob::ExpireReservations,
         ScheduledJob::KaspiOrders,
+        ScheduledJob::OzonOrders,
+        ScheduledJob::MarketplaceSync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +43,8 @@ impl ScheduledJob {
             ScheduledJob::Cleanup => "cleanup",
             ScheduledJob::ExpireReservations => "expire_reservations",
             ScheduledJob::KaspiOrders => "kaspi_orders",
+            ScheduledJob::OzonOrders => "ozon_orders",
+            ScheduledJob::MarketplaceSync => "marketplace_sync",
         }
     }
 
@@ -47,6 +55,10 @@ impl ScheduledJob {
             ScheduledJob::ExpireReservations => "15 * * * * *",
             // New orders wait for acceptance: every two minutes.
             ScheduledJob::KaspiOrders => "30 */2 * * * *",
+            ScheduledJob::OzonOrders => "45 */2 * * * *",
+            // A sale reaches Ozon within a minute: a figure waits for the
+            // next tick, at most 30 s per product and warehouse (Ozon's rule).
+            ScheduledJob::MarketplaceSync => "*/10 * * * * *",
         }
     }
 }

@@ -17,6 +17,7 @@ mod commerce;
 mod deployment;
 mod health_alerts;
 mod marketplaces_kaspi;
+mod marketplaces_ozon;
 mod messengers_telegram;
 mod messengers_whatsapp;
 mod ops;

@@ -95,10 +95,7 @@ pub async fn run(
             pool.clone(),
             bazaar_core::throttle::Throttle::new(redis.clone()),
         ),
-        marketplaces: marketplaces::Marketplaces::new(
-            &config,
-            bazaar_core::throttle::Throttle::new(redis.clone()),
-        ),
+        marketplaces: marketplaces::Marketplaces::new(&config, redis.clone()),
         pool: pool.clone(),
         mailer,
         twitter: deps::twitter(&config),

@@ -1,24 +1,35 @@
-//! What the marketplace handlers share: the clients, and one rate limiter
-//! per marketplace account shared by every worker process (Redis, see
-//! `bazaar_core::throttle`).
+//! What the marketplace handlers share: the clients, and the limits of each
+//! marketplace account, shared by every worker process through Redis (see
+//! `bazaar_core::throttle`): Kaspi's polite rate; Ozon's calls a second per
+//! Client-Id and stock calls a minute; and Ozon's "Circle is open", which
+//! leaves the method alone for `OZON_CIRCLE_BACKOFF_SECS` in every process.
 
 use std::time::Duration;
 
 use bazaar_core::{
     config::Config,
+    marketplace::{limiter_key, Marketplace},
     provider::ProviderError,
     throttle::{TakeError, Throttle, Window},
 };
-use bazaar_core::marketplace::{limiter_key, Marketplace};
-use bazaar_integrations::kaspi::merchant::KaspiClient;
+use bazaar_integrations::{
+    kaspi::merchant::KaspiClient,
+    ozon::{self, OzonClient, OzonError},
+};
+use redis::aio::ConnectionManager;
 
 use crate::jobs::JobError;
 
 pub struct Marketplaces {
     pub kaspi: Option<KaspiClient>,
+    pub ozon: Option<OzonClient>,
     throttle: Throttle,
+    redis: ConnectionManager,
     prefix: String,
     kaspi_per_second: u32,
+    ozon_per_second: u32,
+    ozon_stock_per_minute: u32,
+    circle_backoff: Duration,
 }
 
 /// How long a call waits for a slot before its job gives way (retried
@@ -26,12 +37,18 @@ pub struct Marketplaces {
 const PATIENCE: Duration = Duration::from_secs(30);
 
 impl Marketplaces {
-    pub fn new(config: &Config, throttle: Throttle) -> Self {
+    pub fn new(config: &Config, redis: ConnectionManager) -> Self {
+        let o = &config.marketplaces.ozon;
         Self {
             kaspi: bazaar_integrations::wire::kaspi(config),
-            throttle,
+            ozon: bazaar_integrations::wire::ozon(config),
+            throttle: Throttle::new(redis.clone()),
+            redis,
             prefix: config.redis_prefix.clone(),
             kaspi_per_second: config.marketplaces.kaspi.per_second,
+            ozon_per_second: o.per_second,
+            ozon_stock_per_minute: o.stock_calls_per_minute,
+            circle_backoff: o.circle_backoff,
         }
     }
 
@@ -45,23 +62,90 @@ impl Marketplaces {
         let client = self.kaspi.clone().ok_or_else(|| {
             JobError::Permanent("Kaspi is disabled: set KASPI_TOKEN and KASPI_MERCHANT_ID".into())
         })?;
-        self.kaspi_slot().await?;
+        self.slot(&[Window {
+            key: limiter_key(&self.prefix, Marketplace::Kaspi),
+            limit: self.kaspi_per_second,
+            window: Duration::from_secs(1),
+        }])
+        .await?;
         let result = f(client).await;
         count("kaspi", call, &result);
         result.map_err(JobError::from)
     }
 
-    /// Waits for a slot of Kaspi's account-wide limit.
-    async fn kaspi_slot(&self) -> Result<(), JobError> {
-        let windows = [Window {
-            key: limiter_key(&self.prefix, Marketplace::Kaspi),
-            limit: self.kaspi_per_second,
+    fn circle_key(&self, path: &str) -> String {
+        format!("{}:circuit:ozon:{path}", self.prefix)
+    }
+
+    /// One Ozon call to `path`: refused while the method's circle is open,
+    /// then a slot of the account's limits (and the stock limit for stock
+    /// updates), then counted by outcome.
+    pub async fn ozon<T, F, Fut>(&self, path: &'static str, f: F) -> Result<T, JobError>
+    where
+        F: FnOnce(OzonClient) -> Fut,
+        Fut: std::future::Future<Output = Result<T, OzonError>>,
+    {
+        let client = self.ozon.clone().ok_or_else(|| {
+            JobError::Permanent("Ozon is disabled: set OZON_CLIENT_ID and OZON_API_KEY".into())
+        })?;
+        let open_ms: i64 = redis::cmd("PTTL")
+            .arg(self.circle_key(path))
+            .query_async(&mut self.redis.clone())
+            .await
+            .map_err(|e| JobError::retry(format!("reading Ozon's circuit state: {e}")))?;
+        if open_ms > 0 {
+            return Err(JobError::Retry {
+                message: format!("Ozon's {path} is resting (Circle is open)"),
+                after: Some(Duration::from_millis(open_ms as u64)),
+            });
+        }
+        let mut windows = vec![Window {
+            key: limiter_key(&self.prefix, Marketplace::Ozon),
+            limit: self.ozon_per_second,
             window: Duration::from_secs(1),
         }];
-        match self.throttle.take(&windows, PATIENCE).await {
+        if path == ozon::STOCKS {
+            windows.push(Window {
+                key: format!("{}:stocks", limiter_key(&self.prefix, Marketplace::Ozon)),
+                limit: self.ozon_stock_per_minute,
+                window: Duration::from_secs(60),
+            });
+        }
+        self.slot(&windows).await?;
+        let result = f(client).await;
+        match result {
+            Ok(v) => {
+                count::<()>("ozon", path, &Ok(()));
+                Ok(v)
+            }
+            Err(OzonError::CircleOpen(_)) => {
+                metrics::counter!("bazaar_marketplace_calls_total", "marketplace" => "ozon", "call" => path, "outcome" => "circle_open")
+                    .increment(1);
+                let _: Result<(), _> = redis::cmd("SET")
+                    .arg(self.circle_key(path))
+                    .arg(1)
+                    .arg("PX")
+                    .arg(self.circle_backoff.as_millis() as u64)
+                    .query_async(&mut self.redis.clone())
+                    .await;
+                tracing::warn!(path, backoff = ?self.circle_backoff, "Ozon: Circle is open; resting the method");
+                Err(JobError::Retry {
+                    message: format!("Ozon's {path} answered \"Circle is open\""),
+                    after: Some(self.circle_backoff),
+                })
+            }
+            Err(OzonError::Provider(e)) => {
+                count::<()>("ozon", path, &Err(e.clone()));
+                Err(JobError::from(e))
+            }
+        }
+    }
+
+    async fn slot(&self, windows: &[Window]) -> Result<(), JobError> {
+        match self.throttle.take(windows, PATIENCE).await {
             Ok(()) => Ok(()),
             Err(TakeError::Busy(wait)) => Err(JobError::Retry {
-                message: "Kaspi rate limit reached".into(),
+                message: "marketplace rate limit reached".into(),
                 after: Some(wait),
             }),
             Err(e @ TakeError::Redis(_)) => Err(JobError::retry(e.to_string())),

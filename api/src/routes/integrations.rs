@@ -7,7 +7,7 @@ use axum::{
     http::StatusCode,
 };
 use bazaar_core::{
-    jobs::KaspiOrders,
+    jobs::{KaspiOrders, OzonOrders, OzonSync},
     marketplace::{
         completion::{self, Completion, CompletionRequest},
         limiter_key,
@@ -131,14 +131,7 @@ async fn sync(
     let m = marketplace(&name)?;
     let disabled = match m {
         Marketplace::Kaspi => state.config.marketplaces.kaspi.disabled_reason(),
-        Marketplace::Ozon => Some(
-            state
-                .config
-                .marketplaces
-                .ozon
-                .disabled_reason()
-                .unwrap_or("the Ozon sync is not part of this version yet"),
-        ),
+        Marketplace::Ozon => state.config.marketplaces.ozon.disabled_reason(),
     };
     if let Some(why) = disabled {
         return Err(ApiError::new(
@@ -148,17 +141,30 @@ async fn sync(
         ));
     }
     let mut conn = state.pool.acquire().await.map_err(bazaar_core::Error::from)?;
-    let job = KaspiOrders {
-        tick: format!("manual:{}", uuid::Uuid::now_v7()),
+    let tick = format!("manual:{}", uuid::Uuid::now_v7());
+    let pipeline = &state.shop.pipeline;
+    let kinds = match m {
+        Marketplace::Kaspi => {
+            outbox::enqueue(&mut conn, pipeline, &KaspiOrders { tick })
+                .await
+                .map_err(bazaar_core::Error::from)?;
+            vec!["orders"]
+        }
+        Marketplace::Ozon => {
+            outbox::enqueue(&mut conn, pipeline, &OzonSync { tick: tick.clone() })
+                .await
+                .map_err(bazaar_core::Error::from)?;
+            outbox::enqueue(&mut conn, pipeline, &OzonOrders { tick })
+                .await
+                .map_err(bazaar_core::Error::from)?;
+            vec!["products", "stock", "prices", "orders"]
+        }
     };
-    outbox::enqueue(&mut conn, &state.shop.pipeline, &job)
-        .await
-        .map_err(bazaar_core::Error::from)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(SyncQueued {
             marketplace: m,
-            kinds: vec!["orders".into()],
+            kinds: kinds.into_iter().map(str::to_owned).collect(),
         }),
     ))
 }

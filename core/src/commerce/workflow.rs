@@ -165,10 +165,16 @@ pub async fn apply(
     // The shop cancelled a marketplace's order: the marketplace must hear it
     // (what the marketplace itself reports arrives as System and is not
     // echoed back).
-    if order.source != OrderSource::Web && mv.mover != Mover::System && mv.to == OrderStatus::Cancelled {
+    let told = match (order.source, mv.to) {
+        (OrderSource::Web, _) => None,
+        (_, OrderStatus::Cancelled) => Some(MarketplaceAction::Cancel),
+        (OrderSource::Ozon, OrderStatus::Shipped) => Some(MarketplaceAction::Ship),
+        _ => None,
+    };
+    if let Some(action) = told.filter(|_| mv.mover != Mover::System) {
         let action = OrderAction {
             order: order.id,
-            action: MarketplaceAction::Cancel,
+            action,
         };
         outbox::enqueue(conn, &shop.pipeline, &action).await?;
     }

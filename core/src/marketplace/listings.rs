@@ -50,6 +50,9 @@ pub struct Listing {
     pub warehouse_id: Option<String>,
     /// Units the marketplace may sell: stock not reserved, on sale.
     pub available: i32,
+    /// Ozon: the figure it last took, and its last per-item error.
+    pub pushed_stock: Option<i32>,
+    pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -65,6 +68,8 @@ struct Row {
     ozon_product_id: Option<i64>,
     ozon_sku: Option<i64>,
     warehouse_id: Option<String>,
+    stock_pushed: Option<i32>,
+    last_error: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -90,6 +95,8 @@ fn view(config: &Config, marketplace: Marketplace, r: Row) -> Listing {
         ozon_sku: r.ozon_sku,
         warehouse_id: r.warehouse_id.or(default_warehouse),
         available: r.available.max(0),
+        pushed_stock: r.stock_pushed,
+        last_error: r.last_error,
         created_at: r.created_at,
         updated_at: r.updated_at,
     }
@@ -121,7 +128,7 @@ async fn find(
         "SELECT v.id AS variant_id, v.sku, v.price, v.currency,
                 CASE WHEN v.active THEN v.stock - v.reserved ELSE 0 END AS available,
                 l.price_override, l.ozon_product_id, l.ozon_sku, l.warehouse_id,
-                l.created_at, l.updated_at
+                l.stock_pushed, l.last_error, l.created_at, l.updated_at
            FROM listings l JOIN variants v ON v.id = l.variant_id
           WHERE l.variant_id = $1 AND l.marketplace = $2",
     )
@@ -254,7 +261,9 @@ pub async fn put(
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (variant_id, marketplace) DO UPDATE
             SET price_override = EXCLUDED.price_override, ozon_product_id = EXCLUDED.ozon_product_id,
-                ozon_sku = EXCLUDED.ozon_sku, warehouse_id = EXCLUDED.warehouse_id, updated_at = now()",
+                ozon_sku = EXCLUDED.ozon_sku, warehouse_id = EXCLUDED.warehouse_id, updated_at = now(),
+                -- What Ozon was told may no longer hold: tell it again.
+                stock_version = listings.stock_version + 1, price_version = listings.price_version + 1",
     )
     .bind(variant)
     .bind(marketplace)

@@ -11,6 +11,8 @@ pub mod kaspi_feed;
 pub mod kaspi_orders;
 pub mod listings;
 pub mod overview;
+pub mod ozon_orders;
+pub mod ozon_push;
 pub mod syncs;
 
 use serde::{Deserialize, Serialize};

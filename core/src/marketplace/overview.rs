@@ -40,6 +40,9 @@ pub struct MarketplaceOverview {
     pub unmatched_skus: Vec<UnmatchedSku>,
     /// Orders a person must decide on, newest first (at most 50).
     pub attention: Vec<Attention>,
+    /// Ozon's latest per-item errors (stock, price, card import), newest
+    /// first (at most 50).
+    pub item_errors: Vec<super::ozon_push::ItemError>,
 }
 
 pub async fn overview(pool: &PgPool, config: &Config, m: Marketplace) -> Result<MarketplaceOverview> {
@@ -80,5 +83,9 @@ pub async fn overview(pool: &PgPool, config: &Config, m: Marketplace) -> Result<
         open_orders,
         unmatched_skus,
         attention,
+        item_errors: match m {
+            Marketplace::Ozon => super::ozon_push::item_errors(pool, 50).await?,
+            Marketplace::Kaspi => Vec::new(),
+        },
     })
 }

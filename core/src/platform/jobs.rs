@@ -110,10 +110,12 @@ pub enum JobKind {
     Cleanup,
     KaspiOrders,
     OrderAction,
+    OzonOrders,
+    OzonSync,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 16] = [
+    pub const ALL: [JobKind; 18] = [
         JobKind::SendEmail,
         JobKind::EmailNotice,
         JobKind::TelegramMessage,
@@ -130,6 +132,8 @@ impl JobKind {
         JobKind::Cleanup,
         JobKind::KaspiOrders,
         JobKind::OrderAction,
+        JobKind::OzonOrders,
+        JobKind::OzonSync,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -150,6 +154,8 @@ impl JobKind {
             JobKind::Cleanup => "ops.cleanup",
             JobKind::KaspiOrders => "marketplace.kaspi_orders",
             JobKind::OrderAction => "marketplace.order_action",
+            JobKind::OzonOrders => "marketplace.ozon_orders",
+            JobKind::OzonSync => "marketplace.ozon_sync",
         }
     }
 
@@ -397,6 +403,35 @@ impl Job for KaspiOrders {
     }
 }
 
+/// Pulls Ozon's FBS postings whose status changed since the last pull.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OzonOrders {
+    pub tick: String,
+}
+
+impl Job for OzonOrders {
+    const KIND: JobKind = JobKind::OzonOrders;
+    const QUEUE: Queue = Queue::Marketplace;
+    fn idempotency_key(&self) -> String {
+        format!("marketplace.ozon_orders:{}", self.tick)
+    }
+}
+
+/// Pushes to Ozon what changed: stock figures, prices, new cards (and
+/// follows the card imports).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OzonSync {
+    pub tick: String,
+}
+
+impl Job for OzonSync {
+    const KIND: JobKind = JobKind::OzonSync;
+    const QUEUE: Queue = Queue::Marketplace;
+    fn idempotency_key(&self) -> String {
+        format!("marketplace.ozon_sync:{}", self.tick)
+    }
+}
+
 /// What the marketplace must be told about one of its orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -407,6 +442,8 @@ pub enum MarketplaceAction {
     CancelOutOfStock,
     /// Cancel an order the shop cancelled (an admin).
     Cancel,
+    /// Ozon: the shop shipped the posting (packed it).
+    Ship,
 }
 
 impl MarketplaceAction {
@@ -415,6 +452,7 @@ impl MarketplaceAction {
             MarketplaceAction::Accept => "accept",
             MarketplaceAction::CancelOutOfStock => "cancel_out_of_stock",
             MarketplaceAction::Cancel => "cancel",
+            MarketplaceAction::Ship => "ship",
         }
     }
 }

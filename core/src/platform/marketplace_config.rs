@@ -89,6 +89,23 @@ pub struct OzonConfig {
     /// `OZON_CURRENCY`: the seller account's currency, that of every price
     /// sent to Ozon.
     pub currency: String,
+    /// Ozon's limits (ozon.md), shared by every worker through Redis:
+    /// calls a second per Client-Id (`OZON_RATE_PER_SEC`), stock calls a
+    /// minute (`OZON_STOCK_CALLS_PER_MIN`), one figure per product and
+    /// warehouse every `OZON_STOCK_PAIR_INTERVAL_SECS`, changes of one
+    /// price an hour (`OZON_PRICE_CHANGES_PER_HOUR`).
+    pub per_second: u32,
+    pub stock_calls_per_minute: u32,
+    pub stock_pair_interval: Duration,
+    pub price_changes_per_hour: u32,
+    /// How long a method that answered "Circle is open" is left alone
+    /// (`OZON_CIRCLE_BACKOFF_SECS`; Ozon says it recovers within minutes).
+    pub circle_backoff: Duration,
+    /// `OZON_ORDERS_OVERLAP_SECS`: each posting pull re-reads status changes
+    /// this far before the last one's start.
+    pub orders_overlap: Duration,
+    /// `OZON_VAT`: the VAT rate sent with prices and cards ("0", "0.1", "0.2").
+    pub vat: String,
 }
 
 impl OzonConfig {
@@ -174,8 +191,25 @@ pub(crate) fn load(env: &Env<'_>) -> Result<MarketplacesConfig, ConfigError> {
         api_url: trimmed_url(env.string("OZON_API_URL", "https://api-seller.ozon.ru")),
         warehouse_id: env.get("OZON_WAREHOUSE_ID").map(|s| s.trim().to_owned()),
         currency: env.string("OZON_CURRENCY", "RUB").trim().to_ascii_uppercase(),
+        per_second: positive(env, "OZON_RATE_PER_SEC", 50)?,
+        stock_calls_per_minute: positive(env, "OZON_STOCK_CALLS_PER_MIN", 80)?,
+        stock_pair_interval: env.secs("OZON_STOCK_PAIR_INTERVAL_SECS", 30)?,
+        price_changes_per_hour: positive(env, "OZON_PRICE_CHANGES_PER_HOUR", 10)?,
+        circle_backoff: env.secs("OZON_CIRCLE_BACKOFF_SECS", 180)?,
+        orders_overlap: env.secs("OZON_ORDERS_OVERLAP_SECS", 300)?,
+        vat: env.string("OZON_VAT", "0"),
     };
     Ok(MarketplacesConfig { kaspi, ozon })
+}
+
+fn positive(env: &Env<'_>, name: &str, default: u32) -> Result<u32, ConfigError> {
+    match env.parse(name, default)? {
+        0 => Err(ConfigError {
+            name: name.into(),
+            message: "must be above 0".into(),
+        }),
+        n => Ok(n),
+    }
 }
 
 fn trimmed_url(url: String) -> String {

@@ -3,6 +3,7 @@
 //! providers at their configured base URLs.
 
 pub mod kaspi;
+pub mod ozon;
 pub mod process;
 pub mod redis_server;
 pub mod smtp;
@@ -110,6 +111,8 @@ pub struct Builder {
     x: bool,
     stripe: bool,
     kaspi: bool,
+    /// A fake Ozon with these limits (bazaar configured to match).
+    ozon: Option<ozon::Limits>,
 }
 
 impl Builder {
@@ -157,6 +160,21 @@ impl Builder {
     /// (and a feed token, `kaspi::FEED_TOKEN`).
     pub fn kaspi(mut self) -> Self {
         self.kaspi = true;
+        self
+    }
+
+    /// A fake Ozon Seller API with Ozon's limits, but a stock pair interval
+    /// of 2 s (30 s in production) so tests need not wait; bazaar is told
+    /// the same limits.
+    pub fn ozon(self) -> Self {
+        self.ozon_limits(ozon::Limits {
+            stock_pair_interval: Duration::from_secs(2),
+            ..ozon::Limits::default()
+        })
+    }
+
+    pub fn ozon_limits(mut self, limits: ozon::Limits) -> Self {
+        self.ozon = Some(limits);
         self
     }
 
@@ -242,6 +260,34 @@ impl Builder {
             Some(fake)
         } else {
             None
+        };
+        let fake_ozon = match self.ozon {
+            Some(limits) => {
+                let fake = ozon::FakeOzon::start_with(limits).await;
+                for (k, v) in [
+                    ("OZON_CLIENT_ID", ozon::CLIENT_ID.to_owned()),
+                    ("OZON_API_KEY", ozon::API_KEY.to_owned()),
+                    ("OZON_API_URL", fake.url()),
+                    ("OZON_WAREHOUSE_ID", ozon::WAREHOUSE_ID.to_string()),
+                    ("OZON_CURRENCY", "KZT".to_owned()),
+                    ("OZON_RATE_PER_SEC", limits.global_per_sec.to_string()),
+                    ("OZON_STOCK_CALLS_PER_MIN", limits.stock_calls_per_min.to_string()),
+                    (
+                        "OZON_STOCK_PAIR_INTERVAL_SECS",
+                        limits.stock_pair_interval.as_secs().to_string(),
+                    ),
+                    (
+                        "OZON_PRICE_CHANGES_PER_HOUR",
+                        limits.price_changes_per_hour.to_string(),
+                    ),
+                    ("OZON_CIRCLE_BACKOFF_SECS", "2".to_owned()),
+                    ("QUEUE_MARKETPLACE_BACKOFF_BASE_MS", "100".to_owned()),
+                ] {
+                    self.vars.entry(k.into()).or_insert(v);
+                }
+                Some(fake)
+            }
+            None => None,
         };
         let defaults = [
             ("DATABASE_URL", db_url.clone()),
@@ -337,6 +383,7 @@ impl Builder {
             x: fake_x,
             stripe: fake_stripe,
             kaspi: fake_kaspi,
+            ozon: fake_ozon,
         };
         if self.worker {
             app.start_worker();
@@ -361,6 +408,7 @@ pub struct TestApp {
     pub x: Option<x::FakeX>,
     pub stripe: Option<stripe::FakeStripe>,
     pub kaspi: Option<kaspi::FakeKaspi>,
+    pub ozon: Option<ozon::FakeOzon>,
     /// A worker was started: jobs can drain.
     worker_started: AtomicBool,
     /// Why this test leaves jobs behind, when it says so (`leaves_jobs`).
@@ -395,6 +443,7 @@ impl TestApp {
             x: false,
             stripe: false,
             kaspi: false,
+            ozon: None,
         }
     }
 
@@ -430,6 +479,13 @@ impl TestApp {
             assert!(
                 violations.is_empty(),
                 "bazaar broke Telegram's rules: {violations:#?}"
+            );
+        }
+        if let Some(ozon) = &self.ozon {
+            let violations = ozon.violations();
+            assert!(
+                violations.is_empty(),
+                "bazaar broke Ozon's rules: {violations:#?}"
             );
         }
         if let Some(kaspi) = &self.kaspi {

@@ -92,7 +92,7 @@ pub const API_KEY: &str = "ozon-test-api-key";
 /// The seller's FBS warehouse, known from the start (`/v2/warehouse/list`).
 pub const WAREHOUSE_ID: i64 = 22142605386000;
 
-const STOCKS: &str = "/v2/products/stocks";
+pub const STOCKS: &str = "/v2/products/stocks";
 const PRICES: &str = "/v1/product/import/prices";
 const IMPORT: &str = "/v3/product/import";
 const IMPORT_INFO: &str = "/v1/product/import/info";

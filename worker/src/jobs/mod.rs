@@ -17,6 +17,9 @@ mod expire_reservations;
 mod kaspi_orders;
 mod noop;
 mod order_action;
+mod ozon_orders;
+mod ozon_posting_action;
+mod ozon_sync;
 mod probe;
 mod process_payment_event;
 mod refund_payment;
@@ -194,6 +197,8 @@ pub fn entry(kind: JobKind) -> Entry {
         JobKind::Cleanup => Entry::external::<cleanup::CleanupHandler>(),
         JobKind::KaspiOrders => Entry::external::<kaspi_orders::KaspiOrdersHandler>(),
         JobKind::OrderAction => Entry::external::<order_action::OrderActionHandler>(),
+        JobKind::OzonOrders => Entry::external::<ozon_orders::OzonOrdersHandler>(),
+        JobKind::OzonSync => Entry::external::<ozon_sync::OzonSyncHandler>(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Tells a marketplace what the shop did with one of its orders: accept a
+//! Tells a marketplace what the shop did with one of its orders (Ozon's
+//! postings: `ozon_posting_action`): accept a
 //! Kaspi order whose units are reserved, cancel one stock cannot fill (or
 //! one an admin cancelled). On success our order follows (accepted:
 //! confirmed, its units deducted). When the marketplace refuses (the buyer
@@ -38,11 +39,11 @@ impl ExternalHandler for OrderActionHandler {
         };
         match order.source {
             OrderSource::Kaspi => {}
-            other => {
+            OrderSource::Ozon => return super::ozon_posting_action::run(cx, &order, &id, job.action).await,
+            OrderSource::Web => {
                 return Err(JobError::Permanent(format!(
-                    "{} orders take no {} action yet",
-                    other,
-                    job.action.as_str()
+                    "order {} is not a marketplace's",
+                    order.number
                 )))
             }
         }
@@ -52,6 +53,8 @@ impl ExternalHandler for OrderActionHandler {
             MarketplaceAction::Accept => StatusChange::Accept,
             MarketplaceAction::CancelOutOfStock => StatusChange::Cancel { reason: OUT_OF_STOCK },
             MarketplaceAction::Cancel => StatusChange::Cancel { reason: BY_MERCHANT },
+            // Kaspi's couriers (or the buyer) collect; nothing to tell.
+            MarketplaceAction::Ship => return Ok(()),
         };
         let call = match change {
             StatusChange::Accept => "accept",
