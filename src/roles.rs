@@ -88,7 +88,7 @@ pub async fn run(config: Config, roles: Roles) -> anyhow::Result<()> {
             payments,
         )
         .with_messengers(bazaar_integrations::wire::messenger_webhooks(&config))
-                .with_kaspi(bazaar_integrations::wire::kaspi_completion(&config));
+        .with_kaspi(bazaar_integrations::wire::kaspi_completion(&config));
         tasks.spawn(bazaar_api::serve(state, listener, shutdown.clone()));
     }
     // Every role serves its metrics on METRICS_BIND when it is set; the API

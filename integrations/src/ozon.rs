@@ -101,7 +101,9 @@ pub struct ItemError {
 impl ItemError {
     /// Ozon's per-pair and per-price limits: retry after the window.
     pub fn is_too_frequent(&self) -> bool {
-        self.code == "TOO_MANY_REQUESTS" || self.code.contains("limit exceeded") || self.message.contains("limit exceeded")
+        self.code == "TOO_MANY_REQUESTS"
+            || self.code.contains("limit exceeded")
+            || self.message.contains("limit exceeded")
     }
 }
 
@@ -185,7 +187,10 @@ pub fn minor_units(text: &str) -> Option<i64> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let negative = whole.starts_with('-');
     let whole: i64 = whole.trim_start_matches('-').parse().ok()?;
-    let mut digits: Vec<u32> = fraction.chars().map(|c| c.to_digit(10)).collect::<Option<_>>()?;
+    let mut digits: Vec<u32> = fraction
+        .chars()
+        .map(|c| c.to_digit(10))
+        .collect::<Option<_>>()?;
     digits.resize(3, 0);
     let mut cents = i64::from(digits[0] * 10 + digits[1]);
     if digits[2] >= 5 {
@@ -244,23 +249,27 @@ impl OzonClient {
             return Err(OzonError::CircleOpen(path));
         }
         let reason = format!("{path}: {}", ProviderError::excerpt(&message));
-        Err(OzonError::Provider(if status == StatusCode::TOO_MANY_REQUESTS {
-            ProviderError::RateLimited {
-                retry_after: retry_after(&headers),
-            }
-        } else if status.is_server_error() {
-            ProviderError::Transport(format!("Ozon answered {status}: {reason}"))
-        } else {
-            ProviderError::Rejected {
-                status: status.as_u16(),
-                body: reason,
-            }
-        }))
+        Err(OzonError::Provider(
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                ProviderError::RateLimited {
+                    retry_after: retry_after(&headers),
+                }
+            } else if status.is_server_error() {
+                ProviderError::Transport(format!("Ozon answered {status}: {reason}"))
+            } else {
+                ProviderError::Rejected {
+                    status: status.as_u16(),
+                    body: reason,
+                }
+            },
+        ))
     }
 
     fn results(doc: &Value) -> Result<Vec<ItemResult>, OzonError> {
         serde_json::from_value(doc.get("result").cloned().unwrap_or(json!([]))).map_err(|e| {
-            OzonError::Provider(ProviderError::Transport(format!("Ozon's item results are unreadable: {e}")))
+            OzonError::Provider(ProviderError::Transport(format!(
+                "Ozon's item results are unreadable: {e}"
+            )))
         })
     }
 
@@ -282,20 +291,36 @@ impl OzonClient {
         let doc = self.post(IMPORT, &json!({ "items": cards })).await?;
         doc.pointer("/result/task_id")
             .and_then(Value::as_i64)
-            .ok_or_else(|| OzonError::Provider(ProviderError::Transport("Ozon's import answer has no task_id".into())))
+            .ok_or_else(|| {
+                OzonError::Provider(ProviderError::Transport(
+                    "Ozon's import answer has no task_id".into(),
+                ))
+            })
     }
 
     pub async fn import_info(&self, task_id: i64) -> Result<Vec<ImportItem>, OzonError> {
-        let doc = self.post(IMPORT_INFO, &json!({ "task_id": task_id })).await?;
-        serde_json::from_value(doc.pointer("/result/items").cloned().unwrap_or(json!([]))).map_err(|e| {
-            OzonError::Provider(ProviderError::Transport(format!("Ozon's import status is unreadable: {e}")))
-        })
+        let doc = self
+            .post(IMPORT_INFO, &json!({ "task_id": task_id }))
+            .await?;
+        serde_json::from_value(doc.pointer("/result/items").cloned().unwrap_or(json!([]))).map_err(
+            |e| {
+                OzonError::Provider(ProviderError::Transport(format!(
+                    "Ozon's import status is unreadable: {e}"
+                )))
+            },
+        )
     }
 
     /// Ozon's ids (product id, SKU) of the cards with these offer ids.
     pub async fn product_ids(&self, offer_ids: &[String]) -> Result<Vec<ProductIds>, OzonError> {
-        let doc = self.post(INFO_LIST, &json!({ "offer_id": offer_ids })).await?;
-        let items = doc.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+        let doc = self
+            .post(INFO_LIST, &json!({ "offer_id": offer_ids }))
+            .await?;
+        let items = doc
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         Ok(items
             .iter()
             .filter_map(|i| {
@@ -309,7 +334,11 @@ impl OzonClient {
     }
 
     /// One page of FBS postings whose status changed in the query's window.
-    pub async fn list_postings(&self, q: &PostingQuery, cursor: &str) -> Result<PostingsPage, OzonError> {
+    pub async fn list_postings(
+        &self,
+        q: &PostingQuery,
+        cursor: &str,
+    ) -> Result<PostingsPage, OzonError> {
         let body = json!({
             "filter": {
                 "since": rfc3339(q.since),
@@ -330,15 +359,30 @@ impl OzonClient {
             .unwrap_or_default();
         Ok(PostingsPage {
             postings,
-            cursor: doc.get("cursor").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            has_next: doc.get("has_next").and_then(Value::as_bool).unwrap_or(false),
+            cursor: doc
+                .get("cursor")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            has_next: doc
+                .get("has_next")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         })
     }
 
     /// One posting; `None` when Ozon does not know it.
     pub async fn get_posting(&self, posting_number: &str) -> Result<Option<Posting>, OzonError> {
-        match self.post(POSTING, &json!({ "posting_number": posting_number, "with": {} })).await {
-            Ok(doc) => Ok(Some(read_posting(doc.get("result").unwrap_or(&Value::Null))?)),
+        match self
+            .post(
+                POSTING,
+                &json!({ "posting_number": posting_number, "with": {} }),
+            )
+            .await
+        {
+            Ok(doc) => Ok(Some(read_posting(
+                doc.get("result").unwrap_or(&Value::Null),
+            )?)),
             Err(OzonError::Provider(ProviderError::Rejected { status: 404, .. })) => Ok(None),
             Err(e) => Err(e),
         }
@@ -346,7 +390,11 @@ impl OzonClient {
 
     /// Packs the posting in one package of `products` (SKU, quantity). A
     /// 200 is not proof: re-read the posting (`ship_failed`).
-    pub async fn ship(&self, posting_number: &str, products: &[(i64, i32)]) -> Result<(), OzonError> {
+    pub async fn ship(
+        &self,
+        posting_number: &str,
+        products: &[(i64, i32)],
+    ) -> Result<(), OzonError> {
         let products: Vec<Value> = products
             .iter()
             .map(|(sku, quantity)| json!({ "product_id": sku, "quantity": quantity }))
@@ -360,9 +408,15 @@ impl OzonClient {
     }
 
     /// The cancellation reasons Ozon allows for this posting: (id, title).
-    pub async fn cancel_reasons(&self, posting_number: &str) -> Result<Vec<(i64, String)>, OzonError> {
+    pub async fn cancel_reasons(
+        &self,
+        posting_number: &str,
+    ) -> Result<Vec<(i64, String)>, OzonError> {
         let doc = self
-            .post(CANCEL_REASONS, &json!({ "related_posting_numbers": [posting_number] }))
+            .post(
+                CANCEL_REASONS,
+                &json!({ "related_posting_numbers": [posting_number] }),
+            )
             .await?;
         Ok(doc
             .get("result")
@@ -370,12 +424,30 @@ impl OzonClient {
             .into_iter()
             .flatten()
             .filter(|r| r.get("posting_number").and_then(Value::as_str) == Some(posting_number))
-            .flat_map(|r| r.get("reasons").and_then(Value::as_array).cloned().unwrap_or_default())
-            .filter_map(|r| Some((r.get("id")?.as_i64()?, r.get("title").and_then(Value::as_str).unwrap_or("").to_owned())))
+            .flat_map(|r| {
+                r.get("reasons")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|r| {
+                Some((
+                    r.get("id")?.as_i64()?,
+                    r.get("title")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                ))
+            })
             .collect())
     }
 
-    pub async fn cancel(&self, posting_number: &str, reason_id: i64, message: &str) -> Result<(), OzonError> {
+    pub async fn cancel(
+        &self,
+        posting_number: &str,
+        reason_id: i64,
+        message: &str,
+    ) -> Result<(), OzonError> {
         self.post(
             CANCEL,
             &json!({ "posting_number": posting_number, "cancel_reason_id": reason_id, "cancel_reason_message": message }),
@@ -386,10 +458,17 @@ impl OzonClient {
 }
 
 fn read_posting(p: &Value) -> Result<Posting, OzonError> {
-    let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |k: &str| {
+        p.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let posting_number = text("posting_number");
     if posting_number.is_empty() {
-        return Err(OzonError::Provider(ProviderError::Transport("a posting without posting_number".into())));
+        return Err(OzonError::Provider(ProviderError::Transport(
+            "a posting without posting_number".into(),
+        )));
     }
     let products = p
         .get("products")
@@ -401,16 +480,36 @@ fn read_posting(p: &Value) -> Result<Posting, OzonError> {
             // v4: {"amount": "1530.00", "currency": "RUB"}; v3 sent a string.
             let (amount, currency) = match item.get("price") {
                 Some(Value::Object(m)) => (
-                    m.get("amount").and_then(Value::as_str).unwrap_or("0").to_owned(),
-                    m.get("currency").and_then(Value::as_str).unwrap_or("").to_owned(),
+                    m.get("amount")
+                        .and_then(Value::as_str)
+                        .unwrap_or("0")
+                        .to_owned(),
+                    m.get("currency")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
                 ),
-                Some(Value::String(s)) => (s.clone(), item.get("currency_code").and_then(Value::as_str).unwrap_or("").to_owned()),
+                Some(Value::String(s)) => (
+                    s.clone(),
+                    item.get("currency_code")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                ),
                 _ => ("0".into(), String::new()),
             };
             PostingProduct {
                 sku: item.get("sku").and_then(Value::as_i64).unwrap_or(0),
-                offer_id: item.get("offer_id").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                name: item.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                offer_id: item
+                    .get("offer_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                name: item
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
                 quantity: item.get("quantity").and_then(Value::as_i64).unwrap_or(0) as i32,
                 price: minor_units(&amount).unwrap_or(0),
                 currency,
@@ -460,10 +559,20 @@ mod tests {
 
     #[test]
     fn per_item_limits_are_recognised() {
-        let e = ItemError { code: "TOO_MANY_REQUESTS".into(), message: "Stock is updated too frequently".into() };
+        let e = ItemError {
+            code: "TOO_MANY_REQUESTS".into(),
+            message: "Stock is updated too frequently".into(),
+        };
         assert!(e.is_too_frequent());
-        let e = ItemError { code: "error limiting: acquire limit per item: items limit: limit exceeded".into(), message: String::new() };
+        let e = ItemError {
+            code: "error limiting: acquire limit per item: items limit: limit exceeded".into(),
+            message: String::new(),
+        };
         assert!(e.is_too_frequent());
-        assert!(!ItemError { code: "offer_id_not_found".into(), message: String::new() }.is_too_frequent());
+        assert!(!ItemError {
+            code: "offer_id_not_found".into(),
+            message: String::new()
+        }
+        .is_too_frequent());
     }
 }

@@ -197,7 +197,6 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> ProviderErro
     }
 }
 
-
 /// Stripe answers `{"error": {"type", "code", "message", "param", ...}}`.
 fn error_reason(body: &str) -> String {
     let Ok(v) = serde_json::from_str::<Value>(body) else {

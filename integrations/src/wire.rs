@@ -94,7 +94,9 @@ pub fn kaspi(config: &Config) -> Option<crate::kaspi::merchant::KaspiClient> {
 pub fn kaspi_completion(
     config: &Config,
 ) -> Option<std::sync::Arc<dyn bazaar_core::marketplace::KaspiCompletion>> {
-    kaspi(config).map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn bazaar_core::marketplace::KaspiCompletion>)
+    kaspi(config).map(|c| {
+        std::sync::Arc::new(c) as std::sync::Arc<dyn bazaar_core::marketplace::KaspiCompletion>
+    })
 }
 
 /// The Ozon Seller API client, `None` without `OZON_CLIENT_ID` and

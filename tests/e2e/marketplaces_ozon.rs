@@ -43,7 +43,15 @@ async fn list_on_ozon(app: &TestApp, shop: &Shop, skus: &[&str]) {
 
 async fn sync(app: &TestApp, admin: &str) {
     let (_, before, _) = app.job_counts("marketplace.ozon_orders").await;
-    expect(app, "POST", "/api/v1/admin/integrations/ozon/sync", Some(admin), None, 202).await;
+    expect(
+        app,
+        "POST",
+        "/api/v1/admin/integrations/ozon/sync",
+        Some(admin),
+        None,
+        202,
+    )
+    .await;
     eventually("the Ozon sync to run", PATIENCE, || async {
         let (_, done, _) = app.job_counts("marketplace.ozon_orders").await;
         (done > before).then_some(())
@@ -64,9 +72,11 @@ fn line(sku: &str, n: i64, quantity: i32) -> NewPostingProduct {
 
 async fn stock_on_ozon(app: &TestApp, sku: &str, figure: i64) {
     let fake = app.ozon.as_ref().unwrap();
-    eventually(&format!("Ozon to show {figure} of {sku}"), PATIENCE, || async {
-        (fake.stock(sku, ozon::WAREHOUSE_ID) == Some(figure)).then_some(())
-    })
+    eventually(
+        &format!("Ozon to show {figure} of {sku}"),
+        PATIENCE,
+        || async { (fake.stock(sku, ozon::WAREHOUSE_ID) == Some(figure)).then_some(()) },
+    )
     .await;
 }
 
@@ -88,7 +98,12 @@ async fn every_sale_reaches_ozon_coalesced_and_never_twice_within_the_pair_inter
     let buyer = customer(&app, "buyer@example.com").await;
     let started = Instant::now();
     for _ in 0..5 {
-        place(&app, &buyer, &shop.buy_now("cash_on_delivery", &[("CTEE-S-RED", 1)])).await;
+        place(
+            &app,
+            &buyer,
+            &shop.buy_now("cash_on_delivery", &[("CTEE-S-RED", 1)]),
+        )
+        .await;
     }
     stock_on_ozon(&app, "CTEE-S-RED", 5).await;
     let reached = started.elapsed();
@@ -101,12 +116,24 @@ async fn every_sale_reaches_ozon_coalesced_and_never_twice_within_the_pair_inter
         .into_iter()
         .filter(|u| u.offer_id == "CTEE-S-RED")
         .collect();
-    assert!(red.len() <= 3, "coalesced: {} pushes for 5 sales", red.len() - 1);
+    assert!(
+        red.len() <= 3,
+        "coalesced: {} pushes for 5 sales",
+        red.len() - 1
+    );
     for pair in red.windows(2) {
-        assert!(pair[1].at - pair[0].at >= Duration::from_millis(1950), "never twice within the interval");
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(1950),
+            "never twice within the interval"
+        );
     }
-    assert!(reached < Duration::from_secs(30), "a sale reaches Ozon within a cycle: {reached:?}");
-    assert!(red.iter().all(|u| u.warehouse_id == ozon::WAREHOUSE_ID && u.product_id == ozon_ids(0).0));
+    assert!(
+        reached < Duration::from_secs(30),
+        "a sale reaches Ozon within a cycle: {reached:?}"
+    );
+    assert!(red
+        .iter()
+        .all(|u| u.warehouse_id == ozon::WAREHOUSE_ID && u.product_id == ozon_ids(0).0));
     app.leaves_jobs("the scheduler keeps enqueueing syncs while the test ends");
     assert!(fake.violations().is_empty(), "{:#?}", fake.violations());
 }
@@ -118,17 +145,21 @@ async fn a_posting_reserves_its_units_and_ships_by_sku_until_ozon_really_ships_i
     let admin = shop.catalog.admin.clone();
     list_on_ozon(&app, &shop, &["CTEE-S-RED"]).await;
     let fake = app.ozon.as_ref().unwrap();
-    fake.add_posting(NewPosting::new("0132112277-0101-1", vec![line("CTEE-S-RED", 0, 2)]));
+    fake.add_posting(NewPosting::new(
+        "0132112277-0101-1",
+        vec![line("CTEE-S-RED", 0, 2)],
+    ));
     sync(&app, &admin).await;
 
     let number = "OZ-0132112277-0101-1";
     let order = wait_for_status(&app, &admin, number, "paid").await;
     assert_eq!(order["source"], "ozon");
     assert_eq!(order["items"][0]["quantity"], 2);
-    let held: (i32, i32) = sqlx::query_as("SELECT stock, reserved FROM variants WHERE sku = 'CTEE-S-RED'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let held: (i32, i32) =
+        sqlx::query_as("SELECT stock, reserved FROM variants WHERE sku = 'CTEE-S-RED'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(held, (10, 2));
     sync(&app, &admin).await;
     assert_eq!(
@@ -146,8 +177,15 @@ async fn a_posting_reserves_its_units_and_ships_by_sku_until_ozon_really_ships_i
     })
     .await;
     let p = fake.posting("0132112277-0101-1").unwrap();
-    assert_eq!(p.ship_calls, 2, "the 200 that did not ship was shipped again");
-    assert_eq!(p.shipped_packages, vec![vec![(ozon_ids(0).1, 2)]], "by Ozon SKU");
+    assert_eq!(
+        p.ship_calls, 2,
+        "the 200 that did not ship was shipped again"
+    );
+    assert_eq!(
+        p.shipped_packages,
+        vec![vec![(ozon_ids(0).1, 2)]],
+        "by Ozon SKU"
+    );
     app.drain().await;
 }
 
@@ -158,7 +196,10 @@ async fn an_unfillable_posting_is_cancelled_with_the_out_of_stock_reason_ozon_of
     let admin = shop.catalog.admin.clone();
     list_on_ozon(&app, &shop, &["CTEE-S-RED"]).await;
     let fake = app.ozon.as_ref().unwrap();
-    fake.add_posting(NewPosting::new("0200-0001-1", vec![line("CTEE-S-RED", 0, 11)]));
+    fake.add_posting(NewPosting::new(
+        "0200-0001-1",
+        vec![line("CTEE-S-RED", 0, 11)],
+    ));
     sync(&app, &admin).await;
     wait_for_status(&app, &admin, "OZ-0200-0001-1", "cancelled").await;
     eventually("Ozon to cancel the posting", PATIENCE, || async {
@@ -166,19 +207,26 @@ async fn an_unfillable_posting_is_cancelled_with_the_out_of_stock_reason_ozon_of
         (p.status == "cancelled").then_some(p)
     })
     .await;
-    assert_eq!(fake.posting("0200-0001-1").unwrap().cancel_reason_id, Some(352));
+    assert_eq!(
+        fake.posting("0200-0001-1").unwrap().cancel_reason_id,
+        Some(352)
+    );
 
     // A buyer's cancellation on Ozon gives the units back here.
-    fake.add_posting(NewPosting::new("0200-0002-1", vec![line("CTEE-S-RED", 0, 3)]));
+    fake.add_posting(NewPosting::new(
+        "0200-0002-1",
+        vec![line("CTEE-S-RED", 0, 3)],
+    ));
     sync(&app, &admin).await;
     wait_for_status(&app, &admin, "OZ-0200-0002-1", "paid").await;
     fake.set_posting_status("0200-0002-1", "cancelled");
     sync(&app, &admin).await;
     wait_for_status(&app, &admin, "OZ-0200-0002-1", "cancelled").await;
-    let counters: (i32, i32) = sqlx::query_as("SELECT stock, reserved FROM variants WHERE sku = 'CTEE-S-RED'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let counters: (i32, i32) =
+        sqlx::query_as("SELECT stock, reserved FROM variants WHERE sku = 'CTEE-S-RED'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(counters, (10, 0));
 }
 
@@ -196,13 +244,27 @@ async fn cards_are_created_prices_coalesce_under_the_hourly_limit_and_item_error
     let admin = shop.catalog.admin.clone();
     let fake = app.ozon.as_ref().unwrap();
     // No card yet: bazaar creates it and learns Ozon's ids.
-    let path = format!("/api/v1/variants/{}/listings/ozon", shop.variant("CTEE-L-BLUE"));
-    expect(&app, "PUT", &path, Some(&shop.catalog.vendor), Some(json!({})), 200).await;
+    let path = format!(
+        "/api/v1/variants/{}/listings/ozon",
+        shop.variant("CTEE-L-BLUE")
+    );
+    expect(
+        &app,
+        "PUT",
+        &path,
+        Some(&shop.catalog.vendor),
+        Some(json!({})),
+        200,
+    )
+    .await;
     // A card Ozon does not know: its per-item error is shown.
     expect(
         &app,
         "PUT",
-        &format!("/api/v1/variants/{}/listings/ozon", shop.variant("CTEE-M-BLUE")),
+        &format!(
+            "/api/v1/variants/{}/listings/ozon",
+            shop.variant("CTEE-M-BLUE")
+        ),
         Some(&shop.catalog.vendor),
         Some(json!({ "ozon_product_id": 777 })),
         200,
@@ -217,18 +279,42 @@ async fn cards_are_created_prices_coalesce_under_the_hourly_limit_and_item_error
     assert_eq!(fake.product("CTEE-L-BLUE").unwrap().state, "price_sent");
     stock_on_ozon(&app, "CTEE-L-BLUE", 10).await;
 
-    let view = expect(&app, "GET", "/api/v1/admin/integrations", Some(&admin), None, 200).await;
-    let oz = view["integrations"].as_array().unwrap().iter().find(|i| i["name"] == "ozon").unwrap().clone();
+    let view = expect(
+        &app,
+        "GET",
+        "/api/v1/admin/integrations",
+        Some(&admin),
+        None,
+        200,
+    )
+    .await;
+    let oz = view["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "ozon")
+        .unwrap()
+        .clone();
     let errors = oz["marketplace"]["item_errors"].as_array().unwrap();
     assert!(
-        errors.iter().any(|e| e["sku"] == "CTEE-M-BLUE" && e["error"].as_str().unwrap().contains("offer_id_not_found")),
+        errors.iter().any(|e| e["sku"] == "CTEE-M-BLUE"
+            && e["error"].as_str().unwrap().contains("offer_id_not_found")),
         "{errors:?}"
     );
-    let syncs: Vec<&str> = oz["marketplace"]["syncs"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    let syncs: Vec<&str> = oz["marketplace"]["syncs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(syncs, vec!["orders", "prices", "products", "stock"]);
 
     // Three price changes, two pushes allowed an hour: the third waits.
-    let before = fake.price_updates().iter().filter(|p| p.offer_id == "CTEE-L-BLUE").count();
+    let before = fake
+        .price_updates()
+        .iter()
+        .filter(|p| p.offer_id == "CTEE-L-BLUE")
+        .count();
     for price in [PRICE + 10_000, PRICE + 20_000, PRICE + 30_000] {
         set_price(&app, &shop, &shop.variant("CTEE-L-BLUE"), price).await;
         sync(&app, &admin).await;
@@ -240,7 +326,10 @@ async fn cards_are_created_prices_coalesce_under_the_hourly_limit_and_item_error
         .map(|p| p.price.clone())
         .collect();
     assert_eq!(prices.len(), 2, "{prices:?} ({before} before)");
-    assert!(prices.iter().all(|p| p.contains('.')), "decimal strings: {prices:?}");
+    assert!(
+        prices.iter().all(|p| p.contains('.')),
+        "decimal strings: {prices:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -256,9 +345,21 @@ async fn an_open_circle_is_left_alone_until_it_closes() {
     let fake = app.ozon.as_ref().unwrap();
     fake.circle_open(ozon::STOCKS, 1);
     list_on_ozon(&app, &shop, &["CTEE-S-BLUE"]).await;
-    expect(&app, "POST", "/api/v1/admin/integrations/ozon/sync", Some(&admin), None, 202).await;
+    expect(
+        &app,
+        "POST",
+        "/api/v1/admin/integrations/ozon/sync",
+        Some(&admin),
+        None,
+        202,
+    )
+    .await;
     stock_on_ozon(&app, "CTEE-S-BLUE", 10).await;
-    assert_eq!(fake.calls(ozon::STOCKS), 2, "one refused, one after the rest");
+    assert_eq!(
+        fake.calls(ozon::STOCKS),
+        2,
+        "one refused, one after the rest"
+    );
     assert!(fake.violations().is_empty(), "{:#?}", fake.violations());
     app.leaves_jobs("the scheduler keeps enqueueing syncs while the test ends");
 }
@@ -285,9 +386,17 @@ async fn the_last_five_units_are_sold_once_across_the_site_kaspi_and_ozon() {
         "RACE1",
         "300000001",
         kaspi::now_ms() - 1_000,
-        vec![NewEntry { sku: "CTEE-S-RED".into(), name: "Tee".into(), quantity: 2, base_price: 5000 }],
+        vec![NewEntry {
+            sku: "CTEE-S-RED".into(),
+            name: "Tee".into(),
+            quantity: 2,
+            base_price: 5000,
+        }],
     ));
-    app.ozon.as_ref().unwrap().add_posting(NewPosting::new("0300-0001-1", vec![line("CTEE-S-RED", 0, 2)]));
+    app.ozon.as_ref().unwrap().add_posting(NewPosting::new(
+        "0300-0001-1",
+        vec![line("CTEE-S-RED", 0, 2)],
+    ));
 
     let body = shop.buy_now("cash_on_delivery", &[("CTEE-S-RED", 1)]);
     let site = futures::future::join_all((0..50).map(|i| {
@@ -295,20 +404,39 @@ async fn the_last_five_units_are_sold_once_across_the_site_kaspi_and_ozon() {
         let token = buyers[i % buyers.len()].as_str();
         async move { commerce::attempt(app, token, &format!("race-{i}"), body).await }
     }));
-    let kaspi_sync = expect(&app, "POST", "/api/v1/admin/integrations/kaspi/sync", Some(&admin), None, 202);
-    let ozon_sync = expect(&app, "POST", "/api/v1/admin/integrations/ozon/sync", Some(&admin), None, 202);
+    let kaspi_sync = expect(
+        &app,
+        "POST",
+        "/api/v1/admin/integrations/kaspi/sync",
+        Some(&admin),
+        None,
+        202,
+    );
+    let ozon_sync = expect(
+        &app,
+        "POST",
+        "/api/v1/admin/integrations/ozon/sync",
+        Some(&admin),
+        None,
+        202,
+    );
     let (site, _, _) = tokio::join!(site, kaspi_sync, ozon_sync);
     let sold_on_site = site.iter().filter(|(s, _)| *s == 201).count() as i64;
-    assert!(site.iter().all(|(s, b)| *s == 201 || (*s == 409 && b["lines"][0]["sku"] == "CTEE-S-RED")), "{site:?}");
+    assert!(
+        site.iter()
+            .all(|(s, b)| *s == 201 || (*s == 409 && b["lines"][0]["sku"] == "CTEE-S-RED")),
+        "{site:?}"
+    );
 
     // Both marketplace orders exist, each either holding its units or
     // cancelled as out of stock on its marketplace.
     let settled = eventually("both marketplace orders to settle", PATIENCE, || async {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT number, status FROM orders WHERE source <> 'web' ORDER BY number")
-                .fetch_all(&app.pool)
-                .await
-                .unwrap();
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT number, status FROM orders WHERE source <> 'web' ORDER BY number",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
         let pending = app.job_counts("marketplace.order_action").await.0;
         (rows.len() == 2 && pending == 0).then_some(rows)
     })
@@ -322,24 +450,43 @@ async fn the_last_five_units_are_sold_once_across_the_site_kaspi_and_ozon() {
             other => panic!("{number} is {other}"),
         }
     }
-    assert!(sold_on_site + held_by_marketplaces <= 5, "oversold: {sold_on_site} on the site, {held_by_marketplaces} on marketplaces");
+    assert!(
+        sold_on_site + held_by_marketplaces <= 5,
+        "oversold: {sold_on_site} on the site, {held_by_marketplaces} on marketplaces"
+    );
     let kaspi_order = app.kaspi.as_ref().unwrap().order("RACE1").unwrap();
-    let kaspi_lost = settled.iter().any(|(n, s)| n == "KS-300000001" && s == "cancelled");
+    let kaspi_lost = settled
+        .iter()
+        .any(|(n, s)| n == "KS-300000001" && s == "cancelled");
     if kaspi_lost {
-        assert_eq!(kaspi_order.cancellation_reason.as_deref(), Some("MERCHANT_OUT_OF_STOCK"));
+        assert_eq!(
+            kaspi_order.cancellation_reason.as_deref(),
+            Some("MERCHANT_OUT_OF_STOCK")
+        );
     } else {
         assert_eq!(kaspi_order.status, "ACCEPTED_BY_MERCHANT");
     }
-    let ozon_lost = settled.iter().any(|(n, s)| n == "OZ-0300-0001-1" && s == "cancelled");
+    let ozon_lost = settled
+        .iter()
+        .any(|(n, s)| n == "OZ-0300-0001-1" && s == "cancelled");
     if ozon_lost {
-        assert_eq!(app.ozon.as_ref().unwrap().posting("0300-0001-1").unwrap().cancel_reason_id, Some(352));
+        assert_eq!(
+            app.ozon
+                .as_ref()
+                .unwrap()
+                .posting("0300-0001-1")
+                .unwrap()
+                .cancel_reason_id,
+            Some(352)
+        );
     }
     // The counters agree with the orders that hold units.
-    let (stock, reserved): (i32, i32) = sqlx::query_as("SELECT stock, reserved FROM variants WHERE id = $1::uuid")
-        .bind(&variant)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let (stock, reserved): (i32, i32) =
+        sqlx::query_as("SELECT stock, reserved FROM variants WHERE id = $1::uuid")
+            .bind(&variant)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     let held: i64 = sqlx::query_scalar(
         "SELECT COALESCE(sum(i.quantity), 0)::bigint FROM order_items i JOIN orders o ON o.id = i.order_id
           WHERE i.variant_id = $1::uuid AND o.stock_state = 'reserved'",
@@ -356,8 +503,16 @@ async fn the_last_five_units_are_sold_once_across_the_site_kaspi_and_ozon() {
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!(i64::from(reserved), held, "reservations match the orders holding units");
-    assert_eq!(i64::from(stock) + deducted, 5, "stock plus what left it is what there was");
+    assert_eq!(
+        i64::from(reserved),
+        held,
+        "reservations match the orders holding units"
+    );
+    assert_eq!(
+        i64::from(stock) + deducted,
+        5,
+        "stock plus what left it is what there was"
+    );
     assert!(reserved <= stock);
     // With five units and demand for 54, every unit is sold.
     assert_eq!(held + deducted, 5, "every unit found a buyer");

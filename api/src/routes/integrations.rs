@@ -82,7 +82,10 @@ async fn limiter(state: &AppState, m: Marketplace) -> Option<LimiterView> {
     responses((status = 200, body = IntegrationsView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json")))]
-async fn list(State(state): State<AppState>, _admin: AdminUser) -> ApiResult<Json<IntegrationsView>> {
+async fn list(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+) -> ApiResult<Json<IntegrationsView>> {
     let mut integrations = Vec::new();
     for (name, enabled) in &state.config.integrations {
         match Marketplace::parse(name) {
@@ -140,7 +143,11 @@ async fn sync(
             format!("{m} is disabled: {why}"),
         ));
     }
-    let mut conn = state.pool.acquire().await.map_err(bazaar_core::Error::from)?;
+    let mut conn = state
+        .pool
+        .acquire()
+        .await
+        .map_err(bazaar_core::Error::from)?;
     let tick = format!("manual:{}", uuid::Uuid::now_v7());
     let pipeline = &state.shop.pipeline;
     let kinds = match m {
@@ -191,7 +198,14 @@ async fn kaspi_complete(
     Path(number): Path<String>,
     Json(req): Json<CompletionRequest>,
 ) -> ApiResult<(StatusCode, Json<Completion>)> {
-    let done = completion::complete(&state.pool, &state.shop, state.kaspi.as_deref(), &number, req).await?;
+    let done = completion::complete(
+        &state.pool,
+        &state.shop,
+        state.kaspi.as_deref(),
+        &number,
+        req,
+    )
+    .await?;
     let status = match done {
         Completion::CodeSent { .. } => StatusCode::ACCEPTED,
         Completion::Completed { .. } => {

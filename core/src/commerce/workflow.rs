@@ -97,7 +97,10 @@ pub async fn apply(
             return Err(Error::Forbidden("this transition is not yours to make"))
         }
     }
-    if order.source == OrderSource::Kaspi && mv.to == OrderStatus::Delivered && mv.mover != Mover::System {
+    if order.source == OrderSource::Kaspi
+        && mv.to == OrderStatus::Delivered
+        && mv.mover != Mover::System
+    {
         return Err(Error::Conflict(format!(
             "Kaspi order {} is completed with the buyer's code: POST /api/v1/admin/orders/{}/kaspi/complete",
             order.number, order.number

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use super::{import::{self, Stage}, KaspiCompletion};
+use super::{
+    import::{self, Stage},
+    KaspiCompletion,
+};
 use crate::{
     commerce::{
         orders::{self, Order},
@@ -64,7 +67,10 @@ pub async fn complete(
             .ok_or(Error::NotFound)?
     };
     if row.source != OrderSource::Kaspi {
-        return Err(Error::Conflict(format!("order {} is not a Kaspi order", row.number)));
+        return Err(Error::Conflict(format!(
+            "order {} is not a Kaspi order",
+            row.number
+        )));
     }
     if !matches!(row.status, OrderStatus::Confirmed | OrderStatus::Shipped) {
         return Err(Error::Conflict(format!(
@@ -75,15 +81,25 @@ pub async fn complete(
     let kaspi = kaspi.ok_or_else(|| {
         Error::Conflict("Kaspi is disabled: set KASPI_TOKEN and KASPI_MERCHANT_ID".into())
     })?;
-    let ext = import::external(pool, row.id).await?.ok_or(Error::NotFound)?;
+    let ext = import::external(pool, row.id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let (Some(id), Some(kaspi_code)) = (ext.external_id, ext.external_code) else {
-        return Err(Error::Conflict(format!("order {} has no Kaspi id", row.number)));
+        return Err(Error::Conflict(format!(
+            "order {} has no Kaspi id",
+            row.number
+        )));
     };
     let Some(code) = code else {
-        kaspi.send_code(&id, &kaspi_code).await.map_err(|e| match e {
-            ProviderError::Rejected { body, .. } => Error::Conflict(format!("Kaspi refused: {body}")),
-            e => upstream(e),
-        })?;
+        kaspi
+            .send_code(&id, &kaspi_code)
+            .await
+            .map_err(|e| match e {
+                ProviderError::Rejected { body, .. } => {
+                    Error::Conflict(format!("Kaspi refused: {body}"))
+                }
+                e => upstream(e),
+            })?;
         tracing::info!(order = %row.number, "Kaspi sent the buyer a completion code");
         return Ok(Completion::CodeSent { number: row.number });
     };

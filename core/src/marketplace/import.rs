@@ -22,8 +22,8 @@ use crate::{
         status::{OrderSource, OrderStatus, PaymentMethod, PaymentStatus, StockState},
         workflow::{self, Move},
     },
-    marketplace_config::OutOfStock,
     jobs::{MarketplaceAction, OrderAction},
+    marketplace_config::OutOfStock,
     outbox,
     shop::Shop,
     Error, Result, ShortLine,
@@ -130,7 +130,12 @@ struct Match {
 fn shortage_note(short: &[ShortLine]) -> String {
     let lines: Vec<String> = short
         .iter()
-        .map(|s| format!("{} (wanted {}, available {})", s.sku, s.requested, s.available))
+        .map(|s| {
+            format!(
+                "{} (wanted {}, available {})",
+                s.sku, s.requested, s.available
+            )
+        })
         .collect();
     format!("out of stock: {}", lines.join(", "))
 }
@@ -303,32 +308,43 @@ async fn create(
                     enqueue_action(conn, shop, id, MarketplaceAction::Accept).await?;
                 }
             }
-            Some(short) => match out_of_stock {
-                OutOfStock::Cancel => {
-                    let note = shortage_note(&short);
-                    sqlx::query("UPDATE orders SET status = 'cancelled', attention = NULL WHERE id = $1")
+            Some(short) => {
+                match out_of_stock {
+                    OutOfStock::Cancel => {
+                        let note = shortage_note(&short);
+                        sqlx::query("UPDATE orders SET status = 'cancelled', attention = NULL WHERE id = $1")
                         .bind(id)
                         .execute(&mut *conn)
                         .await?;
-                    workflow::log(conn, id, Some(OrderStatus::Paid), OrderStatus::Cancelled, "system", None, Some(&note)).await?;
-                    enqueue_action(conn, shop, id, MarketplaceAction::CancelOutOfStock).await?;
-                    tracing::warn!(source = %o.source, code = %o.external_code, %note, "marketplace order refused");
-                    return Ok(Some(ImportOutcome {
-                        order: id,
-                        imported: Imported::Refused,
-                        unmatched,
-                        stock_changed: false,
-                    }));
+                        workflow::log(
+                            conn,
+                            id,
+                            Some(OrderStatus::Paid),
+                            OrderStatus::Cancelled,
+                            "system",
+                            None,
+                            Some(&note),
+                        )
+                        .await?;
+                        enqueue_action(conn, shop, id, MarketplaceAction::CancelOutOfStock).await?;
+                        tracing::warn!(source = %o.source, code = %o.external_code, %note, "marketplace order refused");
+                        return Ok(Some(ImportOutcome {
+                            order: id,
+                            imported: Imported::Refused,
+                            unmatched,
+                            stock_changed: false,
+                        }));
+                    }
+                    OutOfStock::Hold => {
+                        let note = format!("{HELD}: {}", shortage_note(&short));
+                        attention = Some(match attention {
+                            Some(a) => format!("{note}; {a}"),
+                            None => note,
+                        });
+                        imported = Imported::Held;
+                    }
                 }
-                OutOfStock::Hold => {
-                    let note = format!("{HELD}: {}", shortage_note(&short));
-                    attention = Some(match attention {
-                        Some(a) => format!("{note}; {a}"),
-                        None => note,
-                    });
-                    imported = Imported::Held;
-                }
-            },
+            }
         }
     }
     if attention.is_some() {
@@ -340,7 +356,9 @@ async fn create(
     }
     // An order first seen closed follows its marketplace status at once.
     if !open {
-        let row = orders::find_by_id(conn, id, true).await?.ok_or(Error::NotFound)?;
+        let row = orders::find_by_id(conn, id, true)
+            .await?
+            .ok_or(Error::NotFound)?;
         follow(conn, shop, &row, o.stage, who).await?;
     }
     Ok(Some(ImportOutcome {
@@ -368,16 +386,16 @@ async fn update(conn: &mut PgConnection, shop: &Shop, o: &ImportedOrder) -> Resu
         .bind(&o.external_id)
         .fetch_one(&mut *conn)
         .await?;
-    let seen: Seen =
-        sqlx::query_as("SELECT external_status, attention FROM orders WHERE id = $1")
-            .bind(row.id)
-            .fetch_one(&mut *conn)
-            .await?;
-    let unmatched: Vec<String> =
-        sqlx::query_scalar("SELECT sku FROM marketplace_unmatched WHERE order_id = $1 ORDER BY sku")
-            .bind(row.id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let seen: Seen = sqlx::query_as("SELECT external_status, attention FROM orders WHERE id = $1")
+        .bind(row.id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let unmatched: Vec<String> = sqlx::query_scalar(
+        "SELECT sku FROM marketplace_unmatched WHERE order_id = $1 ORDER BY sku",
+    )
+    .bind(row.id)
+    .fetch_all(&mut *conn)
+    .await?;
     sqlx::query("UPDATE orders SET external_status = $2, external_seen_at = now() WHERE id = $1")
         .bind(row.id)
         .bind(&o.external_status)
@@ -385,7 +403,10 @@ async fn update(conn: &mut PgConnection, shop: &Shop, o: &ImportedOrder) -> Resu
         .await?;
     let mut stock_changed = false;
     let mut changed = seen.external_status.as_deref() != Some(o.external_status.as_str());
-    let held = seen.attention.as_deref().is_some_and(|a| a.starts_with(HELD));
+    let held = seen
+        .attention
+        .as_deref()
+        .is_some_and(|a| a.starts_with(HELD));
     if held && row.stock_state == StockState::Released && row.status == OrderStatus::Paid {
         // Held for stock: maybe there is some now.
         if matches!(o.stage, Stage::Waiting | Stage::New) {
@@ -404,7 +425,9 @@ async fn update(conn: &mut PgConnection, shop: &Shop, o: &ImportedOrder) -> Resu
             }
         }
     }
-    let row = orders::find_by_id(conn, row.id, true).await?.ok_or(Error::NotFound)?;
+    let row = orders::find_by_id(conn, row.id, true)
+        .await?
+        .ok_or(Error::NotFound)?;
     if o.stage == Stage::New
         && o.needs_acceptance
         && row.status == OrderStatus::Paid
@@ -484,8 +507,15 @@ async fn follow(
 ) -> Result<bool> {
     let steps = path(row.status, stage);
     if steps.is_empty() {
-        if stage == Stage::Cancelled && !matches!(row.status, OrderStatus::Cancelled | OrderStatus::Refunded) {
-            flag(conn, row.id, &format!("{who} cancelled the order after it was {}", row.status)).await?;
+        if stage == Stage::Cancelled
+            && !matches!(row.status, OrderStatus::Cancelled | OrderStatus::Refunded)
+        {
+            flag(
+                conn,
+                row.id,
+                &format!("{who} cancelled the order after it was {}", row.status),
+            )
+            .await?;
         }
         return Ok(false);
     }
@@ -498,8 +528,12 @@ async fn follow(
             mv.tracking_number = Some(current.number.clone());
             mv.courier = Some(who.to_owned());
         }
-        moved |= workflow::apply(conn, shop, &current, mv).await?.stock_changed;
-        current = orders::find_by_id(conn, row.id, true).await?.ok_or(Error::NotFound)?;
+        moved |= workflow::apply(conn, shop, &current, mv)
+            .await?
+            .stock_changed;
+        current = orders::find_by_id(conn, row.id, true)
+            .await?
+            .ok_or(Error::NotFound)?;
     }
     Ok(moved)
 }
@@ -565,7 +599,9 @@ pub async fn acknowledge(
     stage: Stage,
 ) -> Result<bool> {
     let mut tx = pool.begin().await?;
-    let row = orders::find_by_id(&mut tx, order, true).await?.ok_or(Error::NotFound)?;
+    let row = orders::find_by_id(&mut tx, order, true)
+        .await?
+        .ok_or(Error::NotFound)?;
     sqlx::query("UPDATE orders SET external_status = $2, external_seen_at = now() WHERE id = $1")
         .bind(order)
         .bind(external_status)
@@ -591,7 +627,10 @@ mod tests {
     #[test]
     fn orders_follow_the_marketplace_by_legal_steps() {
         assert_eq!(path(Paid, Stage::Accepted), vec![Confirmed]);
-        assert_eq!(path(Paid, Stage::Completed), vec![Confirmed, Shipped, Delivered]);
+        assert_eq!(
+            path(Paid, Stage::Completed),
+            vec![Confirmed, Shipped, Delivered]
+        );
         assert_eq!(path(Confirmed, Stage::Shipped), vec![Shipped]);
         assert_eq!(path(Delivered, Stage::Accepted), Vec::<OrderStatus>::new());
         assert_eq!(path(Paid, Stage::Cancelled), vec![Cancelled]);
@@ -606,6 +645,9 @@ mod tests {
     #[test]
     fn numbers_say_where_the_order_came_from() {
         assert_eq!(number(OrderSource::Kaspi, "496149022"), "KS-496149022");
-        assert_eq!(number(OrderSource::Ozon, "0132112277-0101-1"), "OZ-0132112277-0101-1");
+        assert_eq!(
+            number(OrderSource::Ozon, "0132112277-0101-1"),
+            "OZ-0132112277-0101-1"
+        );
     }
 }

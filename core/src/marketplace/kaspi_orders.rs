@@ -55,7 +55,10 @@ mod tests {
         assert_eq!(stage("CANCELLING", "PICKUP"), Stage::Cancelled);
         assert_eq!(stage("CANCELLED", "ARCHIVE"), Stage::Cancelled);
         assert_eq!(stage("RETURNED", "ARCHIVE"), Stage::Returned);
-        assert_eq!(stage("KASPI_DELIVERY_RETURN_REQUESTED", "KASPI_DELIVERY"), Stage::Other);
+        assert_eq!(
+            stage("KASPI_DELIVERY_RETURN_REQUESTED", "KASPI_DELIVERY"),
+            Stage::Other
+        );
     }
 
     #[test]

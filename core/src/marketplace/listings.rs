@@ -171,12 +171,12 @@ fn check(
         )),
         Some(p) if p.currency != wanted => errors.push(FieldError::new(
             "price_override.currency",
-            &format!("must be {wanted}: {marketplace} sells in {wanted}"),
+            format!("must be {wanted}: {marketplace} sells in {wanted}"),
         )),
         Some(_) => {}
         None if currency != wanted => errors.push(FieldError::new(
             "price_override",
-            &format!("is required: the variant's price is in {currency} and {marketplace} sells in {wanted}"),
+            format!("is required: the variant's price is in {currency} and {marketplace} sells in {wanted}"),
         )),
         None => {}
     }
@@ -193,7 +193,7 @@ fn check(
             if sku.len() > KASPI_SKU_MAX {
                 errors.push(FieldError::new(
                     "sku",
-                    &format!(
+                    format!(
                         "{sku} has {} characters; Kaspi's price list takes at most {KASPI_SKU_MAX}",
                         sku.len()
                     ),
@@ -203,7 +203,7 @@ fn check(
                 if !config.marketplaces.kaspi.store_ids.contains(w) {
                     errors.push(FieldError::new(
                         "warehouse_id",
-                        &format!(
+                        format!(
                             "must be one of KASPI_STORE_IDS ({})",
                             config.marketplaces.kaspi.store_ids.join(", ")
                         ),
@@ -221,7 +221,9 @@ fn check(
                 }
             }
             match &input.warehouse_id {
-                Some(w) if w.is_empty() || w.len() > 20 || !w.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(w)
+                    if w.is_empty() || w.len() > 20 || !w.bytes().all(|b| b.is_ascii_digit()) =>
+                {
                     errors.push(FieldError::new(
                         "warehouse_id",
                         "must be an Ozon warehouse id (digits)",
@@ -341,25 +343,27 @@ pub async fn bulk(
     }
     let mut tx = pool.begin().await?;
     if let Some(store) = req.store_id {
-        let owner: Option<Uuid> = sqlx::query_scalar(
-            "SELECT owner_id FROM stores WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(store)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let owner: Option<Uuid> =
+            sqlx::query_scalar("SELECT owner_id FROM stores WHERE id = $1 AND deleted_at IS NULL")
+                .bind(store)
+                .fetch_optional(&mut *tx)
+                .await?;
         match owner {
             None => return Err(Error::NotFound),
             Some(owner) if !actor.is_admin() && owner != actor.id => {
-                return Err(Error::Forbidden("only the store's owner or an admin may list its variants"))
+                return Err(Error::Forbidden(
+                    "only the store's owner or an admin may list its variants",
+                ))
             }
             Some(_) => {}
         }
     }
     if let Some(category) = req.category_id {
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM categories WHERE id = $1)")
-            .bind(category)
-            .fetch_one(&mut *tx)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM categories WHERE id = $1)")
+                .bind(category)
+                .fetch_one(&mut *tx)
+                .await?;
         if !exists {
             return Err(Error::NotFound);
         }
@@ -386,7 +390,13 @@ pub async fn bulk(
     let mut ids = Vec::new();
     let mut skipped = Vec::new();
     for (id, sku, currency) in candidates {
-        let errors = check(config, marketplace, &sku, &currency, &ListingInput::default());
+        let errors = check(
+            config,
+            marketplace,
+            &sku,
+            &currency,
+            &ListingInput::default(),
+        );
         match errors.first() {
             None => ids.push(id),
             Some(e) => skipped.push(Skipped {

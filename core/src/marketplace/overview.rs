@@ -45,7 +45,11 @@ pub struct MarketplaceOverview {
     pub item_errors: Vec<super::ozon_push::ItemError>,
 }
 
-pub async fn overview(pool: &PgPool, config: &Config, m: Marketplace) -> Result<MarketplaceOverview> {
+pub async fn overview(
+    pool: &PgPool,
+    config: &Config,
+    m: Marketplace,
+) -> Result<MarketplaceOverview> {
     let disabled_reason = match m {
         Marketplace::Kaspi => config.marketplaces.kaspi.disabled_reason(),
         Marketplace::Ozon => config.marketplaces.ozon.disabled_reason(),

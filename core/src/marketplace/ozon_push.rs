@@ -122,7 +122,12 @@ pub struct DuePrice {
 
 /// Claims up to `limit` due prices whose product has had fewer than
 /// `per_hour` pushes in the last hour (the claim counts as one).
-pub async fn claim_prices(pool: &PgPool, currency: &str, per_hour: u32, limit: i64) -> Result<Vec<DuePrice>> {
+pub async fn claim_prices(
+    pool: &PgPool,
+    currency: &str,
+    per_hour: u32,
+    limit: i64,
+) -> Result<Vec<DuePrice>> {
     Ok(sqlx::query_as(
         "WITH due AS (
              SELECT l.variant_id FROM listings l JOIN variants v ON v.id = l.variant_id
@@ -246,7 +251,10 @@ pub async fn pending_imports(pool: &PgPool) -> Result<Vec<(i64, Vec<(Uuid, Strin
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Imported {
     /// Created: Ozon's product id and SKU.
-    Created { product_id: i64, sku: Option<i64> },
+    Created {
+        product_id: i64,
+        sku: Option<i64>,
+    },
     Failed(String),
 }
 

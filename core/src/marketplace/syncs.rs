@@ -43,9 +43,7 @@ pub async fn cursor<T: DeserializeOwned>(
     .bind(kind.as_str())
     .fetch_optional(pool)
     .await?;
-    Ok(raw
-        .flatten()
-        .and_then(|v| serde_json::from_value(v).ok()))
+    Ok(raw.flatten().and_then(|v| serde_json::from_value(v).ok()))
 }
 
 /// Saves progress: the next run starts from `cursor`.

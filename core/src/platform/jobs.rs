@@ -468,7 +468,11 @@ impl Job for OrderAction {
     const KIND: JobKind = JobKind::OrderAction;
     const QUEUE: Queue = Queue::Marketplace;
     fn idempotency_key(&self) -> String {
-        format!("marketplace.order_action:{}:{}", self.order, self.action.as_str())
+        format!(
+            "marketplace.order_action:{}:{}",
+            self.order,
+            self.action.as_str()
+        )
     }
 }
 

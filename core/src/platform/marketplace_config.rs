@@ -151,10 +151,7 @@ pub(crate) fn load(env: &Env<'_>) -> Result<MarketplacesConfig, ConfigError> {
     let merchant_id = env.get("KASPI_MERCHANT_ID").map(|s| s.trim().to_owned());
     let kaspi = KaspiConfig {
         token: env.secret("KASPI_TOKEN"),
-        company: env.string(
-            "KASPI_COMPANY",
-            merchant_id.as_deref().unwrap_or("bazaar"),
-        ),
+        company: env.string("KASPI_COMPANY", merchant_id.as_deref().unwrap_or("bazaar")),
         merchant_id,
         api_url: trimmed_url(env.string("KASPI_API_URL", "https://kaspi.kz/shop/api")),
         feed_token: env.secret("KASPI_FEED_TOKEN"),
@@ -182,7 +179,8 @@ pub(crate) fn load(env: &Env<'_>) -> Result<MarketplacesConfig, ConfigError> {
     if kaspi.feed_token.is_some() && kaspi.merchant_id.is_none() {
         return Err(ConfigError {
             name: "KASPI_MERCHANT_ID".into(),
-            message: "is required with KASPI_FEED_TOKEN: the price list names the shop by it".into(),
+            message: "is required with KASPI_FEED_TOKEN: the price list names the shop by it"
+                .into(),
         });
     }
     let ozon = OzonConfig {
@@ -190,7 +188,10 @@ pub(crate) fn load(env: &Env<'_>) -> Result<MarketplacesConfig, ConfigError> {
         api_key: env.secret("OZON_API_KEY"),
         api_url: trimmed_url(env.string("OZON_API_URL", "https://api-seller.ozon.ru")),
         warehouse_id: env.get("OZON_WAREHOUSE_ID").map(|s| s.trim().to_owned()),
-        currency: env.string("OZON_CURRENCY", "RUB").trim().to_ascii_uppercase(),
+        currency: env
+            .string("OZON_CURRENCY", "RUB")
+            .trim()
+            .to_ascii_uppercase(),
         per_second: positive(env, "OZON_RATE_PER_SEC", 50)?,
         stock_calls_per_minute: positive(env, "OZON_STOCK_CALLS_PER_MIN", 80)?,
         stock_pair_interval: env.secs("OZON_STOCK_PAIR_INTERVAL_SECS", 30)?,

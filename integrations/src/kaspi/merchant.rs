@@ -136,7 +136,11 @@ impl KaspiClient {
             .await?;
         let orders = read_orders(&doc)?;
         let meta = doc.get("meta");
-        let number = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_u64).unwrap_or(0);
+        let number = |k: &str| {
+            meta.and_then(|m| m.get(k))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
         Ok(OrdersPage {
             orders,
             page_count: number("pageCount") as u32,
@@ -228,8 +232,13 @@ impl KaspiClient {
         code: &str,
         security_code: &str,
     ) -> Result<String, ProviderError> {
-        self.post_status(id, code, json!({"status": "COMPLETED"}), Some(security_code))
-            .await
+        self.post_status(
+            id,
+            code,
+            json!({"status": "COMPLETED"}),
+            Some(security_code),
+        )
+        .await
     }
 }
 
@@ -243,7 +252,9 @@ pub fn is_wrong_code(e: &ProviderError) -> bool {
 fn path_segment(id: &str) -> String {
     id.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -251,7 +262,12 @@ fn path_segment(id: &str) -> String {
 
 /// 429 and 5xx are worth retrying (after `Retry-After` when given); the
 /// rest is Kaspi saying no, with its JSON:API error title as the reason.
-fn classify(status: StatusCode, headers: &HeaderMap, text: &str, doc: Option<Value>) -> ProviderError {
+fn classify(
+    status: StatusCode,
+    headers: &HeaderMap,
+    text: &str,
+    doc: Option<Value>,
+) -> ProviderError {
     let title = doc
         .as_ref()
         .and_then(|d| d.pointer("/errors/0/title"))
@@ -322,7 +338,9 @@ struct Resource {
 }
 
 fn text(v: &Value, pointer: &str) -> Option<String> {
-    v.pointer(pointer).and_then(Value::as_str).map(str::to_owned)
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 fn money(v: &Value, pointer: &str) -> i64 {
@@ -334,9 +352,8 @@ fn money(v: &Value, pointer: &str) -> i64 {
 
 /// The orders of a JSON:API document, with their entries from `included`.
 fn read_orders(doc: &Value) -> Result<Vec<KaspiOrder>, ProviderError> {
-    let unreadable = |what: &str| {
-        ProviderError::Transport(format!("Kaspi's order list is unreadable: {what}"))
-    };
+    let unreadable =
+        |what: &str| ProviderError::Transport(format!("Kaspi's order list is unreadable: {what}"));
     let data: Vec<Resource> = serde_json::from_value(doc.get("data").cloned().unwrap_or(json!([])))
         .map_err(|e| unreadable(&e.to_string()))?;
     let included: Vec<Resource> =
@@ -363,12 +380,13 @@ fn read_orders(doc: &Value) -> Result<Vec<KaspiOrder>, ProviderError> {
             .unwrap_or_default();
         let mut lines = Vec::new();
         for id in &refs {
-            let e = entries
-                .get(id.as_str())
-                .ok_or_else(|| unreadable(&format!("entry {id} of order {} is not included", r.id)))?;
+            let e = entries.get(id.as_str()).ok_or_else(|| {
+                unreadable(&format!("entry {id} of order {} is not included", r.id))
+            })?;
             let ea = &e.attributes;
             lines.push(KaspiEntry {
-                sku: text(ea, "/offer/code").ok_or_else(|| unreadable("an entry without offer.code"))?,
+                sku: text(ea, "/offer/code")
+                    .ok_or_else(|| unreadable("an entry without offer.code"))?,
                 name: text(ea, "/offer/name").unwrap_or_default(),
                 quantity: ea.get("quantity").and_then(Value::as_i64).unwrap_or(0) as i32,
                 base_price: money(ea, "/basePrice"),
@@ -395,13 +413,39 @@ fn read_orders(doc: &Value) -> Result<Vec<KaspiOrder>, ProviderError> {
     Ok(orders)
 }
 
+#[async_trait::async_trait]
+impl bazaar_core::marketplace::KaspiCompletion for KaspiClient {
+    async fn send_code(&self, id: &str, code: &str) -> Result<(), ProviderError> {
+        self.send_completion_code(id, code).await
+    }
+
+    async fn complete(
+        &self,
+        id: &str,
+        code: &str,
+        security_code: &str,
+    ) -> Result<String, ProviderError> {
+        KaspiClient::complete(self, id, code, security_code).await
+    }
+
+    fn is_wrong_code(&self, e: &ProviderError) -> bool {
+        is_wrong_code(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn tenge_amounts_become_minor_units_exactly() {
-        for (raw, minor) in [("2000.0", 200_000), ("1500", 150_000), ("19.99", 1_999), ("0.005", 1), ("12.3", 1_230)] {
+        for (raw, minor) in [
+            ("2000.0", 200_000),
+            ("1500", 150_000),
+            ("19.99", 1_999),
+            ("0.005", 1),
+            ("12.3", 1_230),
+        ] {
             let n: Number = serde_json::from_str(raw).unwrap();
             assert_eq!(minor_units(&n), Some(minor), "{raw}");
         }
@@ -427,7 +471,12 @@ mod tests {
         assert_eq!(o.customer.as_deref(), Some("Даниела Муталидзе"));
         assert_eq!(
             o.entries,
-            vec![KaspiEntry { sku: "CTEE-S-RED".into(), name: "T".into(), quantity: 2, base_price: 100_000 }]
+            vec![KaspiEntry {
+                sku: "CTEE-S-RED".into(),
+                name: "T".into(),
+                quantity: 2,
+                base_price: 100_000
+            }]
         );
         // An entry the document does not include is an error, never a dropped line.
         let broken = json!({"data": doc["data"].clone(), "included": []});
@@ -440,25 +489,13 @@ mod tests {
         let doc = json!({"errors": [{"title": "Security code is not valid. And the order cannot be completed without it"}]});
         let e = classify(StatusCode::BAD_REQUEST, &h, "", Some(doc));
         assert!(is_wrong_code(&e));
-        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, &h, "", None), ProviderError::RateLimited { .. }));
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, &h, "", None),
+            ProviderError::RateLimited { .. }
+        ));
         assert!(classify(StatusCode::BAD_GATEWAY, &h, "<html>", None).is_retryable());
         // HTML where JSON was expected: a transport problem, not Kaspi's word.
         assert!(classify(StatusCode::FORBIDDEN, &h, "<html>", None).is_retryable());
         assert_eq!(path_segment("NDk3MTQ6MDIx+/="), "NDk3MTQ6MDIx%2B%2F%3D");
-    }
-}
-
-#[async_trait::async_trait]
-impl bazaar_core::marketplace::KaspiCompletion for KaspiClient {
-    async fn send_code(&self, id: &str, code: &str) -> Result<(), ProviderError> {
-        self.send_completion_code(id, code).await
-    }
-
-    async fn complete(&self, id: &str, code: &str, security_code: &str) -> Result<String, ProviderError> {
-        KaspiClient::complete(self, id, code, security_code).await
-    }
-
-    fn is_wrong_code(&self, e: &ProviderError) -> bool {
-        is_wrong_code(e)
     }
 }

@@ -271,7 +271,10 @@ impl Builder {
                     ("OZON_WAREHOUSE_ID", ozon::WAREHOUSE_ID.to_string()),
                     ("OZON_CURRENCY", "KZT".to_owned()),
                     ("OZON_RATE_PER_SEC", limits.global_per_sec.to_string()),
-                    ("OZON_STOCK_CALLS_PER_MIN", limits.stock_calls_per_min.to_string()),
+                    (
+                        "OZON_STOCK_CALLS_PER_MIN",
+                        limits.stock_calls_per_min.to_string(),
+                    ),
                     (
                         "OZON_STOCK_PAIR_INTERVAL_SECS",
                         limits.stock_pair_interval.as_secs().to_string(),

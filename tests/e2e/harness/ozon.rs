@@ -1146,7 +1146,7 @@ impl St {
         };
         let items: Vec<Value> = ids
             .iter()
-            .filter_map(|id| self.products.values().find(|p| matches(*p, id)))
+            .filter_map(|id| self.products.values().find(|p| matches(p, id)))
             .map(|p| {
                 json!({ "id": p.product_id, "offer_id": p.offer_id, "sku": p.sku, "name": p.name,
                         "price": p.price.clone().unwrap_or_default(), "currency_code": "RUB",

@@ -56,7 +56,8 @@ impl ExternalHandler for KaspiOrdersHandler {
                 Ok(())
             }
             Err(e) => {
-                let _ = syncs::failed(pool, Marketplace::Kaspi, SyncKind::Orders, &e.to_string()).await;
+                let _ =
+                    syncs::failed(pool, Marketplace::Kaspi, SyncKind::Orders, &e.to_string()).await;
                 Err(e)
             }
         }
@@ -165,25 +166,40 @@ async fn pull(cx: Context<'_>) -> Result<Tally, JobError> {
         loop {
             let list = deps
                 .marketplaces
-                .kaspi("list_orders", |c| async move { c.list_orders(ge, le, page, MAX_PAGE_SIZE).await })
+                .kaspi("list_orders", |c| async move {
+                    c.list_orders(ge, le, page, MAX_PAGE_SIZE).await
+                })
                 .await?;
             for o in &list.orders {
                 seen.insert(o.id.clone());
                 import_one(cx, o, &mut tally).await?;
             }
             tracing::info!(
-                window = i + 1, windows = windows.len(), page = page + 1, pages = list.page_count,
-                done = tally.seen, total = list.total, "Kaspi order pull"
+                window = i + 1,
+                windows = windows.len(),
+                page = page + 1,
+                pages = list.page_count,
+                done = tally.seen,
+                total = list.total,
+                "Kaspi order pull"
             );
             page += 1;
             if page >= list.page_count || list.orders.is_empty() {
                 break;
             }
         }
-        let mut conn = pool.acquire().await.map_err(|e| JobError::retry(e.to_string()))?;
-        syncs::save_cursor(&mut conn, Marketplace::Kaspi, SyncKind::Orders, &Cursor { read_until_ms: le })
+        let mut conn = pool
+            .acquire()
             .await
-            .map_err(db)?;
+            .map_err(|e| JobError::retry(e.to_string()))?;
+        syncs::save_cursor(
+            &mut conn,
+            Marketplace::Kaspi,
+            SyncKind::Orders,
+            &Cursor { read_until_ms: le },
+        )
+        .await
+        .map_err(db)?;
     }
     // Orders still open here, read again until they close.
     let open = import::open_orders(pool, OrderSource::Kaspi, k.reread_after, k.reread_batch)

@@ -31,7 +31,8 @@ impl ExternalHandler for OrderActionHandler {
         let Some(order) = import::external(&deps.pool, job.order).await.map_err(db)? else {
             return Ok(());
         };
-        let (Some(id), Some(code)) = (order.external_id.clone(), order.external_code.clone()) else {
+        let (Some(id), Some(code)) = (order.external_id.clone(), order.external_code.clone())
+        else {
             return Err(JobError::Permanent(format!(
                 "order {} has no marketplace id",
                 order.number
@@ -39,7 +40,9 @@ impl ExternalHandler for OrderActionHandler {
         };
         match order.source {
             OrderSource::Kaspi => {}
-            OrderSource::Ozon => return super::ozon_posting_action::run(cx, &order, &id, job.action).await,
+            OrderSource::Ozon => {
+                return super::ozon_posting_action::run(cx, &order, &id, job.action).await
+            }
             OrderSource::Web => {
                 return Err(JobError::Permanent(format!(
                     "order {} is not a marketplace's",
@@ -51,8 +54,12 @@ impl ExternalHandler for OrderActionHandler {
             // Accepted only while still ours to accept (not cancelled since).
             MarketplaceAction::Accept if order.status != OrderStatus::Paid => return Ok(()),
             MarketplaceAction::Accept => StatusChange::Accept,
-            MarketplaceAction::CancelOutOfStock => StatusChange::Cancel { reason: OUT_OF_STOCK },
-            MarketplaceAction::Cancel => StatusChange::Cancel { reason: BY_MERCHANT },
+            MarketplaceAction::CancelOutOfStock => StatusChange::Cancel {
+                reason: OUT_OF_STOCK,
+            },
+            MarketplaceAction::Cancel => StatusChange::Cancel {
+                reason: BY_MERCHANT,
+            },
             // Kaspi's couriers (or the buyer) collect; nothing to tell.
             MarketplaceAction::Ship => return Ok(()),
         };
@@ -63,7 +70,9 @@ impl ExternalHandler for OrderActionHandler {
         let answer = {
             let (id, code) = (id.clone(), code.clone());
             deps.marketplaces
-                .kaspi(call, |c| async move { c.change_status(&id, &code, change).await })
+                .kaspi(call, |c| async move {
+                    c.change_status(&id, &code, change).await
+                })
                 .await
         };
         match answer {

@@ -42,14 +42,19 @@ impl ExternalHandler for OzonOrdersHandler {
             return Err(JobError::Permanent(format!("Ozon is disabled: {why}")));
         }
         let pool = &deps.pool;
-        syncs::started(pool, Marketplace::Ozon, SyncKind::Orders).await.map_err(db)?;
+        syncs::started(pool, Marketplace::Ozon, SyncKind::Orders)
+            .await
+            .map_err(db)?;
         match pull(cx).await {
             Ok(counts) => {
-                syncs::succeeded(pool, Marketplace::Ozon, SyncKind::Orders, counts).await.map_err(db)?;
+                syncs::succeeded(pool, Marketplace::Ozon, SyncKind::Orders, counts)
+                    .await
+                    .map_err(db)?;
                 Ok(())
             }
             Err(e) => {
-                let _ = syncs::failed(pool, Marketplace::Ozon, SyncKind::Orders, &e.to_string()).await;
+                let _ =
+                    syncs::failed(pool, Marketplace::Ozon, SyncKind::Orders, &e.to_string()).await;
                 Err(e)
             }
         }
@@ -80,7 +85,10 @@ pub fn imported(p: &Posting, currency: &str) -> ImportedOrder {
         external_status: p.status.clone(),
         stage: ozon_orders::stage(&p.status),
         needs_acceptance: false,
-        total: lines.iter().map(|l| l.unit_price * i64::from(l.quantity)).sum(),
+        total: lines
+            .iter()
+            .map(|l| l.unit_price * i64::from(l.quantity))
+            .sum(),
         lines,
         currency: p
             .products
@@ -110,22 +118,30 @@ async fn pull(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
         changed_from,
         changed_to: now,
     };
-    let (mut seen, mut created, mut refused, mut updated, mut unchanged) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut seen, mut created, mut refused, mut updated, mut unchanged) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut unmatched = BTreeSet::new();
     let mut cursor = String::new();
     loop {
         let page = {
             let (query, cursor) = (query.clone(), cursor.clone());
             deps.marketplaces
-                .ozon(ozon::POSTINGS, |c| async move { c.list_postings(&query, &cursor).await })
+                .ozon(ozon::POSTINGS, |c| async move {
+                    c.list_postings(&query, &cursor).await
+                })
                 .await?
         };
         for p in &page.postings {
             // Ozon cancels with the out-of-stock reason; holding a posting
             // only delays Ozon's own cancellation and hurts the rating.
-            let outcome = import::import(&deps.pool, &deps.shop, OutOfStock::Cancel, &imported(p, &o.currency))
-                .await
-                .map_err(db)?;
+            let outcome = import::import(
+                &deps.pool,
+                &deps.shop,
+                OutOfStock::Cancel,
+                &imported(p, &o.currency),
+            )
+            .await
+            .map_err(db)?;
             seen += 1;
             match outcome.imported {
                 Imported::Created | Imported::Held => created += 1,
@@ -141,10 +157,19 @@ async fn pull(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
         }
         cursor = page.cursor;
     }
-    let mut conn = deps.pool.acquire().await.map_err(|e| JobError::retry(e.to_string()))?;
-    syncs::save_cursor(&mut conn, Marketplace::Ozon, SyncKind::Orders, &Cursor { changed_until: now })
+    let mut conn = deps
+        .pool
+        .acquire()
         .await
-        .map_err(db)?;
+        .map_err(|e| JobError::retry(e.to_string()))?;
+    syncs::save_cursor(
+        &mut conn,
+        Marketplace::Ozon,
+        SyncKind::Orders,
+        &Cursor { changed_until: now },
+    )
+    .await
+    .map_err(db)?;
     Ok(json!({
         "seen": seen, "created": created, "refused": refused, "updated": updated,
         "unchanged": unchanged, "unmatched_skus": unmatched,

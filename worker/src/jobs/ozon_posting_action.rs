@@ -77,16 +77,24 @@ async fn ship(cx: Context<'_>, order: &External, posting: Posting) -> Outcome {
         follow(cx, &posting).await?;
         return Ok(());
     }
-    let products: Vec<(i64, i32)> = posting.products.iter().map(|p| (p.sku, p.quantity)).collect();
+    let products: Vec<(i64, i32)> = posting
+        .products
+        .iter()
+        .map(|p| (p.sku, p.quantity))
+        .collect();
     let pn = posting.posting_number.clone();
     let shipped = deps
         .marketplaces
         .ozon(ozon::SHIP, |c| async move { c.ship(&pn, &products).await })
         .await;
     if let Err(JobError::Permanent(reason)) = &shipped {
-        import::needs_attention(&deps.pool, order.id, &format!("Ozon refused to ship: {reason}"))
-            .await
-            .map_err(db)?;
+        import::needs_attention(
+            &deps.pool,
+            order.id,
+            &format!("Ozon refused to ship: {reason}"),
+        )
+        .await
+        .map_err(db)?;
         return Ok(());
     }
     shipped?;
@@ -104,7 +112,12 @@ async fn ship(cx: Context<'_>, order: &External, posting: Posting) -> Outcome {
     Ok(())
 }
 
-async fn cancel(cx: Context<'_>, order: &External, posting: Posting, action: MarketplaceAction) -> Outcome {
+async fn cancel(
+    cx: Context<'_>,
+    order: &External,
+    posting: Posting,
+    action: MarketplaceAction,
+) -> Outcome {
     let deps = cx.deps;
     if matches!(ozon_orders::stage(&posting.status), Stage::Cancelled) {
         follow(cx, &posting).await?;
@@ -113,7 +126,9 @@ async fn cancel(cx: Context<'_>, order: &External, posting: Posting, action: Mar
     let pn = posting.posting_number.clone();
     let reasons = deps
         .marketplaces
-        .ozon(ozon::CANCEL_REASONS, |c| async move { c.cancel_reasons(&pn).await })
+        .ozon(ozon::CANCEL_REASONS, |c| async move {
+            c.cancel_reasons(&pn).await
+        })
         .await?;
     let offered = |id: i64| reasons.iter().any(|(r, _)| *r == id);
     let (reason, message) = match action {
@@ -125,7 +140,10 @@ async fn cancel(cx: Context<'_>, order: &External, posting: Posting, action: Mar
             import::needs_attention(
                 &deps.pool,
                 order.id,
-                &format!("Ozon allows no cancellation of this posting now ({})", posting.status),
+                &format!(
+                    "Ozon allows no cancellation of this posting now ({})",
+                    posting.status
+                ),
             )
             .await
             .map_err(db)?;
@@ -135,20 +153,32 @@ async fn cancel(cx: Context<'_>, order: &External, posting: Posting, action: Mar
     let pn = posting.posting_number.clone();
     let result = deps
         .marketplaces
-        .ozon(ozon::CANCEL, |c| async move { c.cancel(&pn, reason, message).await })
+        .ozon(ozon::CANCEL, |c| async move {
+            c.cancel(&pn, reason, message).await
+        })
         .await;
     match result {
         Ok(()) => {
-            import::acknowledge(&deps.pool, &deps.shop, order.id, "cancelled", Stage::Cancelled)
-                .await
-                .map_err(db)?;
+            import::acknowledge(
+                &deps.pool,
+                &deps.shop,
+                order.id,
+                "cancelled",
+                Stage::Cancelled,
+            )
+            .await
+            .map_err(db)?;
             tracing::info!(order = %order.number, reason, "Ozon posting cancelled");
             Ok(())
         }
         Err(JobError::Permanent(why)) => {
-            import::needs_attention(&deps.pool, order.id, &format!("Ozon refused to cancel: {why}"))
-                .await
-                .map_err(db)?;
+            import::needs_attention(
+                &deps.pool,
+                order.id,
+                &format!("Ozon refused to cancel: {why}"),
+            )
+            .await
+            .map_err(db)?;
             Ok(())
         }
         Err(e) => Err(e),

@@ -48,16 +48,18 @@ impl ExternalHandler for OzonSyncHandler {
             (SyncKind::Stock, Step::Stock),
             (SyncKind::Prices, Step::Prices),
         ] {
-            syncs::started(pool, Marketplace::Ozon, kind).await.map_err(db)?;
+            syncs::started(pool, Marketplace::Ozon, kind)
+                .await
+                .map_err(db)?;
             let result = match step {
                 Step::Products => cards(cx).await,
                 Step::Stock => stock(cx).await,
                 Step::Prices => prices(cx).await,
             };
             match result {
-                Ok(counts) => {
-                    syncs::succeeded(pool, Marketplace::Ozon, kind, counts).await.map_err(db)?
-                }
+                Ok(counts) => syncs::succeeded(pool, Marketplace::Ozon, kind, counts)
+                    .await
+                    .map_err(db)?,
                 Err(e) => {
                     let _ = syncs::failed(pool, Marketplace::Ozon, kind, &e.to_string()).await;
                     return Err(e);
@@ -90,11 +92,19 @@ fn outcome(r: Option<&ItemResult>, sent: i64) -> ItemOutcome {
     let text = r
         .errors
         .iter()
-        .map(|e| format!("{}: {}", e.code, e.message).trim_end_matches(": ").to_owned())
+        .map(|e| {
+            format!("{}: {}", e.code, e.message)
+                .trim_end_matches(": ")
+                .to_owned()
+        })
         .collect::<Vec<_>>()
         .join("; ");
     if r.errors.iter().any(|e| e.is_too_frequent()) || r.errors.is_empty() {
-        ItemOutcome::Later(if text.is_empty() { "not updated".into() } else { text })
+        ItemOutcome::Later(if text.is_empty() {
+            "not updated".into()
+        } else {
+            text
+        })
     } else {
         ItemOutcome::Refused(text)
     }
@@ -105,9 +115,14 @@ async fn stock(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
     let o = &deps.config.marketplaces.ozon;
     let (mut taken, mut refused, mut later) = (0u64, 0u64, 0u64);
     for batch in 0..STOCK_BATCHES {
-        let due = ozon_push::claim_stock(&deps.pool, o.warehouse_id.as_deref(), o.stock_pair_interval, ozon::MAX_STOCKS as i64)
-            .await
-            .map_err(db)?;
+        let due = ozon_push::claim_stock(
+            &deps.pool,
+            o.warehouse_id.as_deref(),
+            o.stock_pair_interval,
+            ozon::MAX_STOCKS as i64,
+        )
+        .await
+        .map_err(db)?;
         if due.is_empty() {
             break;
         }
@@ -121,21 +136,36 @@ async fn stock(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
                     stock: i64::from(d.available),
                     warehouse_id,
                 }),
-                Err(_) => results.push((d.variant_id, d.version, ItemOutcome::Refused(format!("warehouse id {:?} is not a number", d.warehouse_id)))),
+                Err(_) => results.push((
+                    d.variant_id,
+                    d.version,
+                    ItemOutcome::Refused(format!(
+                        "warehouse id {:?} is not a number",
+                        d.warehouse_id
+                    )),
+                )),
             }
         }
         let answer = {
             let items = items.clone();
             deps.marketplaces
-                .ozon(ozon::STOCKS, |c| async move { c.update_stocks(&items).await })
+                .ozon(
+                    ozon::STOCKS,
+                    |c| async move { c.update_stocks(&items).await },
+                )
                 .await
         };
         let answers = match answer {
             Ok(a) => a,
             Err(e) => {
                 let why = e.to_string();
-                let failed: Vec<_> = due.iter().map(|d| (d.variant_id, d.version, ItemOutcome::Later(why.clone()))).collect();
-                ozon_push::record_stock(&deps.pool, &failed).await.map_err(db)?;
+                let failed: Vec<_> = due
+                    .iter()
+                    .map(|d| (d.variant_id, d.version, ItemOutcome::Later(why.clone())))
+                    .collect();
+                ozon_push::record_stock(&deps.pool, &failed)
+                    .await
+                    .map_err(db)?;
                 return Err(e);
             }
         };
@@ -143,8 +173,17 @@ async fn stock(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
             .iter()
             .map(|r| ((r.offer_id.as_str(), r.warehouse_id), r))
             .collect();
-        for (d, item) in due.iter().filter(|d| d.warehouse_id.parse::<i64>().is_ok()).zip(&items) {
-            let o = outcome(by_pair.get(&(item.offer_id.as_str(), item.warehouse_id)).copied(), item.stock);
+        for (d, item) in due
+            .iter()
+            .filter(|d| d.warehouse_id.parse::<i64>().is_ok())
+            .zip(&items)
+        {
+            let o = outcome(
+                by_pair
+                    .get(&(item.offer_id.as_str(), item.warehouse_id))
+                    .copied(),
+                item.stock,
+            );
             match &o {
                 ItemOutcome::Taken(_) => taken += 1,
                 ItemOutcome::Later(_) => later += 1,
@@ -155,8 +194,15 @@ async fn stock(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
             }
             results.push((d.variant_id, d.version, o));
         }
-        ozon_push::record_stock(&deps.pool, &results).await.map_err(db)?;
-        tracing::info!(batch = batch + 1, pairs = due.len(), taken, "Ozon stock pushed");
+        ozon_push::record_stock(&deps.pool, &results)
+            .await
+            .map_err(db)?;
+        tracing::info!(
+            batch = batch + 1,
+            pairs = due.len(),
+            taken,
+            "Ozon stock pushed"
+        );
     }
     Ok(json!({ "taken": taken, "refused": refused, "later": later }))
 }
@@ -166,9 +212,14 @@ async fn prices(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
     let o = &deps.config.marketplaces.ozon;
     let (mut taken, mut refused) = (0u64, 0u64);
     for _ in 0..PRICE_BATCHES {
-        let due = ozon_push::claim_prices(&deps.pool, &o.currency, o.price_changes_per_hour, ozon::MAX_PRICES as i64)
-            .await
-            .map_err(db)?;
+        let due = ozon_push::claim_prices(
+            &deps.pool,
+            &o.currency,
+            o.price_changes_per_hour,
+            ozon::MAX_PRICES as i64,
+        )
+        .await
+        .map_err(db)?;
         if due.is_empty() {
             break;
         }
@@ -185,10 +236,14 @@ async fn prices(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
         let answers = {
             let items = items.clone();
             deps.marketplaces
-                .ozon(ozon::PRICES, |c| async move { c.update_prices(&items).await })
+                .ozon(
+                    ozon::PRICES,
+                    |c| async move { c.update_prices(&items).await },
+                )
                 .await?
         };
-        let by_offer: HashMap<&str, &ItemResult> = answers.iter().map(|r| (r.offer_id.as_str(), r)).collect();
+        let by_offer: HashMap<&str, &ItemResult> =
+            answers.iter().map(|r| (r.offer_id.as_str(), r)).collect();
         let results: Vec<_> = due
             .iter()
             .map(|d| {
@@ -200,7 +255,9 @@ async fn prices(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
                 (d.variant_id, d.version, o)
             })
             .collect();
-        ozon_push::record_prices(&deps.pool, &results).await.map_err(db)?;
+        ozon_push::record_prices(&deps.pool, &results)
+            .await
+            .map_err(db)?;
     }
     Ok(json!({ "taken": taken, "refused": refused }))
 }
@@ -226,15 +283,22 @@ async fn cards(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
             .collect();
         let task = deps
             .marketplaces
-            .ozon(ozon::IMPORT, |c| async move { c.import_products(&cards).await })
+            .ozon(
+                ozon::IMPORT,
+                |c| async move { c.import_products(&cards).await },
+            )
             .await;
         match task {
             Ok(task) => {
-                ozon_push::submitted(&deps.pool, &ids, Some(task)).await.map_err(db)?;
+                ozon_push::submitted(&deps.pool, &ids, Some(task))
+                    .await
+                    .map_err(db)?;
                 submitted = ids.len() as u64;
             }
             Err(e) => {
-                ozon_push::submitted(&deps.pool, &ids, None).await.map_err(db)?;
+                ozon_push::submitted(&deps.pool, &ids, None)
+                    .await
+                    .map_err(db)?;
                 return Err(e);
             }
         }
@@ -243,15 +307,24 @@ async fn cards(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
     for (task, items) in ozon_push::pending_imports(&deps.pool).await.map_err(db)? {
         let status = deps
             .marketplaces
-            .ozon(ozon::IMPORT_INFO, |c| async move { c.import_info(task).await })
+            .ozon(
+                ozon::IMPORT_INFO,
+                |c| async move { c.import_info(task).await },
+            )
             .await?;
-        let done: Vec<_> = status.iter().filter(|s| s.status == "imported" && s.product_id > 0).collect();
+        let done: Vec<_> = status
+            .iter()
+            .filter(|s| s.status == "imported" && s.product_id > 0)
+            .collect();
         let offers: Vec<String> = done.iter().map(|s| s.offer_id.clone()).collect();
         let ids = if offers.is_empty() {
             Vec::new()
         } else {
             deps.marketplaces
-                .ozon(ozon::INFO_LIST, |c| async move { c.product_ids(&offers).await })
+                .ozon(
+                    ozon::INFO_LIST,
+                    |c| async move { c.product_ids(&offers).await },
+                )
                 .await?
         };
         for (variant, sku) in &items {
@@ -262,7 +335,11 @@ async fn cards(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
                 created += 1;
                 ozon_push::Imported::Created {
                     product_id: s.product_id,
-                    sku: ids.iter().find(|i| &i.offer_id == sku).map(|i| i.sku).filter(|s| *s > 0),
+                    sku: ids
+                        .iter()
+                        .find(|i| &i.offer_id == sku)
+                        .map(|i| i.sku)
+                        .filter(|s| *s > 0),
                 }
             } else if s.status == "failed" || !s.errors.is_empty() {
                 failed += 1;
@@ -270,7 +347,9 @@ async fn cards(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
             } else {
                 continue;
             };
-            ozon_push::record_import(&deps.pool, *variant, &outcome).await.map_err(db)?;
+            ozon_push::record_import(&deps.pool, *variant, &outcome)
+                .await
+                .map_err(db)?;
         }
     }
     Ok(json!({ "submitted": submitted, "created": created, "failed": failed }))
