@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod bench_marketplaces;
 mod bench_messengers;
 mod logging;
 mod roles;
@@ -92,6 +93,37 @@ enum BenchCommand {
         #[arg(long, default_value = "127.0.0.1:18090")]
         fakes: std::net::SocketAddr,
     },
+    /// Kaspi orders imported and accepted from a Kaspi fake it serves:
+    /// orders per second, end to end.
+    KaspiImport {
+        #[arg(long, default_value_t = 10_000)]
+        orders: usize,
+        /// Where the fake listens; the worker's KASPI_API_URL must be
+        /// `http://<fakes>/shop/api`.
+        #[arg(long, default_value = "127.0.0.1:18091")]
+        fakes: std::net::SocketAddr,
+    },
+    /// Site checkouts at a steady rate through the API, and the time until
+    /// a fake Ozon (served here) receives each sale's stock figure.
+    OzonPropagation {
+        /// The API's base URL.
+        #[arg(long)]
+        api: String,
+        /// A file of customers' access tokens, one a line.
+        #[arg(long)]
+        tokens: std::path::PathBuf,
+        #[arg(long)]
+        shipping_method: String,
+        #[arg(long, default_value_t = 10_000)]
+        variants: usize,
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Where the fake listens; the worker's OZON_API_URL must point here.
+        #[arg(long, default_value = "127.0.0.1:18092")]
+        fakes: std::net::SocketAddr,
+    },
 }
 
 fn main() -> ExitCode {
@@ -138,6 +170,46 @@ fn main() -> ExitCode {
             Command::Bench {
                 command: BenchCommand::Messengers { events, fakes },
             } => bench_messengers::messengers(&config, events, fakes).await,
+            Command::Bench {
+                command: BenchCommand::KaspiImport { orders, fakes },
+            } => bench_marketplaces::import(&config, orders, fakes).await,
+            Command::Bench {
+                command:
+                    BenchCommand::OzonPropagation {
+                        api,
+                        tokens,
+                        shipping_method,
+                        variants,
+                        rate,
+                        seconds,
+                        fakes,
+                    },
+            } => {
+                let tokens: anyhow::Result<Vec<String>> = std::fs::read_to_string(&tokens)
+                    .map_err(anyhow::Error::from)
+                    .map(|t| {
+                        t.lines()
+                            .filter(|l| !l.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    });
+                match tokens {
+                    Ok(tokens) => {
+                        bench_marketplaces::propagation(
+                            &config,
+                            api,
+                            tokens,
+                            shipping_method,
+                            variants,
+                            rate,
+                            seconds,
+                            fakes,
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
         }
     });
     match result {
