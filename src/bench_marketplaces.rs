@@ -54,7 +54,10 @@ struct KaspiFake {
 fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
-        let k = k.replace("%5B", "[").replace("%5D", "]").replace("%24", "$");
+        let k = k
+            .replace("%5B", "[")
+            .replace("%5D", "]")
+            .replace("%24", "$");
         (k == key).then_some(v)
     })
 }
@@ -66,7 +69,11 @@ async fn kaspi_list(State(f): State<Arc<KaspiFake>>, RawQuery(q): RawQuery) -> J
         num("filter[orders][creationDate][$ge]").unwrap_or(0),
         num("filter[orders][creationDate][$le]").unwrap_or(i64::MAX),
     );
-    let total = if (ge..=le).contains(&f.created_ms) { f.orders } else { 0 };
+    let total = if (ge..=le).contains(&f.created_ms) {
+        f.orders
+    } else {
+        0
+    };
     let page = num("page[number]").unwrap_or(0) as usize;
     let size = num("page[size]").unwrap_or(100) as usize;
     let (mut data, mut included) = (Vec::new(), Vec::new());
@@ -93,17 +100,32 @@ async fn kaspi_status(State(f): State<Arc<KaspiFake>>, body: axum::body::Bytes) 
 }
 
 async fn kaspi_one(Path(_id): Path<String>) -> (StatusCode, Json<Value>) {
-    (StatusCode::NOT_FOUND, Json(json!({"errors": [{"title": "not found"}]})))
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"errors": [{"title": "not found"}]})),
+    )
 }
 
-async fn wait_for(pool: &sqlx::PgPool, sql: &str, arg: &str, want: i64, limit: Duration) -> anyhow::Result<Duration> {
+async fn wait_for(
+    pool: &sqlx::PgPool,
+    sql: &str,
+    arg: &str,
+    want: i64,
+    limit: Duration,
+) -> anyhow::Result<Duration> {
     let started = Instant::now();
     loop {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).bind(arg).fetch_one(pool).await?;
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .bind(arg)
+            .fetch_one(pool)
+            .await?;
         if n >= want {
             return Ok(started.elapsed());
         }
-        anyhow::ensure!(started.elapsed() < limit, "gave up after {limit:?}: {n} of {want}");
+        anyhow::ensure!(
+            started.elapsed() < limit,
+            "gave up after {limit:?}: {n} of {want}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -116,7 +138,10 @@ pub async fn import(config: &Config, orders: usize, fakes: SocketAddr) -> anyhow
     )
     .fetch_all(&pool)
     .await?;
-    anyhow::ensure!(!skus.is_empty(), "no sellable variants: run `bazaar seed` first");
+    anyhow::ensure!(
+        !skus.is_empty(),
+        "no sellable variants: run `bazaar seed` first"
+    );
     sqlx::query("UPDATE variants SET stock = stock + 1000000 WHERE sku = ANY($1)")
         .bind(&skus)
         .execute(&pool)
@@ -138,12 +163,25 @@ pub async fn import(config: &Config, orders: usize, fakes: SocketAddr) -> anyhow
     let started = Instant::now();
     {
         let mut conn = pool.acquire().await?;
-        outbox::enqueue(&mut conn, &config.pipeline, &KaspiOrders { tick: format!("bench:{run}:{}", uuid::Uuid::now_v7()) })
-            .await?;
+        outbox::enqueue(
+            &mut conn,
+            &config.pipeline,
+            &KaspiOrders {
+                tick: format!("bench:{run}:{}", uuid::Uuid::now_v7()),
+            },
+        )
+        .await?;
     }
     let prefix = format!("{run}%");
     let limit = Duration::from_secs(600);
-    let imported = wait_for(&pool, "SELECT count(*) FROM orders WHERE source = 'kaspi' AND external_code LIKE $1", &prefix, orders as i64, limit).await?;
+    let imported = wait_for(
+        &pool,
+        "SELECT count(*) FROM orders WHERE source = 'kaspi' AND external_code LIKE $1",
+        &prefix,
+        orders as i64,
+        limit,
+    )
+    .await?;
     let confirmed = wait_for(
         &pool,
         "SELECT count(*) FROM orders WHERE source = 'kaspi' AND external_code LIKE $1 AND status = 'confirmed'",
@@ -218,9 +256,15 @@ pub async fn propagation(
     .bind(variants as i64)
     .fetch_all(&pool)
     .await?;
-    anyhow::ensure!(!rows.is_empty(), "no sellable variants: run `bazaar seed` first");
+    anyhow::ensure!(
+        !rows.is_empty(),
+        "no sellable variants: run `bazaar seed` first"
+    );
     let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.0).collect();
-    sqlx::query("UPDATE variants SET stock = 100000, reserved = 0 WHERE id = ANY($1)").bind(&ids).execute(&pool).await?;
+    sqlx::query("UPDATE variants SET stock = 100000, reserved = 0 WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(&pool)
+        .await?;
     // Listed and already in step with Ozon: only the sales are news.
     sqlx::query(
         "INSERT INTO listings (variant_id, marketplace, ozon_product_id)
@@ -244,7 +288,10 @@ pub async fn propagation(
         .fallback(ozon_other)
         .with_state(fake.clone());
     serve(router, fakes).await?;
-    println!("bench marketplaces propagation: {} variants on Ozon, {rate} checkouts/s for {seconds} s", rows.len());
+    println!(
+        "bench marketplaces propagation: {} variants on Ozon, {rate} checkouts/s for {seconds} s",
+        rows.len()
+    );
     let client = reqwest::Client::new();
     let sales: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
     let failures = Arc::new(AtomicU64::new(0));
@@ -260,7 +307,8 @@ pub async fn propagation(
         let body = json!({"items": [{"variant_id": id, "quantity": 1}], "shipping_method_id": shipping,
             "payment_method": "cash_on_delivery", "phone": "+77011234567",
             "address": {"name": "Bench", "line1": "Abay 1", "city": "Almaty", "postal_code": "050000", "country": "KZ"}});
-        let (client, api, sales, failures) = (client.clone(), api.clone(), sales.clone(), failures.clone());
+        let (client, api, sales, failures) =
+            (client.clone(), api.clone(), sales.clone(), failures.clone());
         tasks.spawn(async move {
             let r = client
                 .post(format!("{api}/api/v1/checkout"))
@@ -270,7 +318,9 @@ pub async fn propagation(
                 .send()
                 .await;
             match r {
-                Ok(r) if r.status() == StatusCode::CREATED => sales.lock().expect("sales").push((sku, Instant::now())),
+                Ok(r) if r.status() == StatusCode::CREATED => {
+                    sales.lock().expect("sales").push((sku, Instant::now()))
+                }
                 _ => {
                     failures.fetch_add(1, Ordering::Relaxed);
                 }
@@ -279,7 +329,11 @@ pub async fn propagation(
     }
     while tasks.join_next().await.is_some() {}
     let placed = sales.lock().expect("sales").clone();
-    println!("checkouts: {} placed, {} failed", placed.len(), failures.load(Ordering::Relaxed));
+    println!(
+        "checkouts: {} placed, {} failed",
+        placed.len(),
+        failures.load(Ordering::Relaxed)
+    );
     // Wait until Ozon has the last figure of every variant sold.
     let mut sold: HashMap<String, i64> = HashMap::new();
     for (sku, _) in &placed {
@@ -289,12 +343,19 @@ pub async fn propagation(
     loop {
         let done = {
             let received = fake.received.lock().expect("fake lock");
-            sold.iter().all(|(sku, k)| received.get(sku).is_some_and(|r| r.iter().any(|(f, _)| *f <= 100_000 - k)))
+            sold.iter().all(|(sku, k)| {
+                received
+                    .get(sku)
+                    .is_some_and(|r| r.iter().any(|(f, _)| *f <= 100_000 - k))
+            })
         };
         if done {
             break;
         }
-        anyhow::ensure!(waited.elapsed() < Duration::from_secs(300), "Ozon never got every figure");
+        anyhow::ensure!(
+            waited.elapsed() < Duration::from_secs(300),
+            "Ozon never got every figure"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let received = fake.received.lock().expect("fake lock").clone();
@@ -304,11 +365,20 @@ pub async fn propagation(
         .filter_map(|(sku, at)| {
             let k = count.entry(sku.as_str()).or_default();
             *k += 1;
-            latency(received.get(sku).map(Vec::as_slice).unwrap_or(&[]), *at, 100_000 - *k)
+            latency(
+                received.get(sku).map(Vec::as_slice).unwrap_or(&[]),
+                *at,
+                100_000 - *k,
+            )
         })
         .collect();
     latencies.sort_unstable();
-    let pick = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or_default()
+    };
     let pushes: usize = received.values().map(Vec::len).sum();
     println!(
         "checkout -> Ozon: p50 {:.2} s, p90 {:.2} s, p99 {:.2} s, max {:.2} s over {} sales; {} figures pushed for {} variants sold",

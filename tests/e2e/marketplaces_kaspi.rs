@@ -673,3 +673,57 @@ async fn the_scheduled_pull_rides_out_kaspi_throttling_and_reads_long_spans_in_l
     );
     app.leaves_jobs("the scheduler keeps enqueueing pulls while the test ends");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_feed_of_a_hundred_thousand_offers_is_streamed_and_well_formed() {
+    use futures::StreamExt;
+    let app = TestApp::builder().kaspi().without_worker().start().await;
+    let shop = shop(&app).await;
+    // 100,000 variants of the one product, listed on Kaspi; one name with
+    // every character XML gives meaning to.
+    sqlx::query(
+        "INSERT INTO variants (id, product_id, sku, attributes, price, currency, stock)
+         SELECT gen_random_uuid(), $1::uuid, 'F' || lpad(i::text, 6, '0'),
+                jsonb_build_object('size', CASE WHEN i = 7 THEN 'A&B <\"x\"> ''y''' ELSE 'S' || i END),
+                100000 + i, 'KZT', i % 5
+           FROM generate_series(1, 100000) i",
+    )
+    .bind(&shop.catalog.product_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO listings (variant_id, marketplace) SELECT id, 'kaspi' FROM variants WHERE sku LIKE 'F%'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("ANALYZE variants")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = app
+        .client
+        .get(app.url(&format!("/feeds/kaspi.xml?token={}", kaspi::FEED_TOKEN)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers().get("content-length").is_none(),
+        "streamed, not buffered"
+    );
+    let mut body = Vec::new();
+    let mut chunks = 0;
+    let mut stream = r.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.unwrap());
+        chunks += 1;
+    }
+    assert!(chunks > 100, "{chunks} chunks for {} bytes", body.len());
+    let xml = String::from_utf8(body).unwrap();
+    let all = offers(&xml);
+    assert_eq!(all.len(), 100_000);
+    assert_eq!(all["F000007"].1, 1000, "whole tenge");
+    assert!(xml.contains("<model>Classic Tee A&amp;B &lt;&quot;x&quot;&gt; &apos;y&apos;</model>"));
+    assert_eq!(all["F000004"].0["PP1"], 4);
+    assert_eq!(all["F000005"].0["PP1"], 0);
+}

@@ -130,7 +130,25 @@ pub fn imported(o: &KaspiOrder) -> ImportedOrder {
     }
 }
 
-async fn import_one(cx: Context<'_>, o: &KaspiOrder, tally: &mut Tally) -> Result<(), JobError> {
+/// Orders of a page imported at once: each is its own transaction, and
+/// orders of one variant queue on its row as checkouts do.
+const IMPORT_CONCURRENCY: usize = 4;
+
+async fn import_page(
+    cx: Context<'_>,
+    orders: &[KaspiOrder],
+    tally: &mut Tally,
+) -> Result<(), JobError> {
+    for chunk in orders.chunks(IMPORT_CONCURRENCY) {
+        let imports: Vec<_> = chunk.iter().map(|o| import_order(cx, o)).collect();
+        for outcome in futures::future::join_all(imports).await {
+            tally.add(&outcome?);
+        }
+    }
+    Ok(())
+}
+
+async fn import_order(cx: Context<'_>, o: &KaspiOrder) -> Result<ImportOutcome, JobError> {
     let deps = cx.deps;
     let outcome = import::import(
         &deps.pool,
@@ -143,8 +161,7 @@ async fn import_one(cx: Context<'_>, o: &KaspiOrder, tally: &mut Tally) -> Resul
     if !outcome.unmatched.is_empty() && outcome.imported != Imported::Unchanged {
         tracing::warn!(code = %o.code, skus = ?outcome.unmatched, "Kaspi order has SKUs no variant has");
     }
-    tally.add(&outcome);
-    Ok(())
+    Ok(outcome)
 }
 
 async fn pull(cx: Context<'_>) -> Result<Tally, JobError> {
@@ -170,10 +187,8 @@ async fn pull(cx: Context<'_>) -> Result<Tally, JobError> {
                     c.list_orders(ge, le, page, MAX_PAGE_SIZE).await
                 })
                 .await?;
-            for o in &list.orders {
-                seen.insert(o.id.clone());
-                import_one(cx, o, &mut tally).await?;
-            }
+            seen.extend(list.orders.iter().map(|o| o.id.clone()));
+            import_page(cx, &list.orders, &mut tally).await?;
             tracing::info!(
                 window = i + 1,
                 windows = windows.len(),
@@ -215,7 +230,7 @@ async fn pull(cx: Context<'_>) -> Result<Tally, JobError> {
             .kaspi("get_order", |c| async move { c.get_order(&id).await })
             .await?;
         if let Some(o) = order {
-            import_one(cx, &o, &mut tally).await?;
+            tally.add(&import_order(cx, &o).await?);
             tally.reread += 1;
         }
         if (n + 1) % 100 == 0 {

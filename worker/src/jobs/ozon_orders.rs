@@ -131,17 +131,24 @@ async fn pull(cx: Context<'_>) -> Result<serde_json::Value, JobError> {
                 })
                 .await?
         };
-        for p in &page.postings {
-            // Ozon cancels with the out-of-stock reason; holding a posting
-            // only delays Ozon's own cancellation and hurts the rating.
-            let outcome = import::import(
-                &deps.pool,
-                &deps.shop,
-                OutOfStock::Cancel,
-                &imported(p, &o.currency),
-            )
-            .await
-            .map_err(db)?;
+        // Each posting its own transaction, four at once (see kaspi_orders).
+        // Ozon cancels with the out-of-stock reason: holding a posting only
+        // delays Ozon's own cancellation and hurts the rating.
+        let orders: Vec<ImportedOrder> = page
+            .postings
+            .iter()
+            .map(|p| imported(p, &o.currency))
+            .collect();
+        let mut outcomes = Vec::with_capacity(orders.len());
+        for chunk in orders.chunks(4) {
+            let imports: Vec<_> = chunk
+                .iter()
+                .map(|order| import::import(&deps.pool, &deps.shop, OutOfStock::Cancel, order))
+                .collect();
+            outcomes.extend(futures::future::join_all(imports).await);
+        }
+        for outcome in outcomes {
+            let outcome = outcome.map_err(db)?;
             seen += 1;
             match outcome.imported {
                 Imported::Created | Imported::Held => created += 1,
