@@ -543,6 +543,37 @@ async fn a_buyer_cancellation_on_kaspi_is_seen_by_rereading_open_orders() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_pull_that_fails_part_way_resumes_where_it_stopped() {
+    let app = TestApp::builder()
+        .kaspi()
+        .var("KASPI_ORDERS_LOOKBACK_DAYS", "30")
+        .var("KASPI_ORDERS_OVERLAP_SECS", "1")
+        .start()
+        .await;
+    let shop = shop(&app).await;
+    let admin = shop.catalog.admin.clone();
+    let fake = app.kaspi.as_ref().unwrap();
+    // One order in each of the three 13-day windows of the first pull.
+    for (id, code, age) in [("R1", "400000001", 25), ("R2", "400000002", 10), ("R3", "400000003", 0)] {
+        fake.add_order(NewOrder::new(id, code, kaspi::now_ms() - age * DAY_MS - 60_000, vec![entry("CTEE-S-RED", 1)]));
+    }
+    // The first window is read, the second fails once: the retry starts
+    // after the first window, not from the beginning.
+    fake.fail_lists_after(1, 1);
+    sync_and_wait(&app, &admin).await;
+    for code in ["400000001", "400000002", "400000003"] {
+        wait_for_status(&app, &admin, &format!("KS-{code}"), "confirmed").await;
+    }
+    assert_eq!(fake.list_calls(), 3, "window 1, then windows 2 and 3 after the failure");
+    let cursor: serde_json::Value =
+        sqlx::query_scalar("SELECT cursor FROM marketplace_syncs WHERE marketplace = 'kaspi' AND kind = 'orders'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(cursor["read_until_ms"].as_i64().unwrap() > kaspi::now_ms() - 60_000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn completion_takes_the_buyers_code_and_a_wrong_code_changes_nothing() {
     let app = TestApp::builder().kaspi().start().await;
     let shop = shop(&app).await;

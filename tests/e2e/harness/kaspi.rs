@@ -191,6 +191,10 @@ struct Log {
     get_calls: usize,
     /// Scripted outage: the next `fail_remaining` calls get `fail_status`.
     fail_remaining: usize,
+    /// Scripted list outage: after `lists_before_failure` more good list
+    /// calls, the next `lists_failing` list calls answer 500.
+    lists_before_failure: usize,
+    lists_failing: usize,
     fail_status: u16,
     fail_retry_after: Option<u32>,
 }
@@ -334,6 +338,14 @@ impl FakeKaspi {
         log.fail_remaining = n;
         log.fail_status = status;
         log.fail_retry_after = retry_after_secs;
+    }
+
+    /// A pull that breaks part-way: the next `ok` order lists are answered,
+    /// then `failing` answer 500 (other calls are not affected).
+    pub fn fail_lists_after(&self, ok: usize, failing: usize) {
+        let mut log = self.log();
+        log.lists_before_failure = ok;
+        log.lists_failing = failing;
     }
 
     fn log(&self) -> MutexGuard<'_, Log> {
@@ -665,6 +677,12 @@ fn parse_list(params: &[(String, String)]) -> Result<ListQuery, Refusal> {
 }
 
 fn list_orders(s: &Shared, log: &mut Log, query: &str, what: &str) -> Response {
+    if log.lists_before_failure > 0 {
+        log.lists_before_failure -= 1;
+    } else if log.lists_failing > 0 {
+        log.lists_failing -= 1;
+        return scripted_failure(500, None);
+    }
     let q = match parse_list(&parse_query(query)) {
         Ok(q) => q,
         Err(Refusal { text: true, why }) => {
