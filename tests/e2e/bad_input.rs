@@ -32,6 +32,26 @@ async fn wrong_types_missing_and_unknown_fields_are_422_naming_the_field() {
     let body = assert_problem(r, 422).await;
     assert_eq!(body["errors"][0]["field"], "email");
 
+    // Every field of the wrong type is named, not only the first.
+    let r = app
+        .post(
+            "/api/v1/auth/login",
+            json!({ "email": 12345, "password": 1 }),
+        )
+        .await;
+    let body = assert_problem(r, 422).await;
+    assert_eq!(error_fields(&body), vec!["email", "password"]);
+    let r = app
+        .post(
+            "/api/v1/auth/register",
+            json!({ "email": 1, "password": true, "name": "A", "role": 5, "is_admin": true }),
+        )
+        .await;
+    let body = assert_problem(r, 422).await;
+    let mut fields = error_fields(&body);
+    fields.sort_unstable();
+    assert_eq!(fields, vec!["email", "is_admin", "password", "role"]);
+
     // Every missing field of a registration is listed at once.
     let r = app.post("/api/v1/auth/register", json!({})).await;
     let body = assert_problem(r, 422).await;

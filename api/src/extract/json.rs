@@ -59,7 +59,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, over the whole body, so trailing garbage is "malformed"
     // even when the prefix would already fail on its shape.
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-        return Err(classify(String::new(), e));
+        return Err(malformed(e));
     }
     // PostgreSQL text cannot hold NUL; refuse it here, for every field, rather
     // than fail deep in a query.
@@ -78,13 +78,168 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )]));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        classify(path, e.into_inner())
+    match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => Ok(value),
+        Err(e) => {
+            let path = e.path().to_string();
+            match shape_problem(path, e.into_inner()) {
+                Ok(first) => Err(ApiError::validation(every_problem::<T>(bytes, first))),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// Most deserializations one body is given to find its problems.
+const MAX_ATTEMPTS: usize = 64;
+/// Bodies larger than this get their first problem only: searching for the
+/// rest costs a deserialization each.
+const SEARCH_LIMIT: usize = 64 * 1024;
+
+/// Stand-ins for a missing field, tried in turn until one has its type.
+fn placeholders() -> [serde_json::Value; 6] {
+    use serde_json::json;
+    [
+        json!(null),
+        json!(""),
+        json!(0),
+        json!(false),
+        json!({}),
+        json!([]),
+    ]
+}
+
+/// Serde stops at the first wrong field. To name every one (the contract:
+/// every 422 lists every problem), the body is deserialized again with each
+/// offending field taken out (a wrong type, an unknown field) or, when it is
+/// missing, stood in for by a value of whichever JSON type gets past it,
+/// until deserialization gets through or stops moving.
+fn every_problem<T: DeserializeOwned>(bytes: &[u8], first: FieldError) -> Vec<FieldError> {
+    let mut found = vec![first.clone()];
+    if bytes.len() > SEARCH_LIMIT {
+        return found;
+    }
+    let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return found;
+    };
+    let mut current = first;
+    // Which stand-in to try next for `current`; `None` while it is present.
+    let mut stand_in: Option<usize> = None;
+    // Fields stood in for: what a stand-in object lacks is not the client's.
+    let mut stood_in: Vec<String> = Vec::new();
+    for _ in 0..MAX_ATTEMPTS {
+        let changed = match stand_in {
+            None if current.message.starts_with("missing field") => {
+                stand_in = Some(0);
+                continue;
+            }
+            None => remove(&mut body, &current.field),
+            Some(i) => match placeholders().into_iter().nth(i) {
+                Some(value) => {
+                    stand_in = Some(i + 1);
+                    if !stood_in.contains(&current.field) {
+                        stood_in.push(current.field.clone());
+                    }
+                    set(&mut body, &current.field, value)
+                }
+                None => false,
+            },
+        };
+        if !changed {
+            break;
+        }
+        let next = match serde_path_to_error::deserialize::<_, T>(body.clone()) {
+            Ok(_) => break,
+            Err(e) => {
+                let path = e.path().to_string();
+                match shape_problem(path, e.into_inner()) {
+                    Ok(next) => next,
+                    Err(_) => break,
+                }
+            }
+        };
+        if next.field == current.field {
+            // Still stuck on it: taken out it is missing; a stand-in of the
+            // wrong type is tried with the next one.
+            if stand_in.is_none() {
+                stand_in = Some(0);
+            }
+            continue;
+        }
+        let inside_stand_in = stood_in
+            .iter()
+            .any(|f| next.field.starts_with(&format!("{f}.")));
+        if !inside_stand_in && !found.iter().any(|f| f.field == next.field) {
+            found.push(next.clone());
+        }
+        current = next;
+        stand_in = None;
+    }
+    found
+}
+
+/// The object holding `path`'s last part (`address.city`, `items[2].quantity`),
+/// and that part.
+fn parent<'a>(
+    body: &'a mut serde_json::Value,
+    path: &'a str,
+) -> Option<(&'a mut serde_json::Map<String, serde_json::Value>, &'a str)> {
+    let mut steps: Vec<Step<'a>> = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (name, indices) = match part.split_once('[') {
+            Some((name, rest)) => (name, Some(rest)),
+            None => (part, None),
+        };
+        if !name.is_empty() {
+            steps.push(Step::Key(name));
+        }
+        for index in indices.into_iter().flat_map(|rest| rest.split('[')) {
+            steps.push(Step::Index(index.trim_end_matches(']').parse().ok()?));
+        }
+    }
+    let Some(Step::Key(last)) = steps.pop() else {
+        return None;
+    };
+    let mut node = body;
+    for step in steps {
+        node = match (step, node) {
+            (Step::Key(k), serde_json::Value::Object(map)) => map.get_mut(k)?,
+            (Step::Index(i), serde_json::Value::Array(items)) => items.get_mut(i)?,
+            _ => return None,
+        };
+    }
+    match node {
+        serde_json::Value::Object(map) => Some((map, last)),
+        _ => None,
+    }
+}
+
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn remove(body: &mut serde_json::Value, path: &str) -> bool {
+    parent(body, path).is_some_and(|(map, key)| map.remove(key).is_some())
+}
+
+fn set(body: &mut serde_json::Value, path: &str, value: serde_json::Value) -> bool {
+    parent(body, path).is_some_and(|(map, key)| {
+        map.insert(key.to_owned(), value);
+        true
     })
 }
 
-fn classify(path: String, inner: serde_json::Error) -> ApiError {
+fn malformed(inner: serde_json::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "malformed-json",
+        format!("the body is not valid JSON: {inner}"),
+    )
+}
+
+/// A body of the wrong shape: the field it names and what is wrong with it.
+fn shape_problem(path: String, inner: serde_json::Error) -> Result<FieldError, ApiError> {
     match inner.classify() {
         serde_json::error::Category::Data => {
             let message = inner.to_string();
@@ -101,16 +256,18 @@ fn classify(path: String, inner: serde_json::Error) -> ApiError {
                     .filter(|_| message.contains("field"))
                     .unwrap_or("body")
                     .to_owned()
+            } else if message.starts_with("missing field") {
+                // Nested: the path names the object, the message the field.
+                match message.split('`').nth(1) {
+                    Some(name) => format!("{path}.{name}"),
+                    None => path,
+                }
             } else {
                 path
             };
-            ApiError::validation(vec![FieldError::new(field, message)])
+            Ok(FieldError::new(field, message))
         }
-        _ => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-json",
-            format!("the body is not valid JSON: {inner}"),
-        ),
+        _ => Err(malformed(inner)),
     }
 }
 
@@ -135,6 +292,68 @@ mod tests {
 
     fn status(r: Result<Login, ApiError>) -> u16 {
         r.unwrap_err().into_response().status().as_u16()
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Signup {
+        email: String,
+        password: String,
+        age: u8,
+        address: Address,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Address {
+        city: String,
+        zip: String,
+    }
+
+    fn fields(r: Result<Signup, ApiError>) -> Vec<String> {
+        let body = r.unwrap_err().into_response();
+        let bytes =
+            futures::executor::block_on(axum::body::to_bytes(body.into_body(), 1 << 20)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let mut f: Vec<String> = v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect();
+        f.sort();
+        f
+    }
+
+    #[test]
+    fn paths_reach_into_objects_and_arrays() {
+        let mut body = serde_json::json!({"items": [{"q": 1}, {"q": "x", "id": 2}], "a": {"b": 1}});
+        assert!(remove(&mut body, "items[1].q"));
+        assert_eq!(body["items"][1], serde_json::json!({"id": 2}));
+        assert!(set(&mut body, "a.c", serde_json::json!(0)));
+        assert_eq!(body["a"], serde_json::json!({"b": 1, "c": 0}));
+        assert!(!remove(&mut body, "items[7].q"));
+        assert!(!remove(&mut body, "a.zzz"));
+        assert!(!remove(&mut body, "nothing.here"));
+    }
+
+    #[test]
+    fn every_wrong_missing_or_unknown_field_is_named() {
+        assert_eq!(
+            fields(parse(
+                br#"{"email": 12345, "password": 1, "address": {"city": 5}}"#
+            )),
+            vec!["address.city", "address.zip", "age", "email", "password"]
+        );
+        assert_eq!(
+            fields(parse(br#"{"email": "a", "password": "b", "age": 300, "admin": true, "address": {"city": "A", "zip": "1"}}"#)),
+            vec!["admin", "age"]
+        );
+        assert_eq!(
+            fields(parse(b"{}")),
+            vec!["address", "age", "email", "password"]
+        );
     }
 
     #[test]
