@@ -20,7 +20,7 @@ use crate::{
 const DAY_MS: i64 = 86_400_000;
 
 /// Stock and reserved of the variant with `sku`.
-async fn counters(app: &TestApp, sku: &str) -> (i32, i32) {
+pub(crate) async fn counters(app: &TestApp, sku: &str) -> (i32, i32) {
     sqlx::query_as("SELECT stock, reserved FROM variants WHERE sku = $1")
         .bind(sku)
         .fetch_one(&app.pool)

@@ -16,6 +16,7 @@ use crate::{
         ozon::{self, NewPosting, NewPostingProduct},
         TestApp,
     },
+    marketplaces_kaspi::counters,
 };
 
 /// Ozon's ids of the shop's variants in the fake: product id and SKU.
@@ -155,12 +156,7 @@ async fn a_posting_reserves_its_units_and_ships_by_sku_until_ozon_really_ships_i
     let order = wait_for_status(&app, &admin, number, "paid").await;
     assert_eq!(order["source"], "ozon");
     assert_eq!(order["items"][0]["quantity"], 2);
-    let held: (i32, i32) =
-        sqlx::query_as("SELECT stock, reserved FROM variants WHERE sku = 'CTEE-S-RED'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(held, (10, 2));
+    assert_eq!(counters(&app, "CTEE-S-RED").await, (10, 2));
     sync(&app, &admin).await;
     assert_eq!(
         commerce::count(&app, "SELECT count(*) FROM orders WHERE source = 'ozon'").await,
@@ -222,12 +218,7 @@ async fn an_unfillable_posting_is_cancelled_with_the_out_of_stock_reason_ozon_of
     fake.set_posting_status("0200-0002-1", "cancelled");
     sync(&app, &admin).await;
     wait_for_status(&app, &admin, "OZ-0200-0002-1", "cancelled").await;
-    let counters: (i32, i32) =
-        sqlx::query_as("SELECT stock, reserved FROM variants WHERE sku = 'CTEE-S-RED'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(counters, (10, 0));
+    assert_eq!(counters(&app, "CTEE-S-RED").await, (10, 0));
 }
 
 #[tokio::test(flavor = "multi_thread")]

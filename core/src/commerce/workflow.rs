@@ -59,7 +59,8 @@ pub struct Moved {
     pub stock_changed: bool,
 }
 
-async fn lines(conn: &mut PgConnection, order: Uuid) -> Result<Vec<Want>> {
+/// The units an order holds, per variant.
+pub(crate) async fn lines(conn: &mut PgConnection, order: Uuid) -> Result<Vec<Want>> {
     let rows: Vec<(Uuid, i32)> =
         sqlx::query_as("SELECT variant_id, quantity FROM order_items WHERE order_id = $1")
             .bind(order)

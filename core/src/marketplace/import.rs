@@ -410,7 +410,7 @@ async fn update(conn: &mut PgConnection, shop: &Shop, o: &ImportedOrder) -> Resu
     if held && row.stock_state == StockState::Released && row.status == OrderStatus::Paid {
         // Held for stock: maybe there is some now.
         if matches!(o.stage, Stage::Waiting | Stage::New) {
-            let wants = lines(conn, row.id).await?;
+            let wants = workflow::lines(conn, row.id).await?;
             if try_hold(conn, &wants).await?.is_none() {
                 sqlx::query(
                     "UPDATE orders SET stock_state = 'reserved',
@@ -448,21 +448,6 @@ async fn update(conn: &mut PgConnection, shop: &Shop, o: &ImportedOrder) -> Resu
         unmatched,
         stock_changed,
     })
-}
-
-async fn lines(conn: &mut PgConnection, order: Uuid) -> Result<Vec<Want>> {
-    let rows: Vec<(Uuid, i32)> =
-        sqlx::query_as("SELECT variant_id, quantity FROM order_items WHERE order_id = $1")
-            .bind(order)
-            .fetch_all(conn)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(variant_id, quantity)| Want {
-            variant_id,
-            quantity,
-        })
-        .collect())
 }
 
 /// The statuses an order passes through from `from` to reach what the

@@ -73,40 +73,53 @@ pub enum ItemOutcome {
     Refused(String),
 }
 
-/// Records what Ozon said of each claimed pair. A taken figure marks its
-/// version pushed; the clock restarts when Ozon answered (the request may
-/// have waited for a slot after the claim).
-pub async fn record_stock(pool: &PgPool, results: &[(Uuid, i64, ItemOutcome)]) -> Result<()> {
-    let mut tx = pool.begin().await?;
+/// The results as columns for `unnest`: variant, version, what was sent,
+/// and the error (`None` when taken).
+type Columns = (Vec<Uuid>, Vec<i64>, Vec<i64>, Vec<Option<String>>);
+
+fn columns(results: &[(Uuid, i64, ItemOutcome)]) -> Columns {
+    let mut c: Columns = Default::default();
     for (variant, version, outcome) in results {
+        c.0.push(*variant);
+        c.1.push(*version);
         match outcome {
             ItemOutcome::Taken(n) => {
-                sqlx::query(
-                    "UPDATE listings SET stock_pushed_version = GREATEST(stock_pushed_version, $2),
-                            stock_pushed = $3, stock_pushed_at = now(),
-                            last_error = CASE WHEN last_error_kind = 'stock' THEN NULL ELSE last_error END
-                      WHERE variant_id = $1 AND marketplace = 'ozon'",
-                )
-                .bind(variant)
-                .bind(version)
-                .bind(*n as i32)
-                .execute(&mut *tx)
-                .await?;
+                c.2.push(*n);
+                c.3.push(None);
             }
             ItemOutcome::Later(e) | ItemOutcome::Refused(e) => {
-                sqlx::query(
-                    "UPDATE listings SET stock_pushed_at = now(), last_error = $2, last_error_kind = 'stock',
-                            last_error_at = now()
-                      WHERE variant_id = $1 AND marketplace = 'ozon'",
-                )
-                .bind(variant)
-                .bind(e)
-                .execute(&mut *tx)
-                .await?;
+                c.2.push(0);
+                c.3.push(Some(e.clone()));
             }
         }
     }
-    tx.commit().await?;
+    c
+}
+
+/// Records what Ozon said of each claimed pair, in one statement. A taken
+/// figure marks its version pushed; the clock restarts when Ozon answered
+/// (the request may have waited for a slot after the claim); a refusal is
+/// kept on the listing.
+pub async fn record_stock(pool: &PgPool, results: &[(Uuid, i64, ItemOutcome)]) -> Result<()> {
+    let (variants, versions, sent, errors) = columns(results);
+    sqlx::query(
+        "UPDATE listings l SET stock_pushed_at = now(),
+                stock_pushed_version = CASE WHEN r.error IS NULL
+                    THEN GREATEST(l.stock_pushed_version, r.version) ELSE l.stock_pushed_version END,
+                stock_pushed = CASE WHEN r.error IS NULL THEN r.sent::integer ELSE l.stock_pushed END,
+                last_error = CASE WHEN r.error IS NOT NULL THEN r.error
+                    WHEN l.last_error_kind = 'stock' THEN NULL ELSE l.last_error END,
+                last_error_kind = CASE WHEN r.error IS NOT NULL THEN 'stock' ELSE l.last_error_kind END,
+                last_error_at = CASE WHEN r.error IS NOT NULL THEN now() ELSE l.last_error_at END
+           FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[]) AS r(variant_id, version, sent, error)
+          WHERE l.variant_id = r.variant_id AND l.marketplace = 'ozon'",
+    )
+    .bind(&variants)
+    .bind(&versions)
+    .bind(&sent)
+    .bind(&errors)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -150,34 +163,26 @@ pub async fn claim_prices(
     .await?)
 }
 
+/// Records what Ozon said of each claimed price, in one statement (the
+/// claim already counted the push).
 pub async fn record_prices(pool: &PgPool, results: &[(Uuid, i64, ItemOutcome)]) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    for (variant, version, outcome) in results {
-        match outcome {
-            ItemOutcome::Taken(_) => {
-                sqlx::query(
-                    "UPDATE listings SET price_pushed_version = GREATEST(price_pushed_version, $2),
-                            last_error = CASE WHEN last_error_kind = 'price' THEN NULL ELSE last_error END
-                      WHERE variant_id = $1 AND marketplace = 'ozon'",
-                )
-                .bind(variant)
-                .bind(version)
-                .execute(&mut *tx)
-                .await?;
-            }
-            ItemOutcome::Later(e) | ItemOutcome::Refused(e) => {
-                sqlx::query(
-                    "UPDATE listings SET last_error = $2, last_error_kind = 'price', last_error_at = now()
-                      WHERE variant_id = $1 AND marketplace = 'ozon'",
-                )
-                .bind(variant)
-                .bind(e)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-    }
-    tx.commit().await?;
+    let (variants, versions, _, errors) = columns(results);
+    sqlx::query(
+        "UPDATE listings l SET
+                price_pushed_version = CASE WHEN r.error IS NULL
+                    THEN GREATEST(l.price_pushed_version, r.version) ELSE l.price_pushed_version END,
+                last_error = CASE WHEN r.error IS NOT NULL THEN r.error
+                    WHEN l.last_error_kind = 'price' THEN NULL ELSE l.last_error END,
+                last_error_kind = CASE WHEN r.error IS NOT NULL THEN 'price' ELSE l.last_error_kind END,
+                last_error_at = CASE WHEN r.error IS NOT NULL THEN now() ELSE l.last_error_at END
+           FROM unnest($1::uuid[], $2::bigint[], $3::text[]) AS r(variant_id, version, error)
+          WHERE l.variant_id = r.variant_id AND l.marketplace = 'ozon'",
+    )
+    .bind(&variants)
+    .bind(&versions)
+    .bind(&errors)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
