@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use bazaar_core::{
+    backoffice::{dashboard::Dashboard, Scope},
     auth::{AuthService, JwtKeys, RateLimiter},
     commerce::gateway::PaymentProviders,
     config::Config,
@@ -33,6 +34,8 @@ pub struct AppState {
     pub ingest: Ingest,
     /// Kaspi's order completion (`with_kaspi`); `None` while Kaspi is off.
     pub kaspi: Option<Arc<dyn bazaar_core::marketplace::KaspiCompletion>>,
+    /// Computed dashboards per scope, kept `DASHBOARD_CACHE_SECS`.
+    pub dashboards: moka::future::Cache<Scope, Arc<Dashboard>>,
 }
 
 impl AppState {
@@ -70,7 +73,12 @@ impl AppState {
             &config.redis_prefix,
         );
         let shop = Shop::new(&config);
+        let dashboards = moka::future::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(config.back_office.dashboard_cache)
+            .build();
         Self {
+            dashboards,
             ingest: Ingest::start(pool.clone(), shop.clone()),
             kaspi: None,
             shop: Arc::new(shop),

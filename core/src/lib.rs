@@ -32,10 +32,13 @@ macro_rules! names {
 }
 
 pub mod auth;
+pub mod backoffice;
 pub mod catalog;
+pub mod cms;
 // `sellable!` and `line_name!` (SQL shared with `marketplace`).
 #[macro_use]
 pub mod commerce;
+pub mod contact;
 pub mod error;
 pub mod mail;
 pub mod marketplace;

@@ -33,6 +33,20 @@ pub enum MailTemplate {
         note: Option<String>,
         tracking: Option<String>,
     },
+    /// A message sent through the contact form, to the shop.
+    ContactMessage {
+        name: String,
+        email: String,
+        message: String,
+        /// Whether the sender was signed in (their address is then verified
+        /// as their account's).
+        signed_in: bool,
+    },
+    /// The sender's copy of what they wrote (signed-in senders only).
+    ContactCopy {
+        name: String,
+        message: String,
+    },
     PriceDrop {
         name: String,
         product: String,
@@ -184,6 +198,34 @@ impl MailTemplate {
                             .map(|l| format!("<p>{}</p>", escape_html(l)))
                             .collect::<String>()
                     )),
+                }
+            }
+            MailTemplate::ContactMessage {
+                name,
+                email,
+                message,
+                signed_in,
+            } => {
+                let who = if *signed_in {
+                    "a signed-in customer"
+                } else {
+                    "a visitor (address not verified)"
+                };
+                let text = format!("From: {name} <{email}>, {who}\n\n{message}\n");
+                RenderedMail {
+                    subject: format!("Contact form: {name}"),
+                    html: html_from_text(&text),
+                    text,
+                }
+            }
+            MailTemplate::ContactCopy { name, message } => {
+                let text = format!(
+                    "Hello {name},\n\nthank you for writing to us. We will answer soon. What you wrote:\n\n{message}\n"
+                );
+                RenderedMail {
+                    subject: "We received your message".into(),
+                    html: html_from_text(&text),
+                    text,
                 }
             }
             MailTemplate::AdminAlert { subject, lines } => RenderedMail {

@@ -51,7 +51,7 @@ impl FromRequestParts<AppState> for AuthUser {
 
 /// An authenticated admin; anyone else gets 403.
 #[derive(Debug, Clone, Copy)]
-pub struct AdminUser(#[allow(dead_code)] pub AuthUser);
+pub struct AdminUser(pub AuthUser);
 
 impl FromRequestParts<AppState> for AdminUser {
     type Rejection = ApiError;

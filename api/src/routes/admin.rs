@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health_runs))
         .routes(routes!(jobs))
         .routes(routes!(retry_job))
+        .routes(routes!(discard_job))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,6 +94,8 @@ pub struct QueueView {
     running: Option<u64>,
     done: i64,
     failed: i64,
+    /// Failed jobs an admin discarded (kept, not deleted).
+    discarded: i64,
     /// Jobs that needed more than one attempt.
     retried: i64,
     failed_last_hour: i64,
@@ -141,6 +144,7 @@ async fn jobs(State(state): State<AppState>, _admin: AdminUser) -> ApiResult<Jso
             running,
             done: c.done,
             failed: c.failed,
+            discarded: c.discarded,
             retried: c.retried,
             failed_last_hour: c.failed_last_hour,
         });
@@ -184,6 +188,36 @@ async fn retry_job(
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     if outbox::retry_failed(&state.pool, queue, id).await? {
         Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(not_found())
+    }
+}
+
+/// Give up on a failed job. It is kept, marked `discarded` with who did
+/// it, until the failed-job retention purges it; it never runs again.
+#[utoipa::path(post, path = "/api/v1/admin/jobs/{queue}/{id}/discard", tag = "admin", operation_id = "discard_job",
+    security(("bearer" = [])),
+    params(("queue" = String, Path, description = "queue name"), ("id" = Uuid, Path, description = "job id")),
+    responses((status = 204, description = "discarded"),
+        (status = 401, description = "no valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no failed job with that id in that queue", body = Problem, content_type = "application/problem+json")))]
+async fn discard_job(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path((queue, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no failed job with that id in that queue",
+        )
+    };
+    let queue = Queue::parse(&queue).ok_or_else(not_found)?;
+    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    if outbox::discard_failed(&state.pool, queue, id, admin.id).await? {
+        Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found())
     }

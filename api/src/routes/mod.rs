@@ -6,7 +6,10 @@ mod auth;
 mod cart;
 mod categories;
 mod checkout;
+mod cms;
+mod contact;
 mod coupons;
+pub(crate) mod dashboard;
 mod feeds;
 mod images;
 mod integrations;
@@ -33,6 +36,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(me::router())
         .merge(admin::router())
+        .merge(dashboard::router())
+        .merge(cms::router())
+        .merge(contact::router())
         .merge(messages::router())
         .merge(stores::router())
         .merge(categories::router())

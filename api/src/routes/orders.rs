@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
         .routes(routes!(track))
         .routes(routes!(back_office))
+        .routes(routes!(export))
         .routes(routes!(change_status))
 }
 
@@ -131,63 +132,85 @@ async fn track(
     ))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BackOfficeQuery {
     /// pending, paid, confirmed, shipped, delivered, cancelled or refunded.
-    status: Option<String>,
+    #[param(inline, value_type = Option<OrderStatus>)]
+    pub status: Option<String>,
     /// web, kaspi or ozon.
-    source: Option<String>,
+    #[param(inline, value_type = Option<OrderSource>)]
+    pub source: Option<String>,
     /// Created at or after (RFC 3339).
-    from: Option<DateTime<Utc>>,
+    pub from: Option<DateTime<Utc>>,
     /// Created before (RFC 3339).
-    to: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
     /// The customer's e-mail or user id.
-    customer: Option<String>,
+    pub customer: Option<String>,
+    /// One order's number (`BZ-000123`, `KS-...`, `OZ-...`).
+    pub number: Option<String>,
 }
 
-/// Orders for the back office. Vendors see orders with lines of their
-/// stores, and only those lines.
-#[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin", security(("bearer" = [])),
+impl BackOfficeQuery {
+    /// The filter, or a 422 naming every bad parameter. Empty parameters (a
+    /// form's untouched fields) filter nothing.
+    pub fn filter(self) -> Result<AdminFilter, ApiError> {
+        fn given(v: Option<String>) -> Option<String> {
+            v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+        }
+        let mut errors = Vec::new();
+        let status = given(self.status).and_then(|s| {
+            OrderStatus::parse(&s)
+                .or_else(|| {
+                    errors.push(FieldError::new("status", "is not an order status"));
+                    None
+                })
+        });
+        let source = given(self.source).and_then(|s| {
+            OrderSource::parse(&s).or_else(|| {
+                errors.push(FieldError::new("source", "must be web, kaspi or ozon"));
+                None
+            })
+        });
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            if to <= from {
+                errors.push(FieldError::new("to", "must be after from"));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        Ok(AdminFilter {
+            status,
+            source,
+            from: self.from,
+            to: self.to,
+            customer: given(self.customer),
+            number: given(self.number),
+        })
+    }
+}
+
+fn query_problem(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::validation(vec![FieldError::new("query", e.body_text())])
+}
+
+/// Orders for the back office, newest first. Vendors see orders with lines
+/// of their stores, and only those lines.
+#[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin", operation_id = "admin_list_orders",
+    security(("bearer" = [])),
     params(BackOfficeQuery, Pagination),
-    responses((status = 200, body = Page<Order>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "one page of orders", body = Page<Order>),
+        (status = 401, description = "no valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "admins and vendors only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "every invalid filter", body = Problem, content_type = "application/problem+json")))]
 async fn back_office(
     State(state): State<AppState>,
     user: AuthUser,
     page: Pagination,
     query: Result<Query<BackOfficeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Page<Order>>> {
-    let Query(q) =
-        query.map_err(|e| ApiError::validation(vec![FieldError::new("query", e.body_text())]))?;
-    let mut errors = Vec::new();
-    let status = match q.status.as_deref().map(OrderStatus::parse) {
-        None => None,
-        Some(Some(s)) => Some(s),
-        Some(None) => {
-            errors.push(FieldError::new("status", "is not an order status"));
-            None
-        }
-    };
-    let source = match q.source.as_deref().map(OrderSource::parse) {
-        None => None,
-        Some(Some(s)) => Some(s),
-        Some(None) => {
-            errors.push(FieldError::new("source", "must be web, kaspi or ozon"));
-            None
-        }
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let filter = AdminFilter {
-        status,
-        source,
-        from: q.from,
-        to: q.to,
-        customer: q.customer,
-    };
+    let filter = query.map_err(query_problem)?.0.filter()?;
     let (items, total) = orders::list_for_back_office(
         &state.pool,
         user.actor(),
@@ -197,6 +220,54 @@ async fn back_office(
     )
     .await?;
     Ok(Json(Page::new(items, page, total)))
+}
+
+/// The same filtered list as CSV, newest first, streamed (any number of
+/// orders, in constant memory). Amounts in major units. Text customers
+/// typed is defused against spreadsheet formulas. For a vendor, `lines`
+/// and `total` cover their own lines only.
+#[utoipa::path(get, path = "/api/v1/admin/orders/export", tag = "admin", operation_id = "admin_export_orders",
+    security(("bearer" = [])),
+    params(BackOfficeQuery),
+    responses((status = 200, description = "CSV with a header row", content_type = "text/csv", body = String,
+            headers(("Content-Disposition" = String, description = "attachment; filename=orders.csv"))),
+        (status = 401, description = "no valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "admins and vendors only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "every invalid filter", body = Problem, content_type = "application/problem+json")))]
+async fn export(
+    State(state): State<AppState>,
+    user: AuthUser,
+    query: Result<Query<BackOfficeQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<axum::response::Response> {
+    let filter = query.map_err(query_problem)?.0.filter()?;
+    let scope = bazaar_core::backoffice::Scope::of(&state.pool, user.actor()).await?;
+    Ok(csv_response(&state, scope, filter))
+}
+
+/// A streamed CSV download of the filtered orders.
+pub fn csv_response(
+    state: &AppState,
+    scope: bazaar_core::backoffice::Scope,
+    filter: AdminFilter,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = axum::body::Body::from_stream(bazaar_core::backoffice::export::orders_csv(
+        state.pool.clone(),
+        scope,
+        filter,
+    ));
+    (
+        [
+            (http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"orders.csv\"",
+            ),
+            (http::header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// Move an order through its workflow. The state machine decides (409 for an

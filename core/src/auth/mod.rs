@@ -1,6 +1,7 @@
 //! Authentication: passwords (argon2id), access tokens (JWT), rotating refresh
 //! tokens with reuse detection, password reset, and Redis-backed rate limits.
 
+pub mod console;
 pub mod password;
 pub mod rate_limit;
 pub mod service;

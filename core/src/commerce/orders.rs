@@ -339,9 +339,12 @@ pub struct AdminFilter {
     pub to: Option<DateTime<Utc>>,
     /// An e-mail address or a user id.
     pub customer: Option<String>,
+    /// One order's number.
+    pub number: Option<String>,
 }
 
-fn push_filters(q: &mut QueryBuilder<Postgres>, f: &AdminFilter, stores: Option<&[Uuid]>) {
+/// The back office's filters as a WHERE clause on `orders o`.
+pub fn push_filters(q: &mut QueryBuilder<Postgres>, f: &AdminFilter, stores: Option<&[Uuid]>) {
     q.push(" WHERE true");
     if let Some(s) = f.status {
         q.push(" AND o.status = ").push_bind(s);
@@ -366,6 +369,9 @@ fn push_filters(q: &mut QueryBuilder<Postgres>, f: &AdminFilter, stores: Option<
                     .push(")");
             }
         }
+    }
+    if let Some(n) = &f.number {
+        q.push(" AND o.number = ").push_bind(n.trim().to_ascii_uppercase());
     }
     if let Some(stores) = stores {
         q.push(" AND EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.store_id = ANY(")

@@ -246,8 +246,8 @@ async fn create(
             Some(m) => {
                 sqlx::query(
                     "INSERT INTO order_items (id, order_id, variant_id, product_id, store_id, sku, name,
-                                              quantity, unit_price, line_total)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                              quantity, unit_price, line_total, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(Uuid::now_v7())
                 .bind(id)
@@ -259,6 +259,9 @@ async fn create(
                 .bind(l.quantity)
                 .bind(l.unit_price)
                 .bind(l.unit_price * i64::from(l.quantity))
+                // The order's time, so a vendor's sales land on the day the
+                // marketplace took the order.
+                .bind(o.created_at)
                 .execute(&mut *conn)
                 .await?;
                 wants.push(Want {

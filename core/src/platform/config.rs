@@ -76,6 +76,25 @@ pub struct Config {
     /// Credentials of integrations that later issues wire up; kept so that
     /// start-up can say which are enabled.
     pub integrations: Vec<(&'static str, bool)>,
+    pub back_office: BackOfficeConfig,
+}
+
+/// The console, the dashboard and the contact form.
+#[derive(Debug, Clone)]
+pub struct BackOfficeConfig {
+    /// Where contact-form messages go (`SHOP_EMAIL`; default: the first of
+    /// `ADMIN_EMAILS`). `None`: the form answers 503.
+    pub shop_email: Option<String>,
+    /// A console sign-in lasts this long (`CONSOLE_SESSION_TTL_SECS`, 8 h).
+    pub session_ttl: Duration,
+    /// Variants with this many units for sale or fewer are low on stock
+    /// (`LOW_STOCK_THRESHOLD`, 5).
+    pub low_stock_threshold: i32,
+    /// Contact-form messages per client address per hour
+    /// (`RATE_LIMIT_CONTACT_PER_IP`, 5).
+    pub contact_per_ip_per_hour: u64,
+    /// How long the API keeps a computed dashboard (`DASHBOARD_CACHE_SECS`, 10).
+    pub dashboard_cache: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -446,6 +465,19 @@ impl Config {
                         message: format!("{other:?}: expected ru or en"),
                     })
                 }
+            },
+            back_office: BackOfficeConfig {
+                shop_email: match env.get("SHOP_EMAIL") {
+                    Some(e) => Some(crate::validate::email(&e).map_err(|m| ConfigError {
+                        name: "SHOP_EMAIL".into(),
+                        message: m.into(),
+                    })?),
+                    None => list("ADMIN_EMAILS").into_iter().next(),
+                },
+                session_ttl: env.secs("CONSOLE_SESSION_TTL_SECS", 8 * 3600)?,
+                low_stock_threshold: env.parse("LOW_STOCK_THRESHOLD", 5)?,
+                contact_per_ip_per_hour: env.parse("RATE_LIMIT_CONTACT_PER_IP", 5)?,
+                dashboard_cache: env.secs("DASHBOARD_CACHE_SECS", 10)?,
             },
             integrations: vec![
                 ("smtp", env.get("SMTP_URL").is_some()),

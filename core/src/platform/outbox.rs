@@ -298,6 +298,27 @@ pub async fn retry_failed(pool: &PgPool, queue: Queue, id: Uuid) -> sqlx::Result
     Ok(result.rows_affected() == 1)
 }
 
+/// Gives up on a failed job: it stays in the outbox as `discarded`, with
+/// who discarded it, until the failed-job retention purges it. Returns
+/// false when no failed job with that id exists in that queue.
+pub async fn discard_failed(
+    pool: &PgPool,
+    queue: Queue,
+    id: Uuid,
+    by: Uuid,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE outbox SET status = 'discarded', discarded_by = $3, finished_at = now()
+         WHERE id = $1 AND queue = $2 AND status = 'failed'",
+    )
+    .bind(id)
+    .bind(queue.as_str())
+    .bind(by)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct OutboxLag {
     /// Rows due for relaying that the relay has not pushed yet.
@@ -326,6 +347,8 @@ pub struct QueueCounts {
     pub pending: i64,
     pub done: i64,
     pub failed: i64,
+    /// Failed jobs an admin gave up on.
+    pub discarded: i64,
     /// Jobs that needed more than one attempt (pending or finished).
     pub retried: i64,
     pub failed_last_hour: i64,
@@ -337,6 +360,7 @@ pub async fn queue_counts<'e>(db: impl sqlx::PgExecutor<'e>) -> sqlx::Result<Vec
                 count(*) FILTER (WHERE status = 'pending') AS pending,
                 count(*) FILTER (WHERE status = 'done') AS done,
                 count(*) FILTER (WHERE status = 'failed') AS failed,
+                count(*) FILTER (WHERE status = 'discarded') AS discarded,
                 count(*) FILTER (WHERE attempts > 1 OR (status = 'pending' AND attempts > 0)) AS retried,
                 count(*) FILTER (WHERE status = 'failed' AND finished_at > now() - interval '1 hour') AS failed_last_hour
          FROM outbox GROUP BY queue",
@@ -391,7 +415,7 @@ pub async fn purge_finished(pool: &PgPool, pipeline: &PipelineConfig) -> sqlx::R
     .await?
     .rows_affected();
     let failed = sqlx::query(
-        "DELETE FROM outbox WHERE status = 'failed' AND finished_at < now() - make_interval(secs => $1)",
+        "DELETE FROM outbox WHERE status IN ('failed', 'discarded') AND finished_at < now() - make_interval(secs => $1)",
     )
     .bind(pipeline.failed_retention.as_secs_f64())
     .execute(pool)
