@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use bazaar_core::{
-    backoffice::{dashboard::Dashboard, Scope},
     auth::{AuthService, JwtKeys, RateLimiter},
+    backoffice::{dashboard::Dashboard, Scope},
     commerce::gateway::PaymentProviders,
     config::Config,
     messaging::inbound::{Ingest, MessengerWebhooks},

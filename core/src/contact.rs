@@ -22,7 +22,11 @@ pub struct ContactMessage {
     /// Where the shop answers.
     #[schema(example = "ann@example.com", format = "email")]
     pub email: String,
-    #[schema(example = "Do you deliver to Almaty?", min_length = 1, max_length = 5000)]
+    #[schema(
+        example = "Do you deliver to Almaty?",
+        min_length = 1,
+        max_length = 5000
+    )]
     pub message: String,
     /// Leave empty. People never see this field; robots fill it in, and
     /// their message is accepted and dropped.

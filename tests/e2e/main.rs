@@ -7,6 +7,7 @@ mod harness;
 
 mod admin_cli;
 mod auth;
+mod back_office;
 mod bad_input;
 mod cart;
 mod catalog;

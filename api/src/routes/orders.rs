@@ -160,11 +160,10 @@ impl BackOfficeQuery {
         }
         let mut errors = Vec::new();
         let status = given(self.status).and_then(|s| {
-            OrderStatus::parse(&s)
-                .or_else(|| {
-                    errors.push(FieldError::new("status", "is not an order status"));
-                    None
-                })
+            OrderStatus::parse(&s).or_else(|| {
+                errors.push(FieldError::new("status", "is not an order status"));
+                None
+            })
         });
         let source = given(self.source).and_then(|s| {
             OrderSource::parse(&s).or_else(|| {

@@ -102,11 +102,12 @@ pub async fn find(pool: &PgPool, token: &str) -> Result<Option<ConsoleSession>> 
 
 /// Signs out: the session and its refresh-token family end.
 pub async fn end(pool: &PgPool, token: &str) -> Result<()> {
-    let family: Option<Uuid> =
-        sqlx::query_scalar("DELETE FROM console_sessions WHERE token_hash = $1 RETURNING family_id")
-            .bind(tokens::digest(token))
-            .fetch_optional(pool)
-            .await?;
+    let family: Option<Uuid> = sqlx::query_scalar(
+        "DELETE FROM console_sessions WHERE token_hash = $1 RETURNING family_id",
+    )
+    .bind(tokens::digest(token))
+    .fetch_optional(pool)
+    .await?;
     if let Some(family) = family {
         revoke_family(pool, family).await?;
     }

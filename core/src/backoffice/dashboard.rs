@@ -93,7 +93,10 @@ pub async fn figures(
 ) -> Result<Dashboard> {
     let today = now.date_naive();
     let first = today - Duration::days(DAYS - 1);
-    let since = first.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now);
+    let since = first
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
     let mut conn = pool.acquire().await?;
     // (day, status) -> (orders, revenue)
     let rows: Vec<(NaiveDate, OrderStatus, i64, i64)> = match scope.stores() {
@@ -165,11 +168,13 @@ pub async fn figures(
     .await?;
 
     let top: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
-        "SELECT i.product_id, min(i.name), sum(i.quantity)::bigint, sum(i.line_total)::bigint
-         FROM order_items i JOIN orders o ON o.id = i.order_id
-         WHERE i.created_at >= $1 AND o.status <> ALL($2)
-           AND ($3::uuid[] IS NULL OR i.store_id = ANY($3))
-         GROUP BY i.product_id ORDER BY 4 DESC LIMIT 10",
+        "SELECT t.product_id, p.name, t.units, t.revenue
+         FROM (SELECT i.product_id, sum(i.quantity)::bigint AS units, sum(i.line_total)::bigint AS revenue
+               FROM order_items i JOIN orders o ON o.id = i.order_id
+               WHERE i.created_at >= $1 AND o.status <> ALL($2)
+                 AND ($3::uuid[] IS NULL OR i.store_id = ANY($3))
+               GROUP BY i.product_id ORDER BY revenue DESC LIMIT 10) t
+         JOIN products p ON p.id = t.product_id ORDER BY t.revenue DESC",
     )
     .bind(since)
     .bind(LOST.map(OrderStatus::as_str).as_slice())

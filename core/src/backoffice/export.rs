@@ -9,11 +9,9 @@ use futures::{channel::mpsc, SinkExt, StreamExt};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::Scope;
-use crate::{
-    commerce::{
-        orders::{push_filters, AdminFilter},
-        status::{OrderSource, OrderStatus, PaymentMethod, PaymentStatus},
-    },
+use crate::commerce::{
+    orders::{push_filters, AdminFilter},
+    status::{OrderSource, OrderStatus, PaymentMethod, PaymentStatus},
 };
 
 /// Rows per chunk sent: about 64 KiB of CSV.
@@ -123,7 +121,9 @@ pub fn orders_csv(
                  FROM order_items i WHERE i.order_id = o.id",
         );
         if let Some(stores) = &stores {
-            q.push(" AND i.store_id = ANY(").push_bind(stores.clone()).push(")");
+            q.push(" AND i.store_id = ANY(")
+                .push_bind(stores.clone())
+                .push(")");
         }
         q.push(") l");
         push_filters(&mut q, &filter, stores.as_deref());

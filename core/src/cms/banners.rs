@@ -151,7 +151,10 @@ pub async fn save(pool: &PgPool, id: Option<Uuid>, input: BannerInput) -> Result
         .or(old.as_ref().map(|o| o.position))
         .unwrap_or(0);
     if !(-1000..=1000).contains(&position) {
-        errors.push(FieldError::new("position", "must be between -1000 and 1000"));
+        errors.push(FieldError::new(
+            "position",
+            "must be between -1000 and 1000",
+        ));
     }
     let starts_at = input
         .starts_at
@@ -210,7 +213,13 @@ mod tests {
     fn only_web_urls_and_site_paths_are_links() {
         assert!(url("https://cdn.example.com/a.jpg").is_ok());
         assert!(url("/media/a.jpg").is_ok());
-        for bad in ["javascript:alert(1)", "data:text/html,x", "//evil.example", "ftp://x/y", ""] {
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "//evil.example",
+            "ftp://x/y",
+            "",
+        ] {
             assert!(url(bad).is_err(), "{bad}");
         }
     }

@@ -26,11 +26,18 @@ mod tests {
 
     #[test]
     fn formatting_survives() {
-        let html = to_safe_html("# Delivery\n\nWe ship **fast**. See [rates](https://example.com/rates).");
+        let html =
+            to_safe_html("# Delivery\n\nWe ship **fast**. See [rates](https://example.com/rates).");
         assert!(html.contains("<h1>Delivery</h1>"), "{html}");
         assert!(html.contains("<strong>fast</strong>"), "{html}");
-        assert!(html.contains("href=\"https://example.com/rates\""), "{html}");
-        assert!(html.contains("rel=\"noopener noreferrer nofollow\""), "{html}");
+        assert!(
+            html.contains("href=\"https://example.com/rates\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("rel=\"noopener noreferrer nofollow\""),
+            "{html}"
+        );
     }
 
     #[test]

@@ -371,7 +371,8 @@ pub fn push_filters(q: &mut QueryBuilder<Postgres>, f: &AdminFilter, stores: Opt
         }
     }
     if let Some(n) = &f.number {
-        q.push(" AND o.number = ").push_bind(n.trim().to_ascii_uppercase());
+        q.push(" AND o.number = ")
+            .push_bind(n.trim().to_ascii_uppercase());
     }
     if let Some(stores) = stores {
         q.push(" AND EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.store_id = ANY(")

@@ -301,12 +301,7 @@ pub async fn retry_failed(pool: &PgPool, queue: Queue, id: Uuid) -> sqlx::Result
 /// Gives up on a failed job: it stays in the outbox as `discarded`, with
 /// who discarded it, until the failed-job retention purges it. Returns
 /// false when no failed job with that id exists in that queue.
-pub async fn discard_failed(
-    pool: &PgPool,
-    queue: Queue,
-    id: Uuid,
-    by: Uuid,
-) -> sqlx::Result<bool> {
+pub async fn discard_failed(pool: &PgPool, queue: Queue, id: Uuid, by: Uuid) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "UPDATE outbox SET status = 'discarded', discarded_by = $3, finished_at = now()
          WHERE id = $1 AND queue = $2 AND status = 'failed'",
