@@ -40,6 +40,22 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// What a person should read: the detail, and each field's problem.
+    pub fn explanation(&self) -> String {
+        let mut text = self
+            .detail
+            .clone()
+            .unwrap_or_else(|| self.status.canonical_reason().unwrap_or("Error").to_owned());
+        for e in &self.errors {
+            text.push_str(&format!("; {}: {}", e.field, e.message));
+        }
+        text
+    }
+
     pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
         Self {
             status,

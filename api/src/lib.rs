@@ -2,6 +2,7 @@
 //! Handlers parse, authorize, call `bazaar_core` and map the result.
 
 pub mod cache;
+mod console;
 pub mod error;
 mod extract;
 mod middleware;
@@ -35,6 +36,7 @@ pub fn app(state: AppState) -> Router {
             axum::routing::get(|| async { axum::response::Redirect::temporary("/docs") }),
         )
         .merge(api)
+        .merge(console::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(

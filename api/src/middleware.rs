@@ -87,14 +87,14 @@ pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
         return response;
     }
     // Our handlers answer errors in JSON (problem+json, or a documented body
-    // such as readiness); only bodies from elsewhere (axum's 405, the body
-    // limit's 413) are plain text.
-    let is_json = response
+    // such as readiness), the console in HTML pages; only bodies from
+    // elsewhere (axum's 405, the body limit's 413) are plain text.
+    let ours = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("json"));
-    if is_json {
+        .is_some_and(|ct| ct.contains("json") || ct.starts_with("text/html"));
+    if ours {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();

@@ -15,6 +15,7 @@ mod catalog_matrix;
 mod chaos;
 mod checkout;
 mod commerce;
+mod console;
 mod deployment;
 mod health_alerts;
 mod marketplaces_kaspi;

@@ -86,42 +86,47 @@ async fn health_runs(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueView {
-    queue: String,
+    pub(crate) queue: String,
     /// Not finished: waiting in the outbox or in Redis, or running.
-    pending: i64,
+    pub(crate) pending: i64,
     /// Fetched by a live worker and not yet finished (from Redis; null when
     /// Redis does not answer).
-    running: Option<u64>,
-    done: i64,
-    failed: i64,
+    pub(crate) running: Option<u64>,
+    pub(crate) done: i64,
+    pub(crate) failed: i64,
     /// Failed jobs an admin discarded (kept, not deleted).
-    discarded: i64,
+    pub(crate) discarded: i64,
     /// Jobs that needed more than one attempt.
-    retried: i64,
-    failed_last_hour: i64,
+    pub(crate) retried: i64,
+    pub(crate) failed_last_hour: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FailureView {
-    id: Uuid,
-    queue: String,
-    kind: String,
-    attempts: i32,
-    last_error: Option<String>,
-    created_at: DateTime<Utc>,
-    finished_at: Option<DateTime<Utc>>,
+    pub(crate) id: Uuid,
+    pub(crate) queue: String,
+    pub(crate) kind: String,
+    pub(crate) attempts: i32,
+    pub(crate) last_error: Option<String>,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) finished_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobsView {
-    queues: Vec<QueueView>,
-    latest_failures: Vec<FailureView>,
+    pub(crate) queues: Vec<QueueView>,
+    pub(crate) latest_failures: Vec<FailureView>,
 }
 
 /// Per queue: pending, running, done, failed and retried jobs; the latest failures.
 #[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = JobsView), (status = 403, body = Problem, content_type = "application/problem+json")))]
 async fn jobs(State(state): State<AppState>, _admin: AdminUser) -> ApiResult<Json<JobsView>> {
+    Ok(Json(jobs_view(&state).await?))
+}
+
+/// The jobs overview, for the API and the console.
+pub(crate) async fn jobs_view(state: &AppState) -> ApiResult<JobsView> {
     // One snapshot for counts and failures, so they agree with each other.
     let mut tx = state.pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -162,10 +167,10 @@ async fn jobs(State(state): State<AppState>, _admin: AdminUser) -> ApiResult<Jso
             finished_at: f.finished_at,
         })
         .collect();
-    Ok(Json(JobsView {
+    Ok(JobsView {
         queues,
         latest_failures,
-    }))
+    })
 }
 
 /// Put a failed job back in line (it gets a fresh attempt).

@@ -37,25 +37,25 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LimiterView {
     /// The Redis key every worker process shares.
-    key: String,
+    pub(crate) key: String,
     /// Milliseconds until the next call may go out (0: free now).
-    next_slot_in_ms: u64,
+    pub(crate) next_slot_in_ms: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationView {
-    name: String,
-    enabled: bool,
+    pub(crate) name: String,
+    pub(crate) enabled: bool,
     /// Marketplaces only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    marketplace: Option<MarketplaceOverview>,
+    pub(crate) marketplace: Option<MarketplaceOverview>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    limiter: Option<LimiterView>,
+    pub(crate) limiter: Option<LimiterView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationsView {
-    integrations: Vec<IntegrationView>,
+    pub(crate) integrations: Vec<IntegrationView>,
 }
 
 async fn limiter(state: &AppState, m: Marketplace) -> Option<LimiterView> {
@@ -86,6 +86,11 @@ async fn list(
     State(state): State<AppState>,
     _admin: AdminUser,
 ) -> ApiResult<Json<IntegrationsView>> {
+    Ok(Json(view(&state).await?))
+}
+
+/// Every integration's state, for the API and the console.
+pub(crate) async fn view(state: &AppState) -> ApiResult<IntegrationsView> {
     let mut integrations = Vec::new();
     for (name, enabled) in &state.config.integrations {
         match Marketplace::parse(name) {
@@ -94,7 +99,7 @@ async fn list(
                 integrations.push(IntegrationView {
                     name: (*name).to_owned(),
                     enabled: o.enabled,
-                    limiter: limiter(&state, m).await,
+                    limiter: limiter(state, m).await,
                     marketplace: Some(o),
                 });
             }
@@ -106,7 +111,7 @@ async fn list(
             }),
         }
     }
-    Ok(Json(IntegrationsView { integrations }))
+    Ok(IntegrationsView { integrations })
 }
 
 #[derive(Debug, Serialize, ToSchema)]

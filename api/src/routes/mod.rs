@@ -1,7 +1,7 @@
 //! One module per resource, each exporting its routes.
 
 mod addresses;
-mod admin;
+pub(crate) mod admin;
 mod auth;
 mod cart;
 mod categories;
@@ -12,12 +12,12 @@ mod coupons;
 pub(crate) mod dashboard;
 mod feeds;
 mod images;
-mod integrations;
+pub(crate) mod integrations;
 mod listings;
 mod me;
 mod messages;
 pub mod ops;
-mod orders;
+pub(crate) mod orders;
 mod product_types;
 mod products;
 mod reviews;

@@ -11,7 +11,10 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Scope;
+use super::{
+    catalogue::{self, LowStock},
+    Scope,
+};
 use crate::{commerce::status::OrderStatus, health, money::Money, Result};
 
 /// Days in the revenue chart.
@@ -53,17 +56,6 @@ pub struct DayFigure {
 pub struct StatusCount {
     pub status: OrderStatus,
     pub orders: i64,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct LowStock {
-    pub variant_id: Uuid,
-    pub product_id: Uuid,
-    pub store_id: Uuid,
-    pub sku: String,
-    pub product_name: String,
-    /// Units for sale: in stock and not reserved.
-    pub available: i32,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -154,18 +146,7 @@ pub async fn figures(
         .collect();
 
     let stores = scope.stores().map(<[Uuid]>::to_vec);
-    let low_stock: Vec<LowStock> = sqlx::query_as(
-        "SELECT v.id AS variant_id, p.id AS product_id, p.store_id, v.sku, p.name AS product_name,
-                (v.stock - v.reserved) AS available
-         FROM variants v JOIN products p ON p.id = v.product_id
-         WHERE v.active AND (v.stock - v.reserved) <= $1 AND p.deleted_at IS NULL
-           AND ($2::uuid[] IS NULL OR p.store_id = ANY($2))
-         ORDER BY (v.stock - v.reserved), v.sku LIMIT 20",
-    )
-    .bind(low_stock_threshold)
-    .bind(&stores)
-    .fetch_all(&mut *conn)
-    .await?;
+    let low_stock = catalogue::low_stock(pool, scope, low_stock_threshold, 20).await?;
 
     let top: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
         "SELECT t.product_id, p.name, t.units, t.revenue

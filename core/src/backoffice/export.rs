@@ -154,7 +154,7 @@ pub fn orders_csv(
                 return;
             }
             exported += 1;
-            if exported % CHUNK_ROWS == 0 {
+            if exported.is_multiple_of(CHUNK_ROWS) {
                 let full = std::mem::replace(&mut writer, csv::Writer::from_writer(Vec::new()));
                 let Ok(chunk) = full.into_inner() else { return };
                 if tx.send(Ok(Bytes::from(chunk))).await.is_err() {

@@ -2,6 +2,7 @@
 //! desk's export, and the console's sign-in sessions. Admins see the whole
 //! shop; a vendor sees the lines of their own stores and nothing else.
 
+pub mod catalogue;
 pub mod dashboard;
 pub mod export;
 

@@ -2,6 +2,8 @@
 //! scheduler) on port 0, with its own database and Redis key prefix, plus fake
 //! providers at their configured base URLs.
 
+pub mod browser;
+pub mod console;
 pub mod kaspi;
 pub mod ozon;
 pub mod process;
@@ -606,6 +608,11 @@ impl TestApp {
     /// Creates an admin the way an operator would (the core function behind
     /// `bazaar admin create`) and logs in.
     pub async fn admin_token(&self) -> String {
+        self.admin().await.1
+    }
+
+    /// A new admin's e-mail (password `PASSWORD`) and access token.
+    pub async fn admin(&self) -> (String, String) {
         let email = format!("admin-{}@bazaar.test", uuid::Uuid::now_v7().simple());
         bazaar_core::auth::service::create_admin(&self.pool, &email, "Admin", PASSWORD.into())
             .await
@@ -617,10 +624,11 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status(), 200);
-        r.json::<Value>().await.expect("json")["access_token"]
+        let token = r.json::<Value>().await.expect("json")["access_token"]
             .as_str()
             .expect("token")
-            .to_owned()
+            .to_owned();
+        (email, token)
     }
 
     /// Waits until no job is pending; fails if any is left behind or failed.
