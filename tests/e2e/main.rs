@@ -9,6 +9,7 @@ mod admin_cli;
 mod auth;
 mod back_office;
 mod bad_input;
+mod browser;
 mod cart;
 mod catalog;
 mod catalog_matrix;

@@ -92,8 +92,8 @@ impl Browser {
                     ],
                 }),
             );
-            let client = ClientBuilder::rustls()
-                .expect("rustls")
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            let client = ClientBuilder::new(connector)
                 .capabilities(caps)
                 .connect(&format!("http://127.0.0.1:{port}"))
                 .await
