@@ -68,3 +68,10 @@ CREATE INDEX order_items_store_created ON order_items (store_id, created_at)
 
 -- Low stock: the few variants at or under the threshold, without a scan.
 CREATE INDEX variants_low_stock ON variants ((stock - reserved)) WHERE active;
+
+-- Order numbers: `BZ-` and at least six digits. `lpad` alone cuts longer
+-- numbers short (order 1,000,000 became BZ-100000, a duplicate of order
+-- 100,000, and every checkout after it failed on the unique key).
+CREATE FUNCTION order_number(n bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    RETURN 'BZ-' || lpad(n::text, greatest(6, length(n::text)), '0');

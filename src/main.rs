@@ -7,6 +7,7 @@ mod bench_messengers;
 mod logging;
 mod roles;
 mod seed;
+mod seed_orders;
 
 use std::process::ExitCode;
 
@@ -47,6 +48,11 @@ enum Command {
         /// How many products to add.
         #[arg(long, default_value_t = 1000)]
         products: usize,
+        /// How many orders to add after the products, over the past year
+        /// from a thousand demo customers (for the back office and its
+        /// benchmark).
+        #[arg(long, default_value_t = 0)]
+        orders: usize,
     },
     /// Benchmarks against a running system.
     Bench {
@@ -158,7 +164,7 @@ fn main() -> ExitCode {
             Command::Admin {
                 command: AdminCommand::Create { email, name },
             } => admin::create(&config, &email, &name).await,
-            Command::Seed { products } => seed::command(&config, products).await,
+            Command::Seed { products, orders } => seed::command(&config, products, orders).await,
             Command::Bench {
                 command:
                     BenchCommand::Jobs {

@@ -38,12 +38,16 @@ const SPREAD_SECONDS: i64 = 90 * 24 * 3600;
 /// No I, O, 0 or 1: run tags end up on labels and are read aloud.
 const TAG_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-pub async fn command(config: &Config, products: usize) -> anyhow::Result<()> {
+pub async fn command(config: &Config, products: usize, orders: usize) -> anyhow::Result<()> {
     let pool = db::prepare(&config.database_url, 2).await?;
     let report = run(&pool, &config.currency, products).await?;
+    println!("{report}");
+    if orders > 0 {
+        let report = crate::seed_orders::run(&pool, &config.currency, orders).await?;
+        println!("{report}");
+    }
     pool.close().await;
     announce_change(config).await;
-    println!("{report}");
     Ok(())
 }
 

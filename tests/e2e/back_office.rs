@@ -687,3 +687,28 @@ async fn the_contact_form_mails_the_shop_once_copies_only_signed_in_senders_and_
     app.drain().await;
     assert_eq!(app.smtp.mails_to("desk@shop.test").len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_numbers_keep_counting_past_a_million() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app).await;
+    let ann = customer(&app, "ann@example.com").await;
+    // A shop a million orders in (`lpad` used to cut the seventh digit off,
+    // making BZ-100000 again, a duplicate, and every later checkout failed).
+    sqlx::query("SELECT setval('order_numbers', 999999, false)")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let placed = place(
+            &app,
+            &ann,
+            &shop.buy_now("cash_on_delivery", &[("CTEE-S-RED", 1)]),
+        )
+        .await;
+        numbers.push(number(&placed));
+    }
+    assert_eq!(numbers, vec!["BZ-999999", "BZ-1000000"]);
+    app.drain().await;
+}

@@ -24,19 +24,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// cache runs one computation per key at a time).
 pub async fn load(state: &AppState, scope: Scope) -> ApiResult<Arc<Dashboard>> {
     let config = &state.config.back_office;
+    let compute = || async {
+        dashboard::figures(
+            &state.pool,
+            &scope,
+            &state.shop.currency,
+            config.low_stock_threshold,
+            chrono::Utc::now(),
+        )
+        .await
+        .map(Arc::new)
+    };
+    // 0 turns the cache off (every view computes; for measuring).
+    if config.dashboard_cache.is_zero() {
+        return Ok(compute().await?);
+    }
     state
         .dashboards
-        .try_get_with(scope.clone(), async {
-            dashboard::figures(
-                &state.pool,
-                &scope,
-                &state.shop.currency,
-                config.low_stock_threshold,
-                chrono::Utc::now(),
-            )
-            .await
-            .map(Arc::new)
-        })
+        .try_get_with(scope.clone(), compute())
         .await
         .map_err(|e| match Arc::try_unwrap(e) {
             Ok(e) => e.into(),

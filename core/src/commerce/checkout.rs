@@ -261,7 +261,7 @@ async fn claim_key(
     let number: Option<String> = sqlx::query_scalar(
         "INSERT INTO checkout_requests (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
          ON CONFLICT (user_id, key) DO NOTHING
-         RETURNING 'BZ-' || lpad(nextval('order_numbers')::text, 6, '0')",
+         RETURNING order_number(nextval('order_numbers'))",
     )
     .bind(user)
     .bind(key)
