@@ -8,6 +8,7 @@ mod extract;
 mod middleware;
 mod openapi;
 mod page;
+mod recent;
 mod routes;
 mod state;
 

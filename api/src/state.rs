@@ -4,6 +4,7 @@ use bazaar_core::{
     auth::{AuthService, JwtKeys, RateLimiter},
     backoffice::{dashboard::Dashboard, Scope},
     commerce::gateway::PaymentProviders,
+    commerce::orders::AdminFilter,
     config::Config,
     messaging::inbound::{Ingest, MessengerWebhooks},
     shop::Shop,
@@ -13,7 +14,7 @@ use redis::aio::ConnectionManager;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
-use crate::cache::CatalogCache;
+use crate::{cache::CatalogCache, recent::Recent};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -34,8 +35,10 @@ pub struct AppState {
     pub ingest: Ingest,
     /// Kaspi's order completion (`with_kaspi`); `None` while Kaspi is off.
     pub kaspi: Option<Arc<dyn bazaar_core::marketplace::KaspiCompletion>>,
-    /// Computed dashboards per scope, kept `DASHBOARD_CACHE_SECS`.
-    pub dashboards: moka::future::Cache<Scope, Arc<Dashboard>>,
+    /// Computed dashboards per scope, fresh for `DASHBOARD_CACHE_SECS`.
+    pub dashboards: Recent<Scope, Arc<Dashboard>>,
+    /// Totals of broad order-list filters (`orders::back_office_list`).
+    pub order_counts: Recent<(Scope, AdminFilter), i64>,
 }
 
 impl AppState {
@@ -73,12 +76,10 @@ impl AppState {
             &config.redis_prefix,
         );
         let shop = Shop::new(&config);
-        let dashboards = moka::future::Cache::builder()
-            .max_capacity(10_000)
-            .time_to_live(config.back_office.dashboard_cache)
-            .build();
+        let fresh = config.back_office.dashboard_cache;
         Self {
-            dashboards,
+            dashboards: Recent::new(fresh, 10_000),
+            order_counts: Recent::new(fresh, 10_000),
             ingest: Ingest::start(pool.clone(), shop.clone()),
             kaspi: None,
             shop: Arc::new(shop),

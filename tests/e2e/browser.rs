@@ -112,6 +112,10 @@ async fn an_admin_runs_the_shop_from_the_console() {
         .await
         .unwrap();
     b.click("#apply-filters").await;
+    b.wait_for_url("the filtered list", |u| {
+        u.query().is_some_and(|q| q.contains("status=confirmed"))
+    })
+    .await;
     b.find(&format!("tr[data-number='{to_ship}']")).await;
     let rows = b
         .client
@@ -178,7 +182,8 @@ async fn an_admin_runs_the_shop_from_the_console() {
     b.fill("textarea[name=body]", "We deliver **everywhere**.")
         .await;
     b.click("#save-page").await;
-    b.find("#page-form").await;
+    b.wait_for_url("the saved page", |u| u.query() == Some("saved=1"))
+        .await;
     let page = expect(&app, "GET", "/api/v1/pages/delivery", None, None, 200).await;
     assert_eq!(page["title"], "Delivery");
     assert!(page["body_html"]

@@ -331,3 +331,53 @@ async fn what_customers_and_vendors_typed_renders_as_text() {
     let reviews = c.page("/admin/reviews").await;
     assert!(shown_as_text(&reviews, "<script>alert(4)</script>"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ends_when_it_expires_and_when_the_password_is_reset() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.admin().await;
+    let mut c = ConsoleClient::signed_in(&app, &admin, PASSWORD).await;
+    c.page("/admin").await;
+    // Its expiry passes (the clock moved on: the row says when it ends).
+    sqlx::query("UPDATE console_sessions SET expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(c.get("/admin").await.status(), StatusCode::SEE_OTHER);
+
+    // A password reset signs every console session of the account out.
+    let mut c = ConsoleClient::signed_in(&app, &admin, PASSWORD).await;
+    c.page("/admin/orders").await;
+    let r = app
+        .post("/api/v1/auth/password/forgot", json!({ "email": admin }))
+        .await;
+    assert_eq!(r.status(), 202);
+    let mail = crate::harness::eventually(
+        "the reset mail",
+        std::time::Duration::from_secs(30),
+        || async {
+            app.smtp
+                .mails_to(&admin)
+                .into_iter()
+                .find(|m| m.header("Subject").is_some_and(|s| s.contains("Reset")))
+        },
+    )
+    .await;
+    let body = mail.decoded();
+    let start = body.find("token=").unwrap() + "token=".len();
+    let token: String = body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let r = app
+        .post(
+            "/api/v1/auth/password/reset",
+            json!({ "token": token, "new_password": "brand-new-secret" }),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let r = c.get("/admin/orders").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/admin/login");
+    app.drain().await;
+}

@@ -143,17 +143,17 @@ pub async fn list(
     let (filter, problems) = q.filter();
     let page = q.page();
     let (orders, total) = if problems.is_empty() {
-        match orders::list_for_back_office(
-            &state.pool,
+        match crate::routes::orders::back_office_list(
+            &state,
             user.actor(),
-            &filter,
+            filter,
             PER_PAGE,
             (page - 1) * PER_PAGE,
         )
         .await
         {
             Ok(r) => r,
-            Err(e) => return render::core_error(e),
+            Err(e) => return render::api_error(e),
         }
     } else {
         (Vec::new(), 0)
@@ -231,8 +231,12 @@ async fn detail_page(
         number: Some(number.to_owned()),
         ..Default::default()
     };
-    let order = match orders::list_for_back_office(&state.pool, user.actor(), &filter, 1, 0).await {
-        Ok((mut found, _)) if !found.is_empty() => found.remove(0),
+    let scope = match Scope::of(&state.pool, user.actor()).await {
+        Ok(s) => s,
+        Err(e) => return render::core_error(e),
+    };
+    let order = match orders::back_office_page(&state.pool, scope.stores(), &filter, 1, 0).await {
+        Ok(mut found) if !found.is_empty() => found.remove(0),
         Ok(_) => return render::page_error(StatusCode::NOT_FOUND, "No such order."),
         Err(e) => return render::core_error(e),
     };

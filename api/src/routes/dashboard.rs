@@ -20,33 +20,27 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The dashboard of `scope`, computed at most once per
-/// `DASHBOARD_CACHE_SECS` per scope however many staff look at it (the
-/// cache runs one computation per key at a time).
+/// `DASHBOARD_CACHE_SECS` per scope however many staff look at it, and off
+/// the viewers' path while they keep looking (`Recent`).
 pub async fn load(state: &AppState, scope: Scope) -> ApiResult<Arc<Dashboard>> {
-    let config = &state.config.back_office;
-    let compute = || async {
-        dashboard::figures(
-            &state.pool,
-            &scope,
-            &state.shop.currency,
-            config.low_stock_threshold,
-            chrono::Utc::now(),
-        )
-        .await
-        .map(Arc::new)
+    let st = state.clone();
+    let key = scope.clone();
+    let compute = move || {
+        let st = st.clone();
+        let scope = scope.clone();
+        async move {
+            dashboard::figures(
+                &st.pool,
+                &scope,
+                &st.shop.currency,
+                st.config.back_office.low_stock_threshold,
+                chrono::Utc::now(),
+            )
+            .await
+            .map(Arc::new)
+        }
     };
-    // 0 turns the cache off (every view computes; for measuring).
-    if config.dashboard_cache.is_zero() {
-        return Ok(compute().await?);
-    }
-    state
-        .dashboards
-        .try_get_with(scope.clone(), compute())
-        .await
-        .map_err(|e| match Arc::try_unwrap(e) {
-            Ok(e) => e.into(),
-            Err(shared) => crate::error::ApiError::internal(shared),
-        })
+    state.dashboards.get(key, compute, |_| true).await
 }
 
 /// Today's orders and revenue, revenue per day for 30 days, orders per

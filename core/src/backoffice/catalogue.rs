@@ -90,8 +90,8 @@ pub struct LowStock {
 
 /// Active variants with `threshold` units for sale or fewer, the emptiest
 /// first (the partial expression index `variants_low_stock` finds them).
-pub async fn low_stock(
-    pool: &PgPool,
+pub async fn low_stock<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     scope: &Scope,
     threshold: i32,
     limit: i64,
@@ -107,7 +107,7 @@ pub async fn low_stock(
     .bind(threshold)
     .bind(scope.stores().map(<[Uuid]>::to_vec))
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?)
 }
 

@@ -126,6 +126,23 @@ impl Browser {
             .to_owned()
     }
 
+    /// Waits (10 s at most) until the address shown satisfies `ok`: after
+    /// a click that submits a form, before reading the page it leads to.
+    pub async fn wait_for_url(&self, what: &str, ok: impl Fn(&url::Url) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = self.client.current_url().await.expect("url");
+            if ok(&url) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the browser never got to {what}: at {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn find(&self, css: &str) -> Element {
         match self
             .client
