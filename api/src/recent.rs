@@ -134,14 +134,12 @@ mod tests {
 
     use super::*;
 
+    type Run = std::pin::Pin<Box<dyn Future<Output = bazaar_core::Result<i64>> + Send>>;
+
     /// A computation that counts its runs and answers the run number.
     fn counter() -> (
         Arc<AtomicI64>,
-        impl Fn() -> std::pin::Pin<Box<dyn Future<Output = bazaar_core::Result<i64>> + Send>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
+        impl Fn() -> Run + Clone + Send + Sync + 'static,
     ) {
         let runs = Arc::new(AtomicI64::new(0));
         let r = runs.clone();
@@ -150,7 +148,7 @@ mod tests {
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 Ok(r.fetch_add(1, Ordering::SeqCst) + 1)
-            }) as std::pin::Pin<Box<dyn Future<Output = _> + Send>>
+            }) as Run
         };
         (runs, compute)
     }

@@ -76,10 +76,10 @@ impl AppState {
             &config.redis_prefix,
         );
         let shop = Shop::new(&config);
-        let fresh = config.back_office.dashboard_cache;
+        let back_office = &config.back_office;
         Self {
-            dashboards: Recent::new(fresh, 10_000),
-            order_counts: Recent::new(fresh, 10_000),
+            dashboards: Recent::new(back_office.dashboard_cache, 10_000),
+            order_counts: Recent::new(back_office.order_totals_cache, 10_000),
             ingest: Ingest::start(pool.clone(), shop.clone()),
             kaspi: None,
             shop: Arc::new(shop),

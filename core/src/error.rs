@@ -68,6 +68,11 @@ impl From<sqlx::Error> for Error {
             {
                 Error::BadRequest("text must not contain NUL characters")
             }
+            // Every connection busy past the pool's wait: the database is
+            // overloaded, not broken. 503 with Retry-After, not a 500.
+            sqlx::Error::PoolTimedOut => {
+                Error::Overloaded("the database is busy; try again shortly")
+            }
             _ => Error::Internal(e.into()),
         }
     }

@@ -11,7 +11,7 @@
 #   3. the CSV export of the newest 100,000 orders: seconds, and the API's
 #      peak memory above its size before the export (sampled every 50 ms).
 # wrk runs 64 connections for DURATION (default 15s). Each phase runs RUNS
-# times (default 3); take the medians. The seeded database is kept between
+# times (default 3); take the medians. PHASES="1 2 3" picks phases. The seeded database is kept between
 # invocations (bazaar_bench_backoffice_<ORDERS>); drop it to reseed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,6 +22,8 @@ if [ -z "${BAZAAR_BIN:-}" ]; then
   BAZAAR_BIN=./target/release/bazaar
 fi
 runs="${RUNS:-3}"
+phases="${PHASES:-1 2 3}"
+phase() { [[ " $phases " == *" $1 "* ]]; }
 orders="${ORDERS:-1000000}"
 duration="${DURATION:-15s}"
 db="bazaar_bench_backoffice_$orders"
@@ -93,11 +95,16 @@ for cache in 10 0; do
   start_api "$cache"
   admin=$(login bench-admin@bazaar.local bench-password-123)
   vendor=$(login demo-vendor@bazaar.local demo-password-123)
-  load "dashboard, admin, cache ${cache}s" "$work/dashboard" "$admin"
-  load "dashboard, vendor, cache ${cache}s" "$work/dashboard" "$vendor"
-  [ "$cache" = 10 ] && load "order list, random filters, admin" "$work/orders" "$admin"
+  if phase 1; then
+    load "dashboard, admin, cache ${cache}s" "$work/dashboard" "$admin"
+    load "dashboard, vendor, cache ${cache}s" "$work/dashboard" "$vendor"
+  fi
+  if phase 2 && [ "$cache" = 10 ]; then
+    load "order list, random filters, admin" "$work/orders" "$admin"
+  fi
   stop_api
 done
+phase 3 || exit 0
 # The export of the newest 100,000 orders.
 from=$(sql "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM orders ORDER BY created_at DESC OFFSET 99999 LIMIT 1")
 start_api 10

@@ -260,3 +260,27 @@ async fn every_redis_key_bazaar_writes_carries_its_prefix() {
         .collect();
     assert!(outside.is_empty(), "keys outside {prefix}: {outside:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_with_every_connection_busy_is_a_503_with_retry_after_not_a_500() {
+    let app = TestApp::builder()
+        .var("DATABASE_MAX_CONNECTIONS", "2")
+        .without_worker()
+        .start()
+        .await;
+    let session = app.register("ann@example.com").await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    // The test holds both of the API's connections (the harness shares its
+    // pool with the API), as a slow query would.
+    let held = (
+        app.pool.acquire().await.unwrap(),
+        app.pool.acquire().await.unwrap(),
+    );
+    let r = app.get_auth("/api/v1/me", &token).await;
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/overloaded");
+    drop(held);
+    assert_eq!(app.get_auth("/api/v1/me", &token).await.status(), 200);
+}

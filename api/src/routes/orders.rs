@@ -196,8 +196,8 @@ fn query_problem(e: axum::extract::rejection::QueryRejection) -> ApiError {
 
 /// Orders for the back office, newest first. Vendors see orders with lines
 /// of their stores, and only those lines. A `total` of 10,000 or more may
-/// lag the items by up to `DASHBOARD_CACHE_SECS` (10 s): it is counted once
-/// per filter in that time, not on every page view.
+/// lag the items by up to `ORDER_TOTALS_CACHE_SECS` (60 s): it is counted
+/// once per filter in that time, not on every page view.
 #[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin", operation_id = "admin_list_orders",
     security(("bearer" = [])),
     params(BackOfficeQuery, Pagination),
@@ -223,7 +223,8 @@ async fn back_office(
 const KEPT_TOTAL: i64 = 10_000;
 
 /// One page of the order desk and its total, for the API and the console.
-/// A total of `KEPT_TOTAL` or more may be up to `DASHBOARD_CACHE_SECS` old.
+/// A total of `KEPT_TOTAL` or more may be up to `ORDER_TOTALS_CACHE_SECS`
+/// old (a 60 s old total of a million is off by a few dozen orders).
 pub async fn back_office_list(
     state: &AppState,
     actor: bazaar_core::catalog::Actor,

@@ -95,6 +95,9 @@ pub struct BackOfficeConfig {
     pub contact_per_ip_per_hour: u64,
     /// How long the API keeps a computed dashboard (`DASHBOARD_CACHE_SECS`, 10).
     pub dashboard_cache: Duration,
+    /// How long a total of 10,000 or more orders of one order-list filter
+    /// is reused (`ORDER_TOTALS_CACHE_SECS`, 60).
+    pub order_totals_cache: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -478,6 +481,7 @@ impl Config {
                 low_stock_threshold: env.parse("LOW_STOCK_THRESHOLD", 5)?,
                 contact_per_ip_per_hour: env.parse("RATE_LIMIT_CONTACT_PER_IP", 5)?,
                 dashboard_cache: env.secs("DASHBOARD_CACHE_SECS", 10)?,
+                order_totals_cache: env.secs("ORDER_TOTALS_CACHE_SECS", 60)?,
             },
             integrations: vec![
                 ("smtp", env.get("SMTP_URL").is_some()),
