@@ -1,10 +1,17 @@
 //! The OpenAPI 3.1 document: paths come from the handlers' `#[utoipa::path]`
 //! annotations, collected by `utoipa_axum`; this adds the metadata.
 
+use std::collections::HashMap;
+
 use utoipa::{
     openapi::{
+        content::ContentBuilder,
+        header::HeaderBuilder,
+        path::Operation,
+        response::ResponseBuilder,
+        schema::{Object, Type},
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-        InfoBuilder, OpenApi,
+        InfoBuilder, OpenApi, Ref, RefOr,
     },
     Modify,
 };
@@ -43,5 +50,195 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
         ))
         .build();
     BearerAuth.modify(&mut openapi);
+    unique_operation_ids(&mut openapi);
+    declare_standard_answers(&mut openapi);
+    describe_responses(&mut openapi);
+    declare_headers(&mut openapi);
     openapi
+}
+
+/// Every operation of the document with its method and path.
+fn operations(openapi: &mut OpenApi) -> Vec<(&'static str, String, &mut Operation)> {
+    let mut all = Vec::new();
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        for (method, op) in [
+            ("get", item.get.as_mut()),
+            ("put", item.put.as_mut()),
+            ("post", item.post.as_mut()),
+            ("delete", item.delete.as_mut()),
+            ("patch", item.patch.as_mut()),
+        ] {
+            if let Some(op) = op {
+                all.push((method, path.clone(), op));
+            }
+        }
+    }
+    all
+}
+
+/// Handlers are named for what they do within their module (`list`,
+/// `create`, `get`), so several operations share an id, and client
+/// generators then make one method of them. A shared id is replaced by one
+/// made of the method and the path (`get_admin_coupons_by_id`), which is
+/// unique because a method and a path are.
+fn unique_operation_ids(openapi: &mut OpenApi) {
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    for (_, _, op) in operations(openapi) {
+        if let Some(id) = &op.operation_id {
+            *uses.entry(id.clone()).or_default() += 1;
+        }
+    }
+    for (method, path, op) in operations(openapi) {
+        let shared = op
+            .operation_id
+            .as_ref()
+            .is_none_or(|id| uses.get(id).copied().unwrap_or(0) > 1);
+        if shared {
+            op.operation_id = Some(id_from(method, &path));
+        }
+    }
+}
+
+fn id_from(method: &str, path: &str) -> String {
+    let words: Vec<String> = path
+        .trim_start_matches("/api/v1")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(param) => format!("by_{param}"),
+                None => s.replace(['-', '.'], "_"),
+            },
+        )
+        .collect();
+    format!("{method}_{}", words.join("_"))
+}
+
+/// What a status means across the API (`API.md`, Conventions), for the
+/// responses whose handler did not say more.
+fn standard_description(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "201" => "Created",
+        "202" => "Accepted: the work continues in the background",
+        "204" => "Done; no body",
+        "304" => "Not modified since the ETag sent in If-None-Match",
+        "400" => "Malformed request",
+        "401" => "No valid access token (or the session has ended)",
+        "403" => "The caller may not do this",
+        "404" => "Not found, or not visible to the caller",
+        "409" => "Conflicts with the current state (stock, status, a taken name)",
+        "413" => "The body is too large",
+        "415" => "Wrong content type",
+        "422" => "Validation failed: `errors` lists every invalid field",
+        "429" => "Rate-limited: try again after Retry-After seconds",
+        "503" => "Overloaded or a dependency is down: try again after Retry-After seconds",
+        _ => "See the operation's description",
+    }
+}
+
+/// Whether `op` takes the bearer token (required or optional).
+fn takes_bearer(op: &Operation) -> bool {
+    op.security.iter().flatten().any(|req| {
+        serde_json::to_value(req)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.contains_key("bearer")))
+            .unwrap_or(false)
+    })
+}
+
+/// The answers every operation of a kind can give, whether or not its
+/// handler listed them: a secured one 401 (no valid token), an admin one
+/// 403, one with a body 400 (malformed), 413 (too large), 415 (not JSON)
+/// and 422 (invalid fields), each a problem+json.
+fn declare_standard_answers(openapi: &mut OpenApi) {
+    for (_, path, op) in operations(openapi) {
+        let mut add = Vec::new();
+        if takes_bearer(op) {
+            add.push("401");
+            if path.starts_with("/api/v1/admin/") {
+                add.push("403");
+            }
+        }
+        if op.request_body.is_some() {
+            add.extend(["400", "413", "415", "422"]);
+        }
+        for status in add {
+            if op.responses.responses.contains_key(status) {
+                continue;
+            }
+            let problem = ResponseBuilder::new()
+                .description(standard_description(status))
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build();
+            op.responses
+                .responses
+                .insert(status.to_owned(), RefOr::T(problem));
+        }
+    }
+}
+
+/// `x-request-id` on every response (API.md: every response carries it),
+/// `Retry-After` on every 429 and 503.
+fn declare_headers(openapi: &mut OpenApi) {
+    for (_, _, op) in operations(openapi) {
+        for (status, response) in op.responses.responses.iter_mut() {
+            let RefOr::T(r) = response else { continue };
+            r.headers.entry("x-request-id".into()).or_insert_with(|| {
+                RefOr::T(
+                    HeaderBuilder::new()
+                        .description(Some(
+                            "The request's id: the client's own when it sent a valid one \
+                             (up to 128 visible ASCII characters), otherwise a new one",
+                        ))
+                        .build(),
+                )
+            });
+            if status == "429" || status == "503" {
+                r.headers.entry("Retry-After".into()).or_insert_with(|| {
+                    RefOr::T(
+                        HeaderBuilder::new()
+                            .schema(Some(Object::with_type(Type::Integer)))
+                            .description(Some("Seconds to wait before trying again"))
+                            .build(),
+                    )
+                });
+            }
+        }
+    }
+}
+
+fn describe_responses(openapi: &mut OpenApi) {
+    for (_, _, op) in operations(openapi) {
+        for (status, response) in op.responses.responses.iter_mut() {
+            if let RefOr::T(r) = response {
+                if r.description.trim().is_empty() {
+                    r.description = standard_description(status).to_owned();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_from;
+
+    #[test]
+    fn ids_from_method_and_path_are_readable() {
+        assert_eq!(
+            id_from("get", "/api/v1/admin/coupons/{id}"),
+            "get_admin_coupons_by_id"
+        );
+        assert_eq!(
+            id_from("post", "/api/v1/product-types"),
+            "post_product_types"
+        );
+        assert_eq!(id_from("get", "/feeds/kaspi.xml"), "get_feeds_kaspi_xml");
+    }
 }

@@ -120,6 +120,26 @@ async fn openapi_and_swagger_ui_are_served() {
         );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Clean enough to generate a client from: one id per operation, and
+    // every response described.
+    let mut ids = std::collections::HashMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(id) = op["operationId"].as_str() else {
+                panic!("{method} {path} has no operationId");
+            };
+            if let Some(other) = ids.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId {id} is both {other} and {method} {path}");
+            }
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let described = response["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty());
+                assert!(described, "{method} {path} {status} has no description");
+            }
+        }
+    }
+    assert!(ids.len() > 100, "{} operations", ids.len());
     let r = app.client.get(app.url("/docs/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().to_lowercase().contains("swagger"));
