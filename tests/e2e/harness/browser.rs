@@ -193,6 +193,18 @@ impl Browser {
     pub async fn quit(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill().await;
+    }
+}
+
+/// A test that fails midway never calls `quit`: ChromeDriver dies with its
+/// handle (`kill_on_drop`), but the Chromium it started would live on, so
+/// every process of this browser's profile is ended here.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("pkill")
+            .arg("-f")
+            .arg(self.profile.display().to_string())
+            .status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
