@@ -27,7 +27,14 @@ use futures::StreamExt;
 use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+
+/// A value as the JSON body a cached read stores.
+pub fn json_body<T: serde::Serialize>(value: &T) -> ApiResult<Bytes> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(ApiError::internal)
+}
 
 const CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
 

@@ -74,9 +74,7 @@ async fn tree(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Re
         .get_or_load("categories".into(), || async {
             let forest = categories::tree(&state.pool).await?;
             let nodes: Vec<CategoryNode> = forest.into_iter().map(CategoryNode::from).collect();
-            serde_json::to_vec(&nodes)
-                .map(bytes::Bytes::from)
-                .map_err(crate::error::ApiError::internal)
+            crate::cache::json_body(&nodes)
         })
         .await?;
     Ok(cached.respond(&headers))

@@ -15,7 +15,8 @@ use chrono::{DurationRound, TimeDelta, Utc};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    error::{ApiError, ApiResult, Problem},
+    cache::json_body,
+    error::{ApiResult, Problem},
     extract::{AdminUser, Id, Json, Pagination},
     page::Page,
     AppState,
@@ -29,12 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_banner, update_banner, delete_banner))
         .routes(routes!(public_page))
         .routes(routes!(public_banners))
-}
-
-fn json_bytes<T: serde::Serialize>(value: &T) -> ApiResult<bytes::Bytes> {
-    serde_json::to_vec(value)
-        .map(bytes::Bytes::from)
-        .map_err(ApiError::internal)
 }
 
 /// A published page, for the storefront.
@@ -52,7 +47,7 @@ async fn public_page(
     let cached = state
         .cache
         .get_or_load(format!("cms:page:{slug}"), || async {
-            json_bytes(&pages::published(&state.pool, &slug).await?)
+            json_body(&pages::published(&state.pool, &slug).await?)
         })
         .await?;
     Ok(cached.respond(&headers))
@@ -72,7 +67,7 @@ async fn public_banners(State(state): State<AppState>, headers: HeaderMap) -> Ap
     let cached = state
         .cache
         .get_or_load(format!("cms:banners:{}", minute.timestamp()), || async {
-            json_bytes(&banners::showing(&state.pool, minute).await?)
+            json_body(&banners::showing(&state.pool, minute).await?)
         })
         .await?;
     Ok(cached.respond(&headers))

@@ -18,7 +18,6 @@ use bazaar_core::{
     users::Role,
     FieldError,
 };
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -172,12 +171,6 @@ fn canonical(raw: &str) -> String {
         .finish()
 }
 
-fn json_bytes<T: Serialize>(value: &T) -> ApiResult<Bytes> {
-    serde_json::to_vec(value)
-        .map(Bytes::from)
-        .map_err(ApiError::internal)
-}
-
 /// Search and browse: full text, filters, sorts and facets (counts per
 /// category and attribute value, and the price range, over the whole filtered
 /// result). Public; answers carry an `ETag`.
@@ -198,7 +191,7 @@ async fn list(
         .cache
         .get_or_load(format!("products?{}", canonical(&raw)), || async {
             let results = search::search(&state.pool, &state.shop, &query).await?;
-            json_bytes(&ProductList {
+            crate::cache::json_body(&ProductList {
                 items: results.items,
                 page: page.page(),
                 per_page: page.per_page(),
@@ -224,7 +217,7 @@ async fn get(
     let actor = viewer.map(AuthUser::actor);
     let load = || async {
         let product = products::get(&state.pool, &state.shop, actor, &key).await?;
-        json_bytes(&product)
+        crate::cache::json_body(&product)
     };
     // Vendors and admins may manage the product and see more than the public.
     let cached = match viewer.map(|v| v.role) {
