@@ -8,7 +8,6 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -23,7 +22,6 @@ pub struct ConsoleSession {
     pub role: Role,
     /// The anti-forgery token every form of this session carries.
     pub csrf: String,
-    pub expires_at: DateTime<Utc>,
 }
 
 /// What the browser keeps: the cookie's token and the session's form token.
@@ -79,8 +77,8 @@ pub async fn start(
 /// The session `token` belongs to, if it is live: not expired, its family
 /// not revoked, its account still there (with the role it has now).
 pub async fn find(pool: &PgPool, token: &str) -> Result<Option<ConsoleSession>> {
-    let row: Option<(Uuid, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT s.user_id, u.name, u.role, s.csrf_token, s.expires_at
+    let row: Option<(Uuid, String, String, String)> = sqlx::query_as(
+        "SELECT s.user_id, u.name, u.role, s.csrf_token
          FROM console_sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.expires_at > now()
            AND NOT EXISTS (SELECT 1 FROM refresh_tokens t
@@ -89,13 +87,12 @@ pub async fn find(pool: &PgPool, token: &str) -> Result<Option<ConsoleSession>> 
     .bind(tokens::digest(token))
     .fetch_optional(pool)
     .await?;
-    Ok(row.and_then(|(user_id, name, role, csrf, expires_at)| {
+    Ok(row.and_then(|(user_id, name, role, csrf)| {
         Some(ConsoleSession {
             user_id,
             name,
             role: Role::parse(&role)?,
             csrf,
-            expires_at,
         })
     }))
 }
@@ -124,8 +121,8 @@ async fn revoke_family(pool: &PgPool, family: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Constant-time comparison of a submitted form token with the session's.
+/// Constant-time comparison of a submitted form token with the session's
+/// (the same comparison the webhook secrets get).
 pub fn same_token(submitted: &str, expected: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    submitted.len() == expected.len() && bool::from(submitted.as_bytes().ct_eq(expected.as_bytes()))
+    crate::messaging::inbound::same_secret(submitted.as_bytes(), expected.as_bytes())
 }
