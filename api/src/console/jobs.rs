@@ -20,7 +20,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    render::{self, Chrome},
+    render::{self, choices, Choice, Chrome},
     session::{ConsoleUser, CsrfForm, TokenOnlyForm},
 };
 use crate::{
@@ -110,11 +110,6 @@ pub struct MessagesQuery {
     order: String,
 }
 
-struct Choice {
-    value: &'static str,
-    selected: bool,
-}
-
 #[derive(Template)]
 #[template(path = "console/messages.html")]
 struct MessagesPage {
@@ -149,20 +144,17 @@ pub async fn messages(
     };
     let page = MessagesPage {
         chrome: Chrome::of(&user, "messages"),
-        channels: Channel::ALL
-            .iter()
-            .map(|c| Choice {
-                value: c.as_str(),
-                selected: Some(*c) == channel,
-            })
-            .collect(),
-        statuses: MessageStatus::ALL
-            .iter()
-            .map(|s| Choice {
-                value: s.as_str(),
-                selected: Some(*s) == status,
-            })
-            .collect(),
+        channels: choices(
+            &Channel::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            channel.map_or("", Channel::as_str),
+        ),
+        statuses: choices(
+            &MessageStatus::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>(),
+            status.map_or("", MessageStatus::as_str),
+        ),
         order: order.unwrap_or_default(),
         messages: items,
         total,

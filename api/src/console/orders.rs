@@ -21,10 +21,10 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    render::{self, Chrome},
+    render::{self, choices, Choice, Chrome},
     session::{ConsoleUser, CsrfForm},
 };
-use crate::AppState;
+use crate::{routes::orders::BackOfficeQuery, AppState};
 
 const PER_PAGE: i64 = 25;
 
@@ -54,10 +54,10 @@ fn day_start(day: NaiveDate) -> Option<DateTime<Utc>> {
 }
 
 impl OrderQuery {
-    /// The filter, and what could not be understood.
-    fn filter(&self) -> (AdminFilter, Vec<String>) {
+    /// The filter, or what could not be understood: the days here, the
+    /// rest by the API's own parsing of the same filters.
+    fn filter(&self) -> Result<AdminFilter, String> {
         let mut problems = Vec::new();
-        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
         let mut day = |s: &str, name: &str| -> Option<NaiveDate> {
             let s = s.trim();
             if s.is_empty() {
@@ -71,29 +71,19 @@ impl OrderQuery {
         let to = day(&self.to, "to")
             .and_then(|d| d.checked_add_days(Days::new(1)))
             .and_then(day_start);
-        let status = text(&self.status).and_then(|s| {
-            OrderStatus::parse(&s).or_else(|| {
-                problems.push(format!("{s} is not an order status"));
-                None
-            })
-        });
-        let source = text(&self.source).and_then(|s| {
-            OrderSource::parse(&s).or_else(|| {
-                problems.push(format!("{s} is not a source"));
-                None
-            })
-        });
-        (
-            AdminFilter {
-                status,
-                source,
-                from,
-                to,
-                customer: text(&self.customer),
-                number: text(&self.number),
-            },
-            problems,
-        )
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        BackOfficeQuery {
+            status: Some(self.status.clone()),
+            source: Some(self.source.clone()),
+            from,
+            to,
+            customer: Some(self.customer.clone()),
+            number: Some(self.number.clone()),
+        }
+        .filter()
+        .map_err(|e| e.explanation())
     }
 
     fn page(&self) -> i64 {
@@ -104,20 +94,6 @@ impl OrderQuery {
     fn encoded(&self) -> String {
         serde_urlencoded::to_string(self).unwrap_or_default()
     }
-}
-
-struct Choice {
-    value: &'static str,
-    selected: bool,
-}
-
-fn choices(all: &[&'static str], current: &str) -> Vec<Choice> {
-    all.iter()
-        .map(|v| Choice {
-            value: v,
-            selected: *v == current,
-        })
-        .collect()
 }
 
 #[derive(Template)]
@@ -140,8 +116,11 @@ pub async fn list(
     user: ConsoleUser,
     Query(q): Query<OrderQuery>,
 ) -> Response {
-    let (filter, problems) = q.filter();
     let page = q.page();
+    let (filter, problems) = match q.filter() {
+        Ok(f) => (f, Vec::new()),
+        Err(problem) => (AdminFilter::default(), vec![problem]),
+    };
     let (orders, total) = if problems.is_empty() {
         match crate::routes::orders::back_office_list(
             &state,
@@ -186,10 +165,10 @@ pub async fn export(
     user: ConsoleUser,
     Query(q): Query<OrderQuery>,
 ) -> Response {
-    let (filter, problems) = q.filter();
-    if !problems.is_empty() {
-        return render::page_error(StatusCode::UNPROCESSABLE_ENTITY, &problems.join("; "));
-    }
+    let filter = match q.filter() {
+        Ok(f) => f,
+        Err(problem) => return render::page_error(StatusCode::UNPROCESSABLE_ENTITY, &problem),
+    };
     match Scope::of(&state.pool, user.actor()).await {
         Ok(scope) => crate::routes::orders::csv_response(&state, scope, filter),
         Err(e) => render::core_error(e),

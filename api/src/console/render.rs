@@ -67,6 +67,21 @@ pub struct MenuItem {
     pub current: bool,
 }
 
+/// One option of a select: its value, and whether the page was asked for it.
+pub struct Choice {
+    pub value: &'static str,
+    pub selected: bool,
+}
+
+pub fn choices(all: &[&'static str], current: &str) -> Vec<Choice> {
+    all.iter()
+        .map(|v| Choice {
+            value: v,
+            selected: *v == current,
+        })
+        .collect()
+}
+
 /// The page, or the error page when the template cannot render.
 pub fn html<T: Template>(status: StatusCode, template: &T) -> Response {
     match template.render() {

@@ -97,20 +97,11 @@ pub async fn save(pool: &PgPool, id: Option<Uuid>, input: PageInput) -> Result<P
             String::new()
         }
     };
-    let title = match (&input.title, &old) {
-        (Some(t), _) => {
-            let t = t.trim();
-            if t.is_empty() || t.chars().count() > 200 {
-                errors.push(FieldError::new("title", "must be 1 to 200 characters"));
-            }
-            t.to_owned()
-        }
-        (None, Some(o)) => o.title.clone(),
-        (None, None) => {
-            errors.push(FieldError::new("title", "is required"));
-            String::new()
-        }
-    };
+    let title = super::title(
+        input.title.as_deref(),
+        old.as_ref().map(|o| o.title.as_str()),
+        &mut errors,
+    );
     let body = match (&input.body, &old) {
         (Some(b), _) => {
             if b.len() > markdown::MAX_BODY {
