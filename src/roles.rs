@@ -67,7 +67,12 @@ pub async fn run(config: Config, roles: Roles) -> anyhow::Result<()> {
     telemetry::prometheus();
     log_integrations(&config);
     let schedule = bazaar_scheduler::table::load(&bazaar_core::config::Env::process())?;
-    let pool = db::prepare(&config.database_url, config.database_max_connections).await?;
+    let pool = db::prepare_with(
+        &config.database_url,
+        config.database_max_connections,
+        config.database_acquire_timeout,
+    )
+    .await?;
     let redis = redis_conn::connect(&config.redis_url, config.redis_response_timeout).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));

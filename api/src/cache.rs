@@ -1,16 +1,31 @@
-//! The cache of public catalogue reads (product pages, search, categories).
+//! The cache of public catalogue reads (product pages, listings and search,
+//! categories, CMS pages).
 //!
-//! Entries live in this process's memory under the catalogue *version* that
-//! was current when their data was read. Every catalogue write bumps the
-//! version before its response is sent, so the next read misses and reads
-//! the new data: never a stale price after an update returns. A read that
-//! raced a write stores its (old) result under the old version, where nobody
-//! looks any more. Other API processes hear of the write through Redis
-//! pub/sub within milliseconds; while this process is not subscribed (Redis
-//! down, reconnecting) it bypasses the cache rather than risk stale data.
+//! Entries live in this process's memory, bounded by `CATALOG_CACHE_BYTES`
+//! (least recently and frequently used go first), under the *generations*
+//! that were current when their data was read:
+//!
+//! - the catalogue's, which every catalogue write (a product, a price, a
+//!   category, a page) bumps: everything cached before is unreachable;
+//! - for listings, the listings' generation, which stock bumps only when a
+//!   variant sells out or comes back: that is all a listing shows of stock
+//!   (`in_stock`, the in-stock filter), so ordinary sales leave listings
+//!   cached;
+//! - for a product page, its product's generation (one of 4,096 buckets by
+//!   id), which every stock movement of that product bumps.
+//!
+//! Writers bump before their response is sent, so the next read misses and
+//! reads the new data: never a stale price after an update returns. A read
+//! that raced a write stores its (old) result under the old generation, where
+//! nobody looks any more. Concurrent misses of one key wait for one load
+//! (single flight) instead of each computing it. Other API processes hear of
+//! changes through Redis pub/sub within milliseconds (`catalog::Change`);
+//! while this process is not subscribed (Redis down, reconnecting) it
+//! bypasses the cache rather than risk stale data.
 
 use std::{
     future::Future,
+    hash::BuildHasher,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
@@ -22,10 +37,13 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
+use bazaar_core::catalog::{Availability, Change};
 use bytes::Bytes;
 use futures::StreamExt;
 use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -36,7 +54,30 @@ pub fn json_body<T: serde::Serialize>(value: &T) -> ApiResult<Bytes> {
         .map_err(ApiError::internal)
 }
 
-const CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
+/// Product generations: one counter per bucket of product ids. A collision
+/// only costs a needless miss.
+const PRODUCT_BUCKETS: usize = 4096;
+/// What an entry costs besides its key and body (the cache's own records,
+/// the entity tag), so that many small entries are bounded too.
+const ENTRY_OVERHEAD: usize = 256;
+
+/// What a cached read depends on besides the catalogue as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Categories, CMS pages, banners: only catalogue writes change them.
+    Catalogue,
+    /// Lists and search: also a variant selling out or coming back.
+    Listing,
+    /// One product's page: also its stock.
+    Product(Uuid),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    catalogue: u64,
+    scope: u64,
+    text: String,
+}
 
 #[derive(Clone)]
 pub struct CatalogCache {
@@ -45,11 +86,42 @@ pub struct CatalogCache {
 
 struct Inner {
     enabled: bool,
-    version: AtomicU64,
     subscribed: AtomicBool,
-    entries: moka::sync::Cache<(u64, String), Cached>,
+    catalogue: AtomicU64,
+    listings: AtomicU64,
+    products: Box<[AtomicU64]>,
+    hasher: std::collections::hash_map::RandomState,
+    entries: moka::future::Cache<Key, Cached>,
+    /// Product slugs to ids, per catalogue generation (a slug changes only
+    /// with a product write).
+    slugs: moka::sync::Cache<(u64, String), Option<Uuid>>,
     redis: ConnectionManager,
     channel: String,
+}
+
+impl Inner {
+    fn product_generation(&self, id: Uuid) -> &AtomicU64 {
+        let bucket = self.hasher.hash_one(id) as usize % PRODUCT_BUCKETS;
+        &self.products[bucket]
+    }
+
+    fn forget(&self, change: &Change) {
+        match change {
+            Change::All => {
+                self.catalogue.fetch_add(1, Ordering::SeqCst);
+                self.entries.invalidate_all();
+                self.slugs.invalidate_all();
+            }
+            Change::Availability(a) => {
+                for id in &a.products {
+                    self.product_generation(*id).fetch_add(1, Ordering::SeqCst);
+                }
+                if a.listings {
+                    self.listings.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    }
 }
 
 /// A cached JSON body with its entity tag.
@@ -96,21 +168,41 @@ impl Cached {
 
 impl CatalogCache {
     /// Starts the invalidation listener (when enabled) on `redis_url`.
-    pub fn new(enabled: bool, redis: ConnectionManager, redis_url: &str, prefix: &str) -> Self {
+    pub fn new(
+        enabled: bool,
+        capacity_bytes: u64,
+        redis: ConnectionManager,
+        redis_url: &str,
+        prefix: &str,
+    ) -> Self {
         let inner = Arc::new(Inner {
-            enabled,
-            version: AtomicU64::new(0),
+            enabled: enabled && capacity_bytes > 0,
             subscribed: AtomicBool::new(false),
-            entries: moka::sync::Cache::builder()
-                .weigher(|(_, key): &(u64, String), v: &Cached| {
-                    (key.len() + v.body.len()).try_into().unwrap_or(u32::MAX)
+            catalogue: AtomicU64::new(0),
+            listings: AtomicU64::new(0),
+            products: (0..PRODUCT_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            hasher: Default::default(),
+            entries: moka::future::Cache::builder()
+                .weigher(|key: &Key, v: &Cached| {
+                    (ENTRY_OVERHEAD + key.text.len() + v.body.len())
+                        .try_into()
+                        .unwrap_or(u32::MAX)
                 })
-                .max_capacity(CAPACITY_BYTES)
+                .max_capacity(capacity_bytes)
+                .build(),
+            slugs: moka::sync::Cache::builder()
+                .weigher(|key: &(u64, String), _: &Option<Uuid>| {
+                    (ENTRY_OVERHEAD + key.1.len())
+                        .try_into()
+                        .unwrap_or(u32::MAX)
+                })
+                // Slugs are a small share next to the bodies they lead to.
+                .max_capacity(capacity_bytes / 16)
                 .build(),
             redis,
             channel: bazaar_core::catalog::changes_channel(prefix),
         });
-        if enabled {
+        if inner.enabled {
             match redis::Client::open(redis_url) {
                 Ok(client) => {
                     tokio::spawn(listen(Arc::downgrade(&inner), client));
@@ -121,24 +213,36 @@ impl CatalogCache {
         Self { inner }
     }
 
-    fn bump(&self) {
-        self.inner.version.fetch_add(1, Ordering::SeqCst);
-        self.inner.entries.invalidate_all();
+    fn usable(&self) -> bool {
+        self.inner.enabled && self.inner.subscribed.load(Ordering::SeqCst)
     }
 
     /// Call after every committed write that changes what public catalogue
     /// reads show, before responding.
     pub async fn changed(&self) {
+        self.tell(Change::All).await;
+    }
+
+    /// Call after a committed stock movement, before responding: evicts the
+    /// pages of the products whose availability moved, and listings only
+    /// when a variant sold out or came back.
+    pub async fn availability_changed(&self, availability: &Availability) {
+        if !availability.is_empty() {
+            self.tell(Change::Availability(availability.clone())).await;
+        }
+    }
+
+    async fn tell(&self, change: Change) {
         if !self.inner.enabled {
             return;
         }
-        self.bump();
+        self.inner.forget(&change);
         let mut redis = self.inner.redis.clone();
         let published: redis::RedisResult<i64> = tokio::time::timeout(
             Duration::from_millis(250),
             redis::cmd("PUBLISH")
                 .arg(&self.inner.channel)
-                .arg("changed")
+                .arg(change.encode())
                 .query_async(&mut redis),
         )
         .await
@@ -148,28 +252,69 @@ impl CatalogCache {
         }
     }
 
-    /// The cached body for `key`, or `load`'s result, cached.
-    pub async fn get_or_load<F, Fut>(&self, key: String, load: F) -> ApiResult<Cached>
+    /// The id of the product with this slug (or id), remembered per
+    /// catalogue generation; `None` when there is none.
+    pub async fn product_id(&self, pool: &PgPool, key: &str) -> ApiResult<Option<Uuid>> {
+        if let Ok(id) = Uuid::parse_str(key) {
+            return Ok(Some(id));
+        }
+        let generation = self.inner.catalogue.load(Ordering::SeqCst);
+        let cache_key = (generation, key.to_owned());
+        if self.usable() {
+            if let Some(id) = self.inner.slugs.get(&cache_key) {
+                return Ok(id);
+            }
+        }
+        let id = bazaar_core::catalog::products::id_by_slug(pool, key).await?;
+        if self.usable() {
+            self.inner.slugs.insert(cache_key, id);
+        }
+        Ok(id)
+    }
+
+    /// The cached body for `key` in `scope`, or `load`'s result, cached.
+    /// Concurrent callers of a missing key wait for one `load`; an error is
+    /// not cached, each waiter gets it.
+    pub async fn get_or_load<F, Fut>(
+        &self,
+        scope: Scope,
+        text: String,
+        load: F,
+    ) -> ApiResult<Cached>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = ApiResult<Bytes>>,
     {
-        let usable = self.inner.enabled && self.inner.subscribed.load(Ordering::SeqCst);
-        if !usable {
+        if !self.usable() {
             return Ok(Cached::new(load().await?));
         }
-        // Read the version before the data: a write in between makes this
-        // entry unreachable instead of stale.
-        let version = self.inner.version.load(Ordering::SeqCst);
-        let key = (version, key);
-        if let Some(hit) = self.inner.entries.get(&key) {
-            metrics::counter!("bazaar_catalog_cache_total", "outcome" => "hit").increment(1);
-            return Ok(hit);
-        }
-        metrics::counter!("bazaar_catalog_cache_total", "outcome" => "miss").increment(1);
-        let cached = Cached::new(load().await?);
-        self.inner.entries.insert(key, cached.clone());
-        Ok(cached)
+        // Read the generations before the data: a write in between makes
+        // this entry unreachable instead of stale.
+        let inner = &self.inner;
+        let key = Key {
+            catalogue: inner.catalogue.load(Ordering::SeqCst),
+            scope: match scope {
+                Scope::Catalogue => 0,
+                Scope::Listing => inner.listings.load(Ordering::SeqCst),
+                Scope::Product(id) => inner.product_generation(id).load(Ordering::SeqCst),
+            },
+            text,
+        };
+        let loaded = AtomicBool::new(false);
+        let entry = inner
+            .entries
+            .try_get_with(key, async {
+                loaded.store(true, Ordering::Relaxed);
+                load().await.map(Cached::new)
+            })
+            .await;
+        let outcome = if loaded.load(Ordering::Relaxed) {
+            "miss"
+        } else {
+            "hit"
+        };
+        metrics::counter!("bazaar_catalog_cache_total", "outcome" => outcome).increment(1);
+        entry.map_err(|shared| Arc::try_unwrap(shared).unwrap_or_else(|e| (*e).clone()))
     }
 }
 
@@ -194,16 +339,15 @@ async fn listen(inner: std::sync::Weak<Inner>, client: redis::Client) {
                         return;
                     };
                     // Writes may have happened while we were not listening.
-                    strong.version.fetch_add(1, Ordering::SeqCst);
-                    strong.entries.invalidate_all();
+                    strong.forget(&Change::All);
                     strong.subscribed.store(true, Ordering::SeqCst);
                 }
-                while messages.next().await.is_some() {
+                while let Some(message) = messages.next().await {
                     let Some(strong) = inner.upgrade() else {
                         return;
                     };
-                    strong.version.fetch_add(1, Ordering::SeqCst);
-                    strong.entries.invalidate_all();
+                    let text: String = message.get_payload().unwrap_or_default();
+                    strong.forget(&Change::decode(&text));
                 }
                 tracing::warn!("catalogue cache: lost the Redis subscription; bypassing the cache");
             }

@@ -29,7 +29,7 @@ pub struct Problem {
     pub lines: Vec<ShortLine>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
     slug: &'static str,

@@ -10,6 +10,7 @@ mod openapi;
 mod page;
 mod recent;
 mod routes;
+mod shed;
 mod state;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -30,6 +31,7 @@ pub fn app(state: AppState) -> Router {
     let openapi = openapi::finish(openapi);
     let cors = cors(&state.config);
     let max_body = state.config.max_body_bytes;
+    let shedder = shed::Shedder::new(&state.config.concurrency);
     Router::new()
         // A person who opens the server's address in a browser wants the docs.
         .route(
@@ -47,6 +49,7 @@ pub fn app(state: AppState) -> Router {
             middleware::panic_response,
         ))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(shedder, shed::limit))
         .layer(cors)
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(axum::middleware::from_fn(middleware::close_if_body_unread))

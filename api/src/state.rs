@@ -71,6 +71,7 @@ impl AppState {
         };
         let cache = CatalogCache::new(
             config.catalog_cache,
+            config.catalog_cache_bytes,
             redis.clone(),
             &config.redis_url,
             &config.redis_prefix,

@@ -136,3 +136,68 @@ async fn an_unreachable_redis_is_one_clear_line() {
     );
     assert!(!printed.contains("hunter22"));
 }
+
+/// `bazaar seed` bulk-loads without rewriting what it just wrote: the
+/// variants' trigger finds each product's price range and facet values right
+/// and updates nothing (before: one dead row per product), the derived
+/// columns are what the triggers would compute, and the tables are analysed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_leaves_no_dead_rows() {
+    let app = TestApp::spawn().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_bazaar"))
+        .args(["seed", "--products", "300"])
+        .envs(&app.vars)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The seed's backend has exited, so its statistics are flushed.
+    let (updates, analysed): (i64, bool) = sqlx::query_as(
+        "SELECT n_tup_upd, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'products'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(updates, 0, "the seed rewrote product rows");
+    assert!(analysed, "products not analysed");
+    let wrong: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM products p
+          WHERE facet_values IS DISTINCT FROM product_facet_values(p.id, p.attributes)
+             OR min_price IS DISTINCT FROM (SELECT min(price) FROM variants WHERE product_id = p.id AND active)
+             OR max_price IS DISTINCT FROM (SELECT max(price) FROM variants WHERE product_id = p.id AND active)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(wrong, 0, "products whose derived columns are wrong");
+    let products: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(products, 300);
+
+    // A price edit through the trigger still moves the range (and only then
+    // writes the product).
+    let variant: (uuid::Uuid, uuid::Uuid) =
+        sqlx::query_as("SELECT id, product_id FROM variants ORDER BY price DESC LIMIT 1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    sqlx::query("UPDATE variants SET price = price + 100 WHERE id = $1")
+        .bind(variant.0)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (max, expected): (i64, i64) = sqlx::query_as(
+        "SELECT p.max_price, (SELECT max(price) FROM variants WHERE product_id = p.id AND active)
+           FROM products p WHERE p.id = $1",
+    )
+    .bind(variant.1)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(max, expected);
+}

@@ -12,6 +12,7 @@ mod bad_input;
 mod browser;
 mod cart;
 mod catalog;
+mod catalog_cache;
 mod catalog_matrix;
 mod chaos;
 mod checkout;

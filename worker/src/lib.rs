@@ -34,6 +34,9 @@ pub async fn connect_pool(config: &Config) -> anyhow::Result<PgPool> {
         &config.database_url,
         pool_size(config),
         Some(longest + std::time::Duration::from_secs(60)),
+        config
+            .database_acquire_timeout
+            .max(std::time::Duration::from_secs(5)),
     )
     .await
 }

@@ -303,9 +303,7 @@ pub async fn change_status(
     };
     match workflow::change_by_staff(&state.pool, &state.shop, user.actor(), &number, change).await {
         Ok((order, moved)) => {
-            if moved.stock_changed {
-                state.cache.changed().await;
-            }
+            state.cache.availability_changed(&moved.availability).await;
             Redirect::to(&format!(
                 "/admin/orders/{}?moved={}",
                 urlencode(&order.number),

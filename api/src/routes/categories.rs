@@ -12,6 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    cache::Scope,
     error::{ApiResult, Problem},
     extract::{AuthUser, Id, Json},
     AppState,
@@ -71,7 +72,7 @@ impl From<Node> for CategoryNode {
 async fn tree(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     let cached = state
         .cache
-        .get_or_load("categories".into(), || async {
+        .get_or_load(Scope::Catalogue, "categories".into(), || async {
             let forest = categories::tree(&state.pool).await?;
             let nodes: Vec<CategoryNode> = forest.into_iter().map(CategoryNode::from).collect();
             crate::cache::json_body(&nodes)

@@ -52,11 +52,10 @@ async fn place(
 ) -> ApiResult<(StatusCode, Json<CheckoutResponse>)> {
     let key = idempotency_key(&headers)?;
     let card = state.payments.card.as_deref();
-    let (response, created) =
+    let (response, placed) =
         checkout::checkout(&state.pool, &state.shop, card, user.actor(), &key, req).await?;
-    if created {
-        // Availability changed.
-        state.cache.changed().await;
+    if let Some(availability) = placed {
+        state.cache.availability_changed(&availability).await;
     }
     Ok((StatusCode::CREATED, Json(response)))
 }

@@ -15,7 +15,7 @@ use chrono::{DurationRound, TimeDelta, Utc};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    cache::json_body,
+    cache::{json_body, Scope},
     error::{ApiResult, Problem},
     extract::{AdminUser, Id, Json, Pagination},
     page::Page,
@@ -46,7 +46,7 @@ async fn public_page(
 ) -> ApiResult<Response> {
     let cached = state
         .cache
-        .get_or_load(format!("cms:page:{slug}"), || async {
+        .get_or_load(Scope::Catalogue, format!("cms:page:{slug}"), || async {
             json_body(&pages::published(&state.pool, &slug).await?)
         })
         .await?;
@@ -66,9 +66,11 @@ async fn public_banners(State(state): State<AppState>, headers: HeaderMap) -> Ap
         .unwrap_or_else(|_| Utc::now());
     let cached = state
         .cache
-        .get_or_load(format!("cms:banners:{}", minute.timestamp()), || async {
-            json_body(&banners::showing(&state.pool, minute).await?)
-        })
+        .get_or_load(
+            Scope::Catalogue,
+            format!("cms:banners:{}", minute.timestamp()),
+            || async { json_body(&banners::showing(&state.pool, minute).await?) },
+        )
         .await?;
     Ok(cached.respond(&headers))
 }

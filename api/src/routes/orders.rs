@@ -91,9 +91,7 @@ async fn cancel(
     };
     let (order, moved) =
         workflow::cancel_by_customer(&state.pool, &state.shop, user.id, &number, note).await?;
-    if moved.stock_changed {
-        state.cache.changed().await;
-    }
+    state.cache.availability_changed(&moved.availability).await;
     Ok(Json(order))
 }
 
@@ -317,8 +315,6 @@ async fn change_status(
 ) -> ApiResult<Json<Order>> {
     let (order, moved) =
         workflow::change_by_staff(&state.pool, &state.shop, user.actor(), &number, change).await?;
-    if moved.stock_changed {
-        state.cache.changed().await;
-    }
+    state.cache.availability_changed(&moved.availability).await;
     Ok(Json(order))
 }

@@ -24,6 +24,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    cache::Scope,
     error::{ApiError, ApiResult, Problem},
     extract::{AuthUser, Id, Json, MaybeUser, Pagination},
     AppState,
@@ -189,16 +190,20 @@ async fn list(
     let query = parse_query(&raw, page)?;
     let cached = state
         .cache
-        .get_or_load(format!("products?{}", canonical(&raw)), || async {
-            let results = search::search(&state.pool, &state.shop, &query).await?;
-            crate::cache::json_body(&ProductList {
-                items: results.items,
-                page: page.page(),
-                per_page: page.per_page(),
-                total: results.total,
-                facets: results.facets,
-            })
-        })
+        .get_or_load(
+            Scope::Listing,
+            format!("products?{}", canonical(&raw)),
+            || async {
+                let results = search::search(&state.pool, &state.shop, &query).await?;
+                crate::cache::json_body(&ProductList {
+                    items: results.items,
+                    page: page.page(),
+                    per_page: page.per_page(),
+                    total: results.total,
+                    facets: results.facets,
+                })
+            },
+        )
         .await?;
     Ok(cached.respond(&headers))
 }
@@ -222,12 +227,16 @@ async fn get(
     // Vendors and admins may manage the product and see more than the public.
     let cached = match viewer.map(|v| v.role) {
         Some(Role::Vendor | Role::Admin) => crate::cache::Cached::new(load().await?),
-        _ => {
-            state
-                .cache
-                .get_or_load(format!("product:{key}"), load)
-                .await?
-        }
+        _ => match state.cache.product_id(&state.pool, &key).await? {
+            // Ids and slugs share one entry per product.
+            Some(id) => {
+                state
+                    .cache
+                    .get_or_load(Scope::Product(id), format!("product:{id}"), load)
+                    .await?
+            }
+            None => crate::cache::Cached::new(load().await?),
+        },
     };
     Ok(cached.respond(&headers))
 }

@@ -92,8 +92,20 @@ async fn update(
     Id(id): Id,
     Json(patch): Json<VariantPatch>,
 ) -> ApiResult<Json<Variant>> {
+    let stock_only =
+        patch.price.is_none() && patch.active.is_none() && patch.weight_grams.is_none();
     let product = variants::update(&state.pool, &state.shop, user.actor(), id, patch).await?;
-    state.cache.changed().await;
+    if stock_only {
+        // Only this product's availability moved; listings may show it sold
+        // out or back.
+        let availability = bazaar_core::catalog::Availability {
+            products: vec![product],
+            listings: true,
+        };
+        state.cache.availability_changed(&availability).await;
+    } else {
+        state.cache.changed().await;
+    }
     products::managed_view(&state.pool, &state.shop, product)
         .await?
         .variants

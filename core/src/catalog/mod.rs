@@ -16,6 +16,7 @@ pub mod wishlist;
 
 use uuid::Uuid;
 
+pub use crate::commerce::inventory::Availability;
 use crate::users::Role;
 
 /// Who is acting: the authenticated user, as the API extracted it.
@@ -37,15 +38,94 @@ pub fn changes_channel(redis_prefix: &str) -> String {
     format!("{redis_prefix}:catalog:changed")
 }
 
+/// A message on the changes channel: what the caches must forget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Anything may have changed (a product, price, category, page...).
+    All,
+    /// Only stock moved: these products' pages, and listings when a variant
+    /// sold out or came back.
+    Availability(Availability),
+}
+
+impl Change {
+    /// `changed`, or `stock <0|1> <id>,<id>...`.
+    pub fn encode(&self) -> String {
+        match self {
+            Change::All => "changed".into(),
+            Change::Availability(a) => {
+                let ids: Vec<String> = a.products.iter().map(Uuid::to_string).collect();
+                format!("stock {} {}", u8::from(a.listings), ids.join(","))
+            }
+        }
+    }
+
+    /// Anything not understood (an older or newer sender) forgets everything:
+    /// a cache may only ever forget too much.
+    pub fn decode(message: &str) -> Change {
+        let mut parts = message.split(' ');
+        let (Some("stock"), Some(listings @ ("0" | "1")), Some(ids), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Change::All;
+        };
+        let products: Result<Vec<Uuid>, _> = ids
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(Uuid::parse_str)
+            .collect();
+        match products {
+            Ok(products) => Change::Availability(Availability {
+                products,
+                listings: listings == "1",
+            }),
+            Err(_) => Change::All,
+        }
+    }
+}
+
 /// Tells every API process that the catalogue changed behind the API's back
 /// (seed, workers). Best effort, bounded by the Redis response timeout.
 pub async fn publish_change(config: &crate::config::Config) -> anyhow::Result<()> {
+    publish(config, &Change::All).await
+}
+
+/// Tells every API process what changed. Best effort, bounded by the Redis
+/// response timeout.
+pub async fn publish(config: &crate::config::Config, change: &Change) -> anyhow::Result<()> {
     let mut redis =
         crate::redis_conn::connect(&config.redis_url, config.redis_response_timeout).await?;
     redis::cmd("PUBLISH")
         .arg(changes_channel(&config.redis_prefix))
-        .arg("changed")
+        .arg(change.encode())
         .query_async::<i64>(&mut redis)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_round_trip_and_unknown_ones_forget_everything() {
+        let a = Change::Availability(Availability {
+            products: vec![Uuid::from_u128(1), Uuid::from_u128(2)],
+            listings: true,
+        });
+        assert_eq!(Change::decode(&a.encode()), a);
+        let none = Change::Availability(Availability::default());
+        assert_eq!(Change::decode(&none.encode()), none);
+        assert_eq!(Change::decode(&Change::All.encode()), Change::All);
+        for odd in [
+            "",
+            "stock",
+            "stock 2 x",
+            "stock 1 not-a-uuid",
+            "stock 0 a b",
+            "hello",
+        ] {
+            assert_eq!(Change::decode(odd), Change::All, "{odd:?}");
+        }
+    }
 }

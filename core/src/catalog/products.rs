@@ -197,6 +197,17 @@ async fn find_by_key(pool: &PgPool, key: &str) -> Result<Option<Row>> {
     Ok(query.fetch_optional(pool).await?)
 }
 
+/// The id of the product with this slug, whoever may see it (the caller
+/// decides; caches key product pages by id).
+pub async fn id_by_slug(pool: &PgPool, slug: &str) -> Result<Option<Uuid>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM products WHERE slug = $1 AND deleted_at IS NULL")
+            .bind(slug)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
 /// The product row if the actor may change it: 404 when they may not even
 /// see it, 403 when they see it but it is not theirs.
 pub(crate) async fn managed(conn: &mut PgConnection, actor: Actor, id: Uuid) -> Result<Row> {

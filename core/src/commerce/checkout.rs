@@ -17,7 +17,7 @@ use super::{
     cart::{self, MAX_LINES, MAX_QUANTITY},
     coupons::{self, Coupon},
     gateway::{IntentRequest, PaymentGateway},
-    inventory::{self, Reserved, Want},
+    inventory::{self, Availability, Reserved, Want},
     order_payment,
     orders::{self, OrderItem, OrderRow},
     pricing::{self, Totals},
@@ -82,7 +82,7 @@ pub struct CheckoutResponse {
 /// What a checkout call did.
 #[derive(Debug, Clone)]
 enum Outcome {
-    Created(Box<CheckoutResponse>),
+    Created(Box<CheckoutResponse>, Availability),
     /// The key was used before with the same request: that order's id.
     Replayed(Uuid),
 }
@@ -308,8 +308,8 @@ fn fingerprint(req: &CheckoutRequest) -> String {
 }
 
 /// Checks out and, for a card payment, asks `card` for the payment intent
-/// after the order is committed. Returns the answer and whether this call
-/// placed the order (false for a replay). A provider failure keeps the
+/// after the order is committed. Returns the answer and, when this call
+/// placed the order (not for a replay), what it changed of availability. A provider failure keeps the
 /// order: the same key later gets it, and a new attempt at the intent.
 pub async fn checkout(
     pool: &PgPool,
@@ -318,11 +318,11 @@ pub async fn checkout(
     actor: Actor,
     key: &str,
     req: CheckoutRequest,
-) -> Result<(CheckoutResponse, bool)> {
+) -> Result<(CheckoutResponse, Option<Availability>)> {
     let hash = fingerprint(&req);
     let (mut response, created) = match place(pool, shop, actor, key, &hash, req).await? {
-        Outcome::Created(response) => (*response, true),
-        Outcome::Replayed(id) => (response(pool, id).await?, false),
+        Outcome::Created(response, availability) => (*response, Some(availability)),
+        Outcome::Replayed(id) => (response(pool, id).await?, None),
     };
     let awaits_intent = response.payment.method == PaymentMethod::Stripe
         && response.payment.client_secret.is_none()
@@ -461,7 +461,7 @@ async fn place(
     if let Some(cart) = basket.cart {
         cart::clear(&mut tx, cart).await?;
     }
-    reserve(&mut tx, user, order_id, &priced, &basket.wants).await?;
+    let availability = reserve(&mut tx, user, order_id, &priced, &basket.wants).await?;
     tx.commit().await?;
 
     // The answer from what was written, built as a replay's is (`response`).
@@ -472,11 +472,10 @@ async fn place(
         actor: workflow::CHECKOUT_ACTOR.into(),
         note: None,
     }];
-    Ok(Outcome::Created(Box::new(answer(
-        row,
-        priced.lines,
-        timeline,
-    ))))
+    Ok(Outcome::Created(
+        Box::new(answer(row, priced.lines, timeline)),
+        availability,
+    ))
 }
 
 /// The address given in the request, or the caller's saved one with its
@@ -718,7 +717,7 @@ async fn reserve(
     order: Uuid,
     priced: &Priced,
     wants: &[Want],
-) -> Result<()> {
+) -> Result<Availability> {
     if let Some(c) = priced.coupon.as_ref().filter(|_| priced.redeem) {
         coupons::redeem(conn, c, user, order).await?;
     }

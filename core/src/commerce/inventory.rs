@@ -13,6 +13,43 @@ pub struct Want {
     pub quantity: i32,
 }
 
+/// What a stock movement changed that the public sees: the products whose
+/// availability moved, and whether any variant sold out or came back. The
+/// latter is all a listing shows of stock (`in_stock`, the in-stock filter),
+/// so caches evict listings only then, and product pages for `products`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Availability {
+    pub products: Vec<Uuid>,
+    pub listings: bool,
+}
+
+impl Availability {
+    pub fn is_empty(&self) -> bool {
+        self.products.is_empty() && !self.listings
+    }
+
+    pub fn merge(&mut self, other: Availability) {
+        for p in other.products {
+            self.note(p);
+        }
+        self.listings |= other.listings;
+    }
+
+    fn note(&mut self, product: Uuid) {
+        if !self.products.contains(&product) {
+            self.products.push(product);
+        }
+    }
+
+    /// A variant's available units went from `before` to `after`.
+    fn moved(&mut self, product: Uuid, before: i32, after: i32) {
+        if before != after {
+            self.note(product);
+            self.listings |= (before > 0) != (after > 0);
+        }
+    }
+}
+
 /// A reserved line, priced and described as the order will snapshot it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Reserved {
@@ -72,24 +109,26 @@ pub async fn describe(conn: &mut PgConnection, wants: &[Want]) -> Result<Vec<Res
 /// Reserves every line (sorted, see `normalize`) with one conditional update
 /// each, or fails listing every short line. Called last in a checkout, so
 /// the hot rows stay locked only until the commit right after.
-pub async fn hold(conn: &mut PgConnection, wants: &[Want]) -> Result<()> {
+pub async fn hold(conn: &mut PgConnection, wants: &[Want]) -> Result<Availability> {
     let mut short = Vec::new();
+    let mut changed = Availability::default();
     for w in normalize(wants) {
-        let n = sqlx::query(
+        let held: Option<(Uuid, i32)> = sqlx::query_as(
             "UPDATE variants SET reserved = reserved + $2
-             WHERE id = $1 AND active AND stock - reserved >= $2",
+             WHERE id = $1 AND active AND stock - reserved >= $2
+             RETURNING product_id, stock - reserved",
         )
         .bind(w.variant_id)
         .bind(w.quantity)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            short.push(w);
+        .fetch_optional(&mut *conn)
+        .await?;
+        match held {
+            Some((product, after)) => changed.moved(product, after + w.quantity, after),
+            None => short.push(w),
         }
     }
     if short.is_empty() {
-        Ok(())
+        Ok(changed)
     } else {
         Err(Error::OutOfStock(shortages(conn, &short).await?))
     }
@@ -135,25 +174,45 @@ pub enum Movement {
     Restock,
 }
 
-pub async fn apply(conn: &mut PgConnection, movement: Movement, lines: &[Want]) -> Result<()> {
+pub async fn apply(
+    conn: &mut PgConnection,
+    movement: Movement,
+    lines: &[Want],
+) -> Result<Availability> {
+    // Each returns the product, the available units after, and whether the
+    // public sees the variant at all.
     let sql = match movement {
         Movement::Release => {
-            "UPDATE variants SET reserved = reserved - $2 WHERE id = $1 AND reserved >= $2"
+            "UPDATE variants SET reserved = reserved - $2 WHERE id = $1 AND reserved >= $2
+             RETURNING product_id, stock - reserved, active"
         }
         Movement::Deduct => {
             "UPDATE variants SET reserved = reserved - $2, stock = stock - $2
-             WHERE id = $1 AND reserved >= $2 AND stock >= $2"
+             WHERE id = $1 AND reserved >= $2 AND stock >= $2
+             RETURNING product_id, stock - reserved, active"
         }
-        Movement::Restock => "UPDATE variants SET stock = stock + $2 WHERE id = $1",
+        Movement::Restock => {
+            "UPDATE variants SET stock = stock + $2 WHERE id = $1
+             RETURNING product_id, stock - reserved, active"
+        }
     };
+    let mut changed = Availability::default();
     for w in normalize(lines) {
-        let n = sqlx::query(sql)
+        let row: Option<(Uuid, i32, bool)> = sqlx::query_as(sql)
             .bind(w.variant_id)
             .bind(w.quantity)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-        if n != 1 {
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some((product, after, true)) = row {
+            // A deduction takes reserved units out of stock: what can be
+            // bought stays the same.
+            let before = match movement {
+                Movement::Release | Movement::Restock => after - w.quantity,
+                Movement::Deduct => after,
+            };
+            changed.moved(product, before, after);
+        }
+        if row.is_none() {
             // A held reservation that is not there means the books are wrong;
             // refuse rather than push a counter negative.
             return Err(Error::Internal(anyhow::anyhow!(
@@ -163,12 +222,34 @@ pub async fn apply(conn: &mut PgConnection, movement: Movement, lines: &[Want]) 
             )));
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_selling_out_or_coming_back_touches_listings() {
+        let p = Uuid::from_u128(7);
+        let mut a = Availability::default();
+        a.moved(p, 5, 4);
+        assert_eq!(a.products, vec![p]);
+        assert!(!a.listings);
+        a.moved(p, 4, 4);
+        assert!(!a.listings);
+        let mut sold_out = Availability::default();
+        sold_out.moved(p, 1, 0);
+        assert!(sold_out.listings);
+        let mut back = Availability::default();
+        back.moved(Uuid::from_u128(8), 0, 3);
+        assert!(back.listings);
+        a.merge(back);
+        a.merge(sold_out);
+        assert_eq!(a.products, vec![p, Uuid::from_u128(8)]);
+        assert!(a.listings);
+        assert!(Availability::default().is_empty());
+    }
 
     #[test]
     fn duplicate_lines_merge_and_sort_in_lock_order() {

@@ -53,9 +53,12 @@ impl Move {
 }
 
 /// What the transition did that the caller may act on after commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Moved {
-    /// Stock or reservations changed: public availability did.
+    /// Stock or reservations moved: what changed of public availability.
+    pub availability: inventory::Availability,
+    /// Whether stock or reservations moved at all (a confirmation deducts
+    /// reserved units: nothing the public sees changes).
     pub stock_changed: bool,
 }
 
@@ -130,9 +133,10 @@ pub async fn apply(
         // variants).
         super::coupons::give_back(conn, order.id).await?;
     }
+    let mut availability = inventory::Availability::default();
     if let Some((movement, _)) = stock {
         let held = lines(conn, order.id).await?;
-        inventory::apply(conn, movement, &held).await?;
+        availability = inventory::apply(conn, movement, &held).await?;
     }
     sqlx::query(
         "UPDATE orders SET status = $2, stock_state = $3,
@@ -192,6 +196,7 @@ pub async fn apply(
     )
     .await?;
     Ok(Moved {
+        availability,
         stock_changed: stock.is_some(),
     })
 }
@@ -412,8 +417,13 @@ pub async fn cancel_by_customer(
 }
 
 /// Cancels up to `limit` pending orders whose reservation expired, each in
-/// its own transaction. Returns how many.
-pub async fn expire_reservations(pool: &PgPool, shop: &Shop, limit: i64) -> Result<u64> {
+/// its own transaction. Returns how many, and what that changed of
+/// availability.
+pub async fn expire_reservations(
+    pool: &PgPool,
+    shop: &Shop,
+    limit: i64,
+) -> Result<(u64, inventory::Availability)> {
     // The status is spelled out (not bound) to match the partial index
     // `orders_expiring`, whose predicate a generic plan could not prove.
     let due: Vec<Uuid> = sqlx::query_scalar(
@@ -425,20 +435,28 @@ pub async fn expire_reservations(pool: &PgPool, shop: &Shop, limit: i64) -> Resu
     .fetch_all(pool)
     .await?;
     let mut expired = 0;
+    let mut availability = inventory::Availability::default();
     for id in due {
         // One order that cannot be expired must not hold up the others.
         match expire_one(pool, shop, id).await {
-            Ok(true) => expired += 1,
-            Ok(false) => {}
+            Ok(Some(released)) => {
+                expired += 1;
+                availability.merge(released);
+            }
+            Ok(None) => {}
             Err(e) => {
                 tracing::error!(order.id = %id, error = %e, "could not expire the reservation")
             }
         }
     }
-    Ok(expired)
+    Ok((expired, availability))
 }
 
-async fn expire_one(pool: &PgPool, shop: &Shop, id: Uuid) -> Result<bool> {
+async fn expire_one(
+    pool: &PgPool,
+    shop: &Shop,
+    id: Uuid,
+) -> Result<Option<inventory::Availability>> {
     let mut tx = pool.begin().await?;
     // Re-checked under the lock: a payment (or a flagged one) may have
     // arrived meanwhile. `reserved_until` itself only changes when the order
@@ -448,9 +466,9 @@ async fn expire_one(pool: &PgPool, shop: &Shop, id: Uuid) -> Result<bool> {
             && o.payment_status != PaymentStatus::Paid
             && o.payment_flag.is_none()
     }) else {
-        return Ok(false);
+        return Ok(None);
     };
-    apply(
+    let moved = apply(
         &mut tx,
         shop,
         &order,
@@ -462,5 +480,5 @@ async fn expire_one(pool: &PgPool, shop: &Shop, id: Uuid) -> Result<bool> {
     )
     .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(Some(moved.availability))
 }

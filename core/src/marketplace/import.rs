@@ -151,7 +151,7 @@ async fn try_hold(conn: &mut PgConnection, wants: &[Want]) -> Result<Option<Vec<
     }
     let mut sp = conn.begin().await?;
     match inventory::hold(&mut sp, wants).await {
-        Ok(()) => {
+        Ok(_) => {
             sp.commit().await?;
             Ok(None)
         }

@@ -33,6 +33,9 @@ pub struct Config {
     pub environment: Environment,
     pub database_url: String,
     pub database_max_connections: u32,
+    /// How long a request waits for a free database connection before it is
+    /// answered 503 with Retry-After.
+    pub database_acquire_timeout: Duration,
     pub redis_url: String,
     pub redis_prefix: String,
     pub redis_response_timeout: Duration,
@@ -64,6 +67,9 @@ pub struct Config {
     pub max_image_bytes: usize,
     /// Public product reads are cached in memory, invalidated through Redis.
     pub catalog_cache: bool,
+    pub concurrency: Concurrency,
+    /// Memory the catalogue cache may hold (bodies, keys and bookkeeping).
+    pub catalog_cache_bytes: u64,
     /// `None` when any of the four `TWITTER_*` credentials is missing.
     pub twitter: Option<TwitterConfig>,
     pub commerce: CommerceConfig,
@@ -400,6 +406,7 @@ impl Config {
             environment,
             database_url: env.string("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bazaar"),
             database_max_connections: env.parse("DATABASE_MAX_CONNECTIONS", default_pool_size())?,
+            database_acquire_timeout: env.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 2_000)?,
             redis_url: env.string("REDIS_URL", "redis://127.0.0.1:6379"),
             redis_prefix: env.string("REDIS_PREFIX", "bazaar"),
             redis_response_timeout: env.millis("REDIS_RESPONSE_TIMEOUT_MS", 5_000)?,
@@ -456,6 +463,14 @@ impl Config {
             currency: currency(env.string("CURRENCY", "KZT"))?,
             max_image_bytes: env.parse("MAX_IMAGE_BYTES", 5 * 1024 * 1024)?,
             catalog_cache: env.bool("CATALOG_CACHE", true)?,
+            catalog_cache_bytes: env.parse("CATALOG_CACHE_BYTES", 16 * 1024 * 1024)?,
+            concurrency: Concurrency {
+                reads: env.parse("CONCURRENCY_READS", 512)?,
+                writes: env.parse("CONCURRENCY_WRITES", 256)?,
+                webhooks: env.parse("CONCURRENCY_WEBHOOKS", 256)?,
+                back_office: env.parse("CONCURRENCY_BACK_OFFICE", 64)?,
+                wait: env.millis("CONCURRENCY_WAIT_MS", 250)?,
+            },
             twitter,
             commerce: commerce_config(env)?,
             whatsapp: whatsapp_config(env)?,
@@ -595,6 +610,17 @@ fn pipeline_config(env: &Env<'_>) -> Result<PipelineConfig, ConfigError> {
 /// Four connections per core and two spare: on a 2-core box, 10 connections
 /// carry 2.3x the checkouts of 32, which only queue up inside PostgreSQL
 /// (ops/scripts/bench-checkout.sh).
+/// Requests in flight per route class in one API process (see `api::shed`);
+/// past them a request waits up to `wait` for a slot, then gets a 503.
+#[derive(Debug, Clone)]
+pub struct Concurrency {
+    pub reads: usize,
+    pub writes: usize,
+    pub webhooks: usize,
+    pub back_office: usize,
+    pub wait: Duration,
+}
+
 fn default_pool_size() -> u32 {
     std::thread::available_parallelism()
         .map(|n| 4 * n.get() as u32 + 2)

@@ -17,12 +17,14 @@ impl ExternalHandler for ExpireReservationsHandler {
 
     async fn run(cx: Context<'_>, _: ExpireReservations) -> Outcome {
         let deps = cx.deps;
-        let expired = workflow::expire_reservations(&deps.pool, &deps.shop, PER_RUN)
-            .await
-            .map_err(|e| JobError::retry(format!("{e:#}")))?;
+        let (expired, availability) =
+            workflow::expire_reservations(&deps.pool, &deps.shop, PER_RUN)
+                .await
+                .map_err(|e| JobError::retry(format!("{e:#}")))?;
         if expired > 0 {
             tracing::info!(expired, "expired reservations released");
-            if let Err(e) = bazaar_core::catalog::publish_change(&deps.config).await {
+            let change = bazaar_core::catalog::Change::Availability(availability);
+            if let Err(e) = bazaar_core::catalog::publish(&deps.config, &change).await {
                 tracing::warn!(error = %e, "could not tell the catalogue caches");
             }
         }
