@@ -5,8 +5,9 @@ use bazaar_core::{
     backoffice::{dashboard::Dashboard, Scope},
     commerce::gateway::PaymentProviders,
     commerce::orders::AdminFilter,
+    commerce::payments::{self, PaymentIngest},
     config::Config,
-    messaging::inbound::{Ingest, MessengerWebhooks},
+    messaging::inbound::{self, Ingest, MessengerWebhooks},
     shop::Shop,
     storage::Storage,
 };
@@ -33,6 +34,7 @@ pub struct AppState {
     pub messengers: MessengerWebhooks,
     /// Stores messenger webhook deliveries in groups (one commit per burst).
     pub ingest: Ingest,
+    pub payment_events: PaymentIngest,
     /// Kaspi's order completion (`with_kaspi`); `None` while Kaspi is off.
     pub kaspi: Option<Arc<dyn bazaar_core::marketplace::KaspiCompletion>>,
     /// Computed dashboards per scope, fresh for `DASHBOARD_CACHE_SECS`.
@@ -81,7 +83,8 @@ impl AppState {
         Self {
             dashboards: Recent::new(back_office.dashboard_cache, 10_000),
             order_counts: Recent::new(back_office.order_totals_cache, 10_000),
-            ingest: Ingest::start(pool.clone(), shop.clone()),
+            ingest: inbound::ingest(pool.clone(), shop.clone()),
+            payment_events: payments::payment_ingest(pool.clone(), shop.clone()),
             kaspi: None,
             shop: Arc::new(shop),
             messengers: MessengerWebhooks::default(),

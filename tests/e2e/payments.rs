@@ -534,3 +534,56 @@ async fn an_unpaid_stripe_order_cancelled_has_its_payment_intent_cancelled_so_it
     );
     assert_eq!(stock(&app, &shop.variant("CTEE-S-RED")).await, (10, 0));
 }
+
+/// A burst of signed events, each sent three times at once: every event is
+/// stored once with one processing job, exactly one of its deliveries is
+/// answered `new`, and every answer came after its event was stored (the
+/// writes are grouped, the acknowledgements are not early).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_duplicate_webhooks_stores_each_event_once_before_answering() {
+    let app = TestApp::builder().stripe().without_worker().start().await;
+    let events: Vec<Value> = (0..100)
+        .map(|i| {
+            stripe::event(
+                &format!("evt_burst_{i}"),
+                "charge.dispute.created",
+                json!({ "id": format!("dp_{i}"), "object": "dispute" }),
+            )
+        })
+        .collect();
+    let deliveries = events.iter().flat_map(|e| [e, e, e]).map(|event| {
+        let app = &app;
+        async move {
+            let r = app.stripe_webhook(event).await;
+            assert_eq!(r.status(), 200, "{event}");
+            let answer: Value = r.json().await.unwrap();
+            let id = event["id"].as_str().unwrap().to_owned();
+            // Durable before the answer: the row is there now.
+            let stored: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM payment_events WHERE provider = 'stripe' AND event_id = $1",
+            )
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+            assert_eq!(stored, 1, "{id} answered before it was stored");
+            (id, answer["new"].as_bool().unwrap())
+        }
+    });
+    let answers = futures::future::join_all(deliveries).await;
+    for e in &events {
+        let id = e["id"].as_str().unwrap();
+        let new = answers.iter().filter(|(i, new)| i == id && *new).count();
+        assert_eq!(new, 1, "{id} was new {new} times");
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM payment_events").await, 100);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM outbox WHERE kind = 'payments.process'
+               AND payload->>'event' IN (SELECT id::text FROM payment_events)"
+        )
+        .await,
+        100
+    );
+}

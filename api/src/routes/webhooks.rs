@@ -8,10 +8,7 @@ use axum::{
 };
 use axum::{extract::Query, response::IntoResponse};
 use bazaar_core::{
-    commerce::{
-        gateway::{WebhookRejection, WebhookVerifier},
-        payments,
-    },
+    commerce::gateway::{WebhookRejection, WebhookVerifier},
     messaging::inbound::{same_secret, InboundRejection, InboundWebhook},
 };
 use secrecy::ExposeSecret;
@@ -70,10 +67,14 @@ async fn receive(
             };
             ApiError::new(StatusCode::BAD_REQUEST, kind, e.to_string())
         })?;
-    let new = payments::record_event(&state.pool, &state.shop, verifier.provider(), &event).await?;
+    // Stored (group commit with concurrent deliveries) before the 200.
+    let new = state
+        .payment_events
+        .record(vec![(verifier.provider(), event)])
+        .await?;
     Ok(Json(Received {
         received: true,
-        new,
+        new: new > 0,
     }))
 }
 

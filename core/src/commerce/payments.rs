@@ -18,7 +18,8 @@ use super::{
 };
 use crate::shop::Shop;
 use crate::{
-    jobs::{ProcessPaymentEvent, RefundPayment},
+    group_commit::GroupCommit,
+    jobs::{Job, ProcessPaymentEvent, RefundPayment, PAYMENT_EVENT_KEY},
     outbox, Result,
 };
 
@@ -46,32 +47,68 @@ impl Provider {
     }
 }
 
-/// Stores a verified event and enqueues its processing, once per event id.
-/// Returns false for a duplicate.
-pub async fn record_event(
+/// Stores verified events and enqueues the processing of each, once per
+/// (provider, event id), in one statement; returns, for each, whether it was
+/// new (a repeated id within the batch counts once).
+pub async fn record_events(
     pool: &PgPool,
     shop: &Shop,
-    provider: Provider,
-    event: &VerifiedEvent,
-) -> Result<bool> {
-    let mut tx = pool.begin().await?;
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO payment_events (id, provider, event_id, kind, payload) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (provider, event_id) DO NOTHING RETURNING id",
+    events: &[(Provider, VerifiedEvent)],
+) -> Result<Vec<bool>> {
+    let n = events.len();
+    let (mut ids, mut job_ids) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut providers, mut event_ids) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut kinds, mut payloads) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for (provider, e) in events {
+        ids.push(Uuid::now_v7());
+        job_ids.push(Uuid::now_v7());
+        providers.push(provider.as_str());
+        event_ids.push(e.id.as_str());
+        kinds.push(e.kind.as_str());
+        payloads.push(&e.payload);
+    }
+    let stored: Vec<Uuid> = sqlx::query_scalar(
+        "WITH d AS (
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+                 AS d(id, job_id, provider, event_id, kind, payload)
+         ), e AS (
+             INSERT INTO payment_events (id, provider, event_id, kind, payload)
+             SELECT id, provider, event_id, kind, payload FROM d
+             ON CONFLICT (provider, event_id) DO NOTHING
+             RETURNING id
+         ), o AS (
+             INSERT INTO outbox (id, queue, kind, payload, idempotency_key, max_attempts)
+             SELECT d.job_id, $7, $8, jsonb_build_object('event', e.id), $9 || e.id, $10
+             FROM e JOIN d ON d.id = e.id
+             ON CONFLICT (idempotency_key) DO NOTHING
+         )
+         SELECT id FROM e",
     )
-    .bind(Uuid::now_v7())
-    .bind(provider)
-    .bind(&event.id)
-    .bind(&event.kind)
-    .bind(&event.payload)
-    .fetch_optional(&mut *tx)
+    .bind(&ids)
+    .bind(&job_ids)
+    .bind(&providers)
+    .bind(&event_ids)
+    .bind(&kinds)
+    .bind(payloads)
+    .bind(ProcessPaymentEvent::QUEUE.as_str())
+    .bind(ProcessPaymentEvent::KIND.as_str())
+    .bind(PAYMENT_EVENT_KEY)
+    .bind(shop.pipeline.policy(ProcessPaymentEvent::QUEUE).max_attempts)
+    .fetch_all(pool)
     .await?;
-    let Some(id) = id else {
-        return Ok(false);
-    };
-    outbox::enqueue(&mut tx, &shop.pipeline, &ProcessPaymentEvent { event: id }).await?;
-    tx.commit().await?;
-    Ok(true)
+    let stored: std::collections::HashSet<Uuid> = stored.into_iter().collect();
+    Ok(ids.iter().map(|id| stored.contains(id)).collect())
+}
+
+/// The group-commit writer of payment events (see `record_events`).
+pub type PaymentIngest = GroupCommit<(Provider, VerifiedEvent)>;
+
+/// Starts this process's writer of payment events.
+pub fn payment_ingest(pool: PgPool, shop: Shop) -> PaymentIngest {
+    GroupCommit::start("payment webhook backlog is full", move |events| {
+        let (pool, shop) = (pool.clone(), shop.clone());
+        async move { record_events(&pool, &shop, &events).await }
+    })
 }
 
 /// What a provider says happened to a payment, read from its event by the

@@ -8,13 +8,13 @@
 //! burst costs one round trip and one commit per batch, not per request.
 
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::{
+    group_commit::GroupCommit,
     jobs::{JobKind, Queue},
     shop::Shop,
-    Error, Result,
+    Result,
 };
 
 use super::Channel;
@@ -76,70 +76,15 @@ pub async fn record(pool: &PgPool, shop: &Shop, deliveries: &[Delivery]) -> Resu
     Ok(ids.iter().map(|id| stored.contains(id)).collect())
 }
 
-type Reply = oneshot::Sender<std::result::Result<bool, String>>;
+/// The group-commit writer of messenger deliveries (see `record`).
+pub type Ingest = GroupCommit<Delivery>;
 
-/// The group-commit writer of one process. Cheap to clone.
-#[derive(Clone)]
-pub struct Ingest {
-    tx: mpsc::Sender<(Delivery, Reply)>,
-}
-
-/// Deliveries waiting beyond this are refused (503, the provider retries)
-/// rather than queued in memory without bound.
-const BACKLOG: usize = 8192;
-const MAX_BATCH: usize = 1000;
-/// Statements in flight at once: one being written while the next fills.
-const WRITERS: usize = 2;
-
-impl Ingest {
-    pub fn start(pool: PgPool, shop: Shop) -> Self {
-        let (tx, rx) = mpsc::channel(BACKLOG);
-        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..WRITERS {
-            let (pool, shop, rx) = (pool.clone(), shop.clone(), rx.clone());
-            tokio::spawn(async move {
-                let mut batch: Vec<(Delivery, Reply)> = Vec::with_capacity(MAX_BATCH);
-                loop {
-                    if rx.lock().await.recv_many(&mut batch, MAX_BATCH).await == 0 {
-                        return;
-                    }
-                    let deliveries: Vec<Delivery> = batch.iter().map(|(d, _)| d.clone()).collect();
-                    let outcome = record(&pool, &shop, &deliveries).await;
-                    for (i, (_, reply)) in batch.drain(..).enumerate() {
-                        let answer = match &outcome {
-                            Ok(new) => Ok(new[i]),
-                            Err(e) => Err(e.to_string()),
-                        };
-                        let _ = reply.send(answer);
-                    }
-                }
-            });
-        }
-        Self { tx }
-    }
-
-    /// Stores `deliveries` once; returns how many were new. `Overloaded`
-    /// when the backlog is full.
-    pub async fn record(&self, deliveries: Vec<Delivery>) -> Result<usize> {
-        let mut waiting = Vec::with_capacity(deliveries.len());
-        for d in deliveries {
-            let (reply, answer) = oneshot::channel();
-            self.tx
-                .try_send((d, reply))
-                .map_err(|_| Error::Overloaded("inbound webhook backlog is full"))?;
-            waiting.push(answer);
-        }
-        let mut new = 0;
-        for answer in waiting {
-            match answer.await {
-                Ok(Ok(true)) => new += 1,
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => return Err(Error::Internal(anyhow::anyhow!(e))),
-                Err(_) => return Err(Error::Overloaded("inbound webhook writer stopped")),
-            }
-        }
-        Ok(new)
-    }
+/// Starts this process's writer of messenger deliveries.
+pub fn ingest(pool: PgPool, shop: Shop) -> Ingest {
+    GroupCommit::start("inbound webhook backlog is full", move |deliveries| {
+        let (pool, shop) = (pool.clone(), shop.clone());
+        async move { record(&pool, &shop, &deliveries).await }
+    })
 }
 
 /// Why a messenger webhook request was refused.

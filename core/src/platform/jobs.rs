@@ -287,11 +287,15 @@ pub struct ProcessPaymentEvent {
     pub event: uuid::Uuid,
 }
 
+/// What `ProcessPaymentEvent`'s idempotency key starts with (SQL that
+/// enqueues in bulk builds it too).
+pub const PAYMENT_EVENT_KEY: &str = "payment-event:";
+
 impl Job for ProcessPaymentEvent {
     const KIND: JobKind = JobKind::ProcessPaymentEvent;
     const QUEUE: Queue = Queue::Payments;
     fn idempotency_key(&self) -> String {
-        format!("payment-event:{}", self.event)
+        format!("{PAYMENT_EVENT_KEY}{}", self.event)
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod db;
+pub mod group_commit;
 pub mod health;
 pub mod jobs;
 pub mod marketplace_config;
