@@ -73,7 +73,8 @@ with open(path, "w") as f:
         sig = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
         f.write("sha256=%s\t%s\n" % (sig, body))
 PY
-WHATSAPP_BODIES="$work/wa" ingest "WhatsApp (/webhooks/whatsapp)" ops/scripts/bench-webhook-whatsapp.lua whatsapp
+BODIES="$work/wa" WEBHOOK_PATH=/webhooks/whatsapp SIGNATURE_HEADER=X-Hub-Signature-256 \
+  ingest "WhatsApp (/webhooks/whatsapp)" ops/scripts/bench-webhook-signed.lua whatsapp
 kill "${pids[@]}" 2>/dev/null || true
 wait 2>/dev/null || true
 pids=()
