@@ -576,7 +576,10 @@ async fn a_burst_of_duplicate_webhooks_stores_each_event_once_before_answering()
         let new = answers.iter().filter(|(i, new)| i == id && *new).count();
         assert_eq!(new, 1, "{id} was new {new} times");
     }
-    assert_eq!(count(&app, "SELECT count(*) FROM payment_events").await, 100);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM payment_events").await,
+        100
+    );
     assert_eq!(
         count(
             &app,

@@ -163,20 +163,61 @@ impl Row {
     }
 }
 
-const SELECT: &str = "SELECT p.id, p.slug, p.name, p.description, p.code, p.attributes, p.active,
+const COLUMNS: &str = "SELECT p.id, p.slug, p.name, p.description, p.code, p.attributes, p.active,
         p.rating_count, p.rating_sum, p.min_price, p.max_price, p.tweet_id, p.created_at, p.updated_at,
         s.id AS store_id, s.name AS store_name, s.owner_id, (s.active AND s.deleted_at IS NULL) AS store_open,
         c.id AS category_id, c.slug AS category_slug, c.name AS category_name,
-        t.id AS type_id, t.name AS type_name
-   FROM products p
+        t.id AS type_id, t.name AS type_name";
+
+const FROM: &str = "   FROM products p
    JOIN stores s ON s.id = p.store_id
    JOIN categories c ON c.id = p.category_id
    JOIN product_types t ON t.id = p.type_id
   WHERE p.deleted_at IS NULL ";
 
+/// A product's images as a JSON column of its row.
+const IMAGES: &str = ",
+        (SELECT COALESCE(json_agg(json_build_object('id', i.id,
+                    'storage_key', i.storage_key, 'content_type', i.content_type)
+                  ORDER BY i.position, i.created_at), '[]')
+           FROM product_images i WHERE i.product_id = p.id) AS images";
+
+/// A product page's every variant (active or not: whether the viewer manages
+/// the product is known only from the row), as a JSON column of its row: with
+/// `IMAGES`, a page is one round trip.
+const VARIANTS: &str = ",
+        (SELECT COALESCE(json_agg(json_build_object('id', v.id, 'sku', v.sku, 'attributes', v.attributes,
+                    'price', v.price, 'currency', v.currency, 'stock', v.stock, 'reserved', v.reserved,
+                    'weight_grams', v.weight_grams, 'active', v.active)
+                  ORDER BY v.created_at, v.sku), '[]')
+           FROM variants v WHERE v.product_id = p.id) AS variants";
+
+/// Whether any active variant has units available, as a column.
+const IN_STOCK: &str = ",
+        EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND v.active AND v.stock > v.reserved)
+            AS in_stock";
+
+/// A product row with what a list item shows besides.
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    #[sqlx(flatten)]
+    row: Row,
+    in_stock: bool,
+    images: Json<Vec<ImageRow>>,
+}
+
+/// A product row with what its page shows besides.
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    #[sqlx(flatten)]
+    row: Row,
+    images: Json<Vec<ImageRow>>,
+    variants: Json<Vec<VariantRow>>,
+}
+
 pub(crate) async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Row>> {
     Ok(
-        sqlx::query_as(AssertSqlSafe(format!("{SELECT} AND p.id = $1")))
+        sqlx::query_as(AssertSqlSafe(format!("{COLUMNS}{FROM} AND p.id = $1")))
             .bind(id)
             .fetch_optional(conn)
             .await?,
@@ -189,10 +230,16 @@ pub(crate) async fn is_public(conn: &mut PgConnection, id: Uuid) -> Result<bool>
     Ok(find(conn, id).await?.is_some_and(|row| row.public()))
 }
 
-async fn find_by_key(pool: &PgPool, key: &str) -> Result<Option<Row>> {
+async fn page_by_key(pool: &PgPool, key: &str) -> Result<Option<PageRow>> {
     let query = match Uuid::parse_str(key) {
-        Ok(id) => sqlx::query_as(AssertSqlSafe(format!("{SELECT} AND p.id = $1"))).bind(id),
-        Err(_) => sqlx::query_as(AssertSqlSafe(format!("{SELECT} AND p.slug = $1"))).bind(key),
+        Ok(id) => sqlx::query_as(AssertSqlSafe(format!(
+            "{COLUMNS}{IMAGES}{VARIANTS}{FROM} AND p.id = $1"
+        )))
+        .bind(id),
+        Err(_) => sqlx::query_as(AssertSqlSafe(format!(
+            "{COLUMNS}{IMAGES}{VARIANTS}{FROM} AND p.slug = $1"
+        )))
+        .bind(key),
     };
     Ok(query.fetch_optional(pool).await?)
 }
@@ -230,38 +277,28 @@ fn price_range(shop: &Shop, min: Option<i64>, max: Option<i64>) -> Option<PriceR
     })
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(serde::Deserialize)]
 struct ImageRow {
     id: Uuid,
-    product_id: Uuid,
     storage_key: String,
     content_type: String,
 }
 
-async fn images(pool: &PgPool, shop: &Shop, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Image>>> {
-    let rows: Vec<ImageRow> = sqlx::query_as(
-        "SELECT id, product_id, storage_key, content_type FROM product_images
-          WHERE product_id = ANY($1) ORDER BY position, created_at",
-    )
-    .bind(ids)
-    .fetch_all(pool)
-    .await?;
-    let mut by_product: HashMap<Uuid, Vec<Image>> = HashMap::new();
-    for r in rows {
-        by_product.entry(r.product_id).or_default().push(Image {
-            id: r.id,
-            url: shop.media_url(&r.storage_key),
-            content_type: r.content_type,
-        });
+impl ImageRow {
+    fn image(self, shop: &Shop) -> Image {
+        Image {
+            id: self.id,
+            url: shop.media_url(&self.storage_key),
+            content_type: self.content_type,
+        }
     }
-    Ok(by_product)
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(serde::Deserialize)]
 struct VariantRow {
     id: Uuid,
     sku: String,
-    attributes: Json<BTreeMap<String, String>>,
+    attributes: BTreeMap<String, String>,
     price: i64,
     currency: String,
     stock: i32,
@@ -270,32 +307,28 @@ struct VariantRow {
     active: bool,
 }
 
-async fn variants(pool: &PgPool, product: Uuid, manager: bool) -> Result<Vec<Variant>> {
-    let rows: Vec<VariantRow> = sqlx::query_as(
-        "SELECT id, sku, attributes, price, currency, stock, reserved, weight_grams, active
-           FROM variants WHERE product_id = $1 AND (active OR $2) ORDER BY created_at, sku",
-    )
-    .bind(product)
-    .bind(manager)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|v| Variant {
-            id: v.id,
-            sku: v.sku,
-            attributes: v.attributes.0,
+impl VariantRow {
+    /// The variant as `manager` (or the public) may see it.
+    fn view(self, manager: bool) -> Variant {
+        Variant {
+            id: self.id,
+            sku: self.sku,
+            attributes: self.attributes,
             price: Money {
-                amount: v.price,
-                currency: v.currency,
+                amount: self.price,
+                currency: self.currency,
             },
-            available: if v.active { v.stock - v.reserved } else { 0 },
-            stock: manager.then_some(v.stock),
-            reserved: manager.then_some(v.reserved),
-            weight_grams: v.weight_grams,
-            active: v.active,
-        })
-        .collect())
+            available: if self.active {
+                self.stock - self.reserved
+            } else {
+                0
+            },
+            stock: manager.then_some(self.stock),
+            reserved: manager.then_some(self.reserved),
+            weight_grams: self.weight_grams,
+            active: self.active,
+        }
+    }
 }
 
 impl Row {
@@ -319,14 +352,23 @@ impl Row {
     }
 }
 
-async fn assemble(pool: &PgPool, shop: &Shop, mut row: Row, manager: bool) -> Result<Product> {
-    let mut images = images(pool, shop, &[row.id]).await?;
-    let variants = variants(pool, row.id, manager).await?;
-    let (store, category, product_type) = row.refs();
-    Ok(Product {
-        id: row.id,
-        images: images.remove(&row.id).unwrap_or_default(),
+fn assemble(shop: &Shop, page: PageRow, manager: bool) -> Product {
+    let PageRow {
+        mut row,
+        images,
         variants,
+    } = page;
+    let (store, category, product_type) = row.refs();
+    Product {
+        id: row.id,
+        images: images.0.into_iter().map(|i| i.image(shop)).collect(),
+        // The public sees active variants only.
+        variants: variants
+            .0
+            .into_iter()
+            .filter(|v| manager || v.active)
+            .map(|v| v.view(manager))
+            .collect(),
         price_range: price_range(shop, row.min_price, row.max_price),
         rating: Rating::new(row.rating_sum, row.rating_count),
         slug: row.slug,
@@ -341,51 +383,50 @@ async fn assemble(pool: &PgPool, shop: &Shop, mut row: Row, manager: bool) -> Re
         tweet_id: row.tweet_id,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    })
+    }
 }
 
 /// A product by id or slug, as `viewer` may see it.
 pub async fn get(pool: &PgPool, shop: &Shop, viewer: Option<Actor>, key: &str) -> Result<Product> {
-    match find_by_key(pool, key).await? {
-        Some(row) if row.managed_by(viewer) => assemble(pool, shop, row, true).await,
-        Some(row) if row.public() => assemble(pool, shop, row, false).await,
+    match page_by_key(pool, key).await? {
+        Some(page) if page.row.managed_by(viewer) => Ok(assemble(shop, page, true)),
+        Some(page) if page.row.public() => Ok(assemble(shop, page, false)),
         _ => Err(Error::NotFound),
     }
 }
 
 /// The full view for the product's managers, after a write.
 pub async fn managed_view(pool: &PgPool, shop: &Shop, id: Uuid) -> Result<Product> {
-    let row = find(&mut *pool.acquire().await?, id)
+    let page = page_by_key(pool, &id.to_string())
         .await?
         .ok_or(Error::NotFound)?;
-    assemble(pool, shop, row, true).await
+    Ok(assemble(shop, page, true))
 }
 
 /// List items for `ids`, in that order.
 pub async fn summaries(pool: &PgPool, shop: &Shop, ids: &[Uuid]) -> Result<Vec<ProductSummary>> {
-    let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!("{SELECT} AND p.id = ANY($1)")))
-        .bind(ids)
-        .fetch_all(pool)
-        .await?;
-    let in_stock: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT DISTINCT product_id FROM variants
-          WHERE product_id = ANY($1) AND active AND stock > reserved",
-    )
+    let rows: Vec<SummaryRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "{COLUMNS}{IN_STOCK}{IMAGES}{FROM} AND p.id = ANY($1)"
+    )))
     .bind(ids)
     .fetch_all(pool)
     .await?;
-    let mut images = images(pool, shop, ids).await?;
-    let mut by_id: HashMap<Uuid, Row> = rows.into_iter().map(|r| (r.id, r)).collect();
+    let mut by_id: HashMap<Uuid, SummaryRow> = rows.into_iter().map(|r| (r.row.id, r)).collect();
     Ok(ids
         .iter()
         .filter_map(|id| by_id.remove(id))
-        .map(|mut row| {
+        .map(|summary| {
+            let SummaryRow {
+                mut row,
+                in_stock,
+                images,
+            } = summary;
             let (store, category, product_type) = row.refs();
             ProductSummary {
                 id: row.id,
-                images: images.remove(&row.id).unwrap_or_default(),
+                images: images.0.into_iter().map(|i| i.image(shop)).collect(),
                 price_range: price_range(shop, row.min_price, row.max_price),
-                in_stock: in_stock.contains(&row.id),
+                in_stock,
                 rating: Rating::new(row.rating_sum, row.rating_count),
                 slug: row.slug,
                 name: row.name,

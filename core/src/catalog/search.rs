@@ -270,5 +270,8 @@ async fn aggregate(pool: &PgPool, query: &Query, matching: Matching) -> Result<A
             (SELECT min(min_price) FROM matched) AS min_price,
             (SELECT max(max_price) FROM matched) AS max_price",
         );
-    Ok(b.build_query_as().fetch_one(pool).await?)
+    // Not a prepared statement: after five runs PostgreSQL would switch to a
+    // generic plan that ignores the values (a sequential scan of variants
+    // and a lookup per product: 52-58 ms instead of 17-23 for a search).
+    Ok(b.build_query_as().persistent(false).fetch_one(pool).await?)
 }
