@@ -252,23 +252,23 @@ impl CatalogCache {
         }
     }
 
-    /// The id of the product with this slug (or id), remembered per
-    /// catalogue generation; `None` when there is none.
+    /// The id to cache the product with this slug (or id) under, the slug
+    /// remembered per catalogue generation. `None` when there is no such
+    /// product or the cache is off: read it uncached.
     pub async fn product_id(&self, pool: &PgPool, key: &str) -> ApiResult<Option<Uuid>> {
+        if !self.usable() {
+            return Ok(None);
+        }
         if let Ok(id) = Uuid::parse_str(key) {
             return Ok(Some(id));
         }
         let generation = self.inner.catalogue.load(Ordering::SeqCst);
         let cache_key = (generation, key.to_owned());
-        if self.usable() {
-            if let Some(id) = self.inner.slugs.get(&cache_key) {
-                return Ok(id);
-            }
+        if let Some(id) = self.inner.slugs.get(&cache_key) {
+            return Ok(id);
         }
         let id = bazaar_core::catalog::products::id_by_slug(pool, key).await?;
-        if self.usable() {
-            self.inner.slugs.insert(cache_key, id);
-        }
+        self.inner.slugs.insert(cache_key, id);
         Ok(id)
     }
 
