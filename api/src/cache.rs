@@ -7,10 +7,12 @@
 //!
 //! - the catalogue's, which every catalogue write (a product, a price, a
 //!   category, a page) bumps: everything cached before is unreachable;
-//! - for listings, the listings' generation, which stock bumps only when a
-//!   variant sells out or comes back: that is all a listing shows of stock
-//!   (`in_stock`, the in-stock filter), so ordinary sales leave listings
-//!   cached;
+//! - for listings filtered to what is in stock, the listings' generation,
+//!   which stock bumps only when a variant sells out or comes back;
+//! - for other listings, nothing more in the key: they show of stock only
+//!   each item's `in_stock`, so on every read their entry is checked against
+//!   the sell-out generations of the products it shows (ordinary sales and
+//!   sell-outs elsewhere leave them cached);
 //! - for a product page, its product's generation (one of 4,096 buckets by
 //!   id), which every stock movement of that product bumps.
 //!
@@ -66,8 +68,10 @@ const ENTRY_OVERHEAD: usize = 256;
 pub enum Scope {
     /// Categories, CMS pages, banners: only catalogue writes change them.
     Catalogue,
-    /// Lists and search: also a variant selling out or coming back.
-    Listing,
+    /// Lists and search filtered to what is in stock: also any variant
+    /// selling out or coming back (totals and facets change). Unfiltered
+    /// lists use [`CatalogCache::get_or_load_listing`].
+    InStockListing,
     /// One product's page: also its stock.
     Product(Uuid),
 }
@@ -90,6 +94,9 @@ struct Inner {
     catalogue: AtomicU64,
     listings: AtomicU64,
     products: Box<[AtomicU64]>,
+    /// Per bucket of product ids: a variant of one of them sold out or came
+    /// back (what an unfiltered listing shows of stock).
+    crossings: Box<[AtomicU64]>,
     hasher: std::collections::hash_map::RandomState,
     entries: moka::future::Cache<Key, Cached>,
     /// Product slugs to ids, per catalogue generation (a slug changes only
@@ -100,9 +107,23 @@ struct Inner {
 }
 
 impl Inner {
+    fn bucket(&self, id: Uuid) -> usize {
+        self.hasher.hash_one(id) as usize % PRODUCT_BUCKETS
+    }
+
     fn product_generation(&self, id: Uuid) -> &AtomicU64 {
-        let bucket = self.hasher.hash_one(id) as usize % PRODUCT_BUCKETS;
-        &self.products[bucket]
+        &self.products[self.bucket(id)]
+    }
+
+    /// Whether `entry` still shows what it was read with.
+    fn still_valid(&self, entry: &Cached) -> bool {
+        match &entry.stamps {
+            Stamps::Always => true,
+            Stamps::Stale => false,
+            Stamps::Crossings(stamps) => stamps.iter().all(|&(bucket, seen)| {
+                self.crossings[usize::from(bucket)].load(Ordering::SeqCst) == seen
+            }),
+        }
     }
 
     fn forget(&self, change: &Change) {
@@ -116,12 +137,29 @@ impl Inner {
                 for id in &a.products {
                     self.product_generation(*id).fetch_add(1, Ordering::SeqCst);
                 }
-                if a.listings {
+                if !a.crossed.is_empty() {
+                    // The listings' generation first: a listing being read
+                    // now sees it move and is not trusted (see
+                    // `get_or_load_listing`).
                     self.listings.fetch_add(1, Ordering::SeqCst);
+                    for id in &a.crossed {
+                        self.crossings[self.bucket(*id)].fetch_add(1, Ordering::SeqCst);
+                    }
                 }
             }
         }
     }
+}
+
+/// What else an entry's validity depends on, checked when it is read.
+#[derive(Clone)]
+enum Stamps {
+    /// Nothing beyond its key.
+    Always,
+    /// The crossing generations of the products it shows, as they were.
+    Crossings(Arc<[(u16, u64)]>),
+    /// Read while stock crossed zero somewhere: for its first readers only.
+    Stale,
 }
 
 /// A cached JSON body with its entity tag.
@@ -129,6 +167,7 @@ impl Inner {
 pub struct Cached {
     body: Bytes,
     etag: HeaderValue,
+    stamps: Stamps,
 }
 
 impl Cached {
@@ -137,7 +176,11 @@ impl Cached {
         let digest = Sha256::digest(&body);
         let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..12])))
             .expect("hex is a valid header value");
-        Self { body, etag }
+        Self {
+            body,
+            etag,
+            stamps: Stamps::Always,
+        }
     }
 
     /// 200 with the body, or 304 when the client already holds this version.
@@ -181,10 +224,15 @@ impl CatalogCache {
             catalogue: AtomicU64::new(0),
             listings: AtomicU64::new(0),
             products: (0..PRODUCT_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            crossings: (0..PRODUCT_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             hasher: Default::default(),
             entries: moka::future::Cache::builder()
                 .weigher(|key: &Key, v: &Cached| {
-                    (ENTRY_OVERHEAD + key.text.len() + v.body.len())
+                    let stamps = match &v.stamps {
+                        Stamps::Crossings(s) => s.len() * std::mem::size_of::<(u16, u64)>(),
+                        Stamps::Always | Stamps::Stale => 0,
+                    };
+                    (ENTRY_OVERHEAD + key.text.len() + v.body.len() + stamps)
                         .try_into()
                         .unwrap_or(u32::MAX)
                 })
@@ -295,7 +343,7 @@ impl CatalogCache {
             catalogue: inner.catalogue.load(Ordering::SeqCst),
             scope: match scope {
                 Scope::Catalogue => 0,
-                Scope::Listing => inner.listings.load(Ordering::SeqCst),
+                Scope::InStockListing => inner.listings.load(Ordering::SeqCst),
                 Scope::Product(id) => inner.product_generation(id).load(Ordering::SeqCst),
             },
             text,
@@ -315,6 +363,86 @@ impl CatalogCache {
         };
         metrics::counter!("bazaar_catalog_cache_total", "outcome" => outcome).increment(1);
         entry.map_err(|shared| Arc::try_unwrap(shared).unwrap_or_else(|e| (*e).clone()))
+    }
+
+    /// A listing not filtered by stock: `load` gives its body and the
+    /// products it shows. Only catalogue writes, and a variant of one of
+    /// those products selling out or coming back, make it stale: an ordinary
+    /// sale leaves it, and a sell-out elsewhere does too. Single flight as
+    /// [`get_or_load`](Self::get_or_load).
+    pub async fn get_or_load_listing<F, Fut>(&self, text: String, load: F) -> ApiResult<Cached>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = ApiResult<(Bytes, Vec<Uuid>)>>,
+    {
+        if !self.usable() {
+            return Ok(Cached::new(load().await?.0));
+        }
+        let inner = &self.inner;
+        let key = Key {
+            catalogue: inner.catalogue.load(Ordering::SeqCst),
+            scope: 0,
+            text,
+        };
+        if let Some(hit) = inner.entries.get(&key).await {
+            if inner.still_valid(&hit) {
+                metrics::counter!("bazaar_catalog_cache_total", "outcome" => "hit").increment(1);
+                return Ok(hit);
+            }
+            inner.entries.invalidate(&key).await;
+        }
+        let mut pending = Some(load);
+        let entry = inner
+            .entries
+            .try_get_with(key, async {
+                let load = pending.take().expect("the cache runs an initializer once");
+                let listings = inner.listings.load(Ordering::SeqCst);
+                let (body, shown) = load().await?;
+                // A crossing during the read: its stamps could be newer than
+                // its data. Writers move `listings` before the buckets.
+                let stamps = if inner.listings.load(Ordering::SeqCst) == listings {
+                    Stamps::Crossings(
+                        shown
+                            .iter()
+                            .map(|id| {
+                                let bucket = inner.bucket(*id);
+                                let seen = inner.crossings[bucket].load(Ordering::SeqCst);
+                                (bucket as u16, seen)
+                            })
+                            .collect(),
+                    )
+                } else {
+                    Stamps::Stale
+                };
+                Ok(Cached {
+                    stamps,
+                    ..Cached::new(body)
+                })
+            })
+            .await
+            .map_err(|shared: Arc<ApiError>| {
+                Arc::try_unwrap(shared).unwrap_or_else(|e| (*e).clone())
+            })?;
+        let count = |outcome: &'static str| {
+            metrics::counter!("bazaar_catalog_cache_total", "outcome" => outcome).increment(1)
+        };
+        match pending {
+            // Read by this request, after it arrived.
+            None => {
+                count("miss");
+                Ok(entry)
+            }
+            // Joined another request's read, which may have started before a
+            // sell-out this request must see.
+            Some(load) if !inner.still_valid(&entry) => {
+                count("miss");
+                Ok(Cached::new(load().await?.0))
+            }
+            Some(_) => {
+                count("hit");
+                Ok(entry)
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The catalogue cache under sales (issue 13): a checkout or cancellation
-//! evicts the pages of the products whose availability it moved, and
-//! listings only when a variant sells out or comes back. Each test changes a
+//! evicts the pages of the products whose availability it moved, and only
+//! when a variant sells out or comes back the in-stock listings and the
+//! listings that show its product. Each test changes a
 //! row behind the cache's back (plain SQL, no invalidation) to see which
 //! views were served from the cache and which were read again.
 
@@ -65,6 +66,11 @@ async fn sales_evict_the_sold_products_page_and_listings_only_when_a_variant_sel
         "/api/v1/products?category={}&in_stock=true&attr.size=S&attr.color=Red",
         c.category_id
     );
+    // Shows only the shirt: the tee's stock is none of its business.
+    let linen = format!(
+        "/api/v1/products?category={}&attr.material=Linen",
+        c.category_id
+    );
     let sku = "CTEE-S-RED";
     let page = get(&app, &tee).await;
     let available = |page: &Value| {
@@ -80,6 +86,7 @@ async fn sales_evict_the_sold_products_page_and_listings_only_when_a_variant_sel
     assert_eq!(available(&page), 10);
     assert_eq!(get(&app, &red_small).await["total"], 1);
     assert!(names(&get(&app, &listing).await).contains(&"Linen Shirt".to_owned()));
+    assert_eq!(names(&get(&app, &linen).await), vec!["Linen Shirt"]);
     assert_eq!(get(&app, &shirt_page).await["name"], "Linen Shirt");
 
     // Behind the cache's back: only a view read again shows this.
@@ -106,11 +113,17 @@ async fn sales_evict_the_sold_products_page_and_listings_only_when_a_variant_sel
         "a sale evicted another product's page"
     );
 
-    // Selling the variant out changes what listings show: they are read again.
+    // Selling the variant out changes what listings showing the tee and
+    // in-stock listings show: they are read again; the others are not.
     let last = number(&place(&app, &buyer, &shop.buy_now("cash_on_delivery", &[(sku, 7)])).await);
     assert_eq!(available(&get(&app, &tee).await), 0);
     assert_eq!(get(&app, &red_small).await["total"], 0, "sold out");
     assert!(names(&get(&app, &listing).await).contains(&"Renamed Behind The Cache".to_owned()));
+    assert_eq!(
+        names(&get(&app, &linen).await),
+        vec!["Linen Shirt"],
+        "a sell-out evicted a listing that does not show the product"
+    );
     let tee_item = |listing: &Value| {
         listing["items"]
             .as_array()
@@ -232,17 +245,29 @@ async fn a_full_route_class_sheds_with_503_and_retry_after() {
     let slow: Vec<_> = (0..2)
         .map(|_| tokio::spawn(client.get(&listing).send()))
         .collect();
-    // Until both hold their slots, a probe may take one and wait too.
-    let shed = eventually("a read to be shed", Duration::from_secs(30), || async {
-        let r = client
-            .get(&listing)
-            .timeout(Duration::from_secs(1))
-            .send()
+    // Both are inside, waiting for the lock in PostgreSQL.
+    eventually(
+        "two reads waiting for the lock",
+        Duration::from_secs(30),
+        || async {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&app.pool)
             .await
             .ok()?;
-        (r.status() == 503).then_some(r)
-    })
+            (waiting == 2).then_some(())
+        },
+    )
     .await;
+    let shed = client
+        .get(&listing)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shed.status(), 503);
     assert_eq!(shed.headers()["retry-after"], "1");
     assert_eq!(shed.headers()["content-type"], "application/problem+json");
     // Health and the other classes are not held up by the reads.

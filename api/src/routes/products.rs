@@ -188,23 +188,29 @@ async fn list(
 ) -> ApiResult<Response> {
     let raw = raw.unwrap_or_default();
     let query = parse_query(&raw, page)?;
-    let cached = state
-        .cache
-        .get_or_load(
-            Scope::Listing,
-            format!("products?{}", canonical(&raw)),
-            || async {
-                let results = search::search(&state.pool, &state.shop, &query).await?;
-                crate::cache::json_body(&ProductList {
-                    items: results.items,
-                    page: page.page(),
-                    per_page: page.per_page(),
-                    total: results.total,
-                    facets: results.facets,
-                })
-            },
-        )
-        .await?;
+    let text = format!("products?{}", canonical(&raw));
+    let load = || async {
+        let results = search::search(&state.pool, &state.shop, &query).await?;
+        let shown: Vec<Uuid> = results.items.iter().map(|p| p.id).collect();
+        let body = crate::cache::json_body(&ProductList {
+            items: results.items,
+            page: page.page(),
+            per_page: page.per_page(),
+            total: results.total,
+            facets: results.facets,
+        })?;
+        Ok((body, shown))
+    };
+    let cached = if query.in_stock {
+        // Totals and facets follow every sell-out.
+        let load = || async { load().await.map(|(body, _)| body) };
+        state
+            .cache
+            .get_or_load(Scope::InStockListing, text, load)
+            .await?
+    } else {
+        state.cache.get_or_load_listing(text, load).await?
+    };
     Ok(cached.respond(&headers))
 }
 

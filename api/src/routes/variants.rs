@@ -98,10 +98,7 @@ async fn update(
     if stock_only {
         // Only this product's availability moved; listings may show it sold
         // out or back.
-        let availability = bazaar_core::catalog::Availability {
-            products: vec![product],
-            listings: true,
-        };
+        let availability = bazaar_core::catalog::Availability::of(product);
         state.cache.availability_changed(&availability).await;
     } else {
         state.cache.changed().await;

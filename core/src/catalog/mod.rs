@@ -43,43 +43,42 @@ pub fn changes_channel(redis_prefix: &str) -> String {
 pub enum Change {
     /// Anything may have changed (a product, price, category, page...).
     All,
-    /// Only stock moved: these products' pages, and listings when a variant
-    /// sold out or came back.
+    /// Only stock moved: these products' pages, and the listings that show
+    /// the products with a variant that sold out or came back.
     Availability(Availability),
 }
 
 impl Change {
-    /// `changed`, or `stock <0|1> <id>,<id>...`.
+    /// `changed`, or `stock <id>,<id>...;<crossed id>,...`.
     pub fn encode(&self) -> String {
+        let ids = |ids: &[Uuid]| {
+            ids.iter()
+                .map(Uuid::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         match self {
             Change::All => "changed".into(),
-            Change::Availability(a) => {
-                let ids: Vec<String> = a.products.iter().map(Uuid::to_string).collect();
-                format!("stock {} {}", u8::from(a.listings), ids.join(","))
-            }
+            Change::Availability(a) => format!("stock {};{}", ids(&a.products), ids(&a.crossed)),
         }
     }
 
     /// Anything not understood (an older or newer sender) forgets everything:
     /// a cache may only ever forget too much.
     pub fn decode(message: &str) -> Change {
-        let mut parts = message.split(' ');
-        let (Some("stock"), Some(listings @ ("0" | "1")), Some(ids), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Change::All;
+        let ids = |list: &str| -> Option<Vec<Uuid>> {
+            list.split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| Uuid::parse_str(s).ok())
+                .collect()
         };
-        let products: Result<Vec<Uuid>, _> = ids
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(Uuid::parse_str)
-            .collect();
-        match products {
-            Ok(products) => Change::Availability(Availability {
-                products,
-                listings: listings == "1",
-            }),
-            Err(_) => Change::All,
+        let parsed = message
+            .strip_prefix("stock ")
+            .and_then(|rest| rest.split_once(';'))
+            .and_then(|(products, crossed)| Some((ids(products)?, ids(crossed)?)));
+        match parsed {
+            Some((products, crossed)) => Change::Availability(Availability { products, crossed }),
+            None => Change::All,
         }
     }
 }
@@ -111,7 +110,7 @@ mod tests {
     fn changes_round_trip_and_unknown_ones_forget_everything() {
         let a = Change::Availability(Availability {
             products: vec![Uuid::from_u128(1), Uuid::from_u128(2)],
-            listings: true,
+            crossed: vec![Uuid::from_u128(2)],
         });
         assert_eq!(Change::decode(&a.encode()), a);
         let none = Change::Availability(Availability::default());

@@ -14,38 +14,51 @@ pub struct Want {
 }
 
 /// What a stock movement changed that the public sees: the products whose
-/// availability moved, and whether any variant sold out or came back. The
-/// latter is all a listing shows of stock (`in_stock`, the in-stock filter),
-/// so caches evict listings only then, and product pages for `products`.
+/// availability moved (their pages), and those of them with a variant that
+/// sold out or came back. The latter is all a listing shows of stock (an
+/// item's `in_stock`, the in-stock filter), so caches evict listings only for
+/// those.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Availability {
     pub products: Vec<Uuid>,
-    pub listings: bool,
+    pub crossed: Vec<Uuid>,
+}
+
+fn note(list: &mut Vec<Uuid>, product: Uuid) {
+    if !list.contains(&product) {
+        list.push(product);
+    }
 }
 
 impl Availability {
+    /// Everything a change of `product`'s stock may have changed.
+    pub fn of(product: Uuid) -> Self {
+        Self {
+            products: vec![product],
+            crossed: vec![product],
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.products.is_empty() && !self.listings
+        self.products.is_empty() && self.crossed.is_empty()
     }
 
     pub fn merge(&mut self, other: Availability) {
         for p in other.products {
-            self.note(p);
+            note(&mut self.products, p);
         }
-        self.listings |= other.listings;
-    }
-
-    fn note(&mut self, product: Uuid) {
-        if !self.products.contains(&product) {
-            self.products.push(product);
+        for p in other.crossed {
+            note(&mut self.crossed, p);
         }
     }
 
     /// A variant's available units went from `before` to `after`.
     fn moved(&mut self, product: Uuid, before: i32, after: i32) {
         if before != after {
-            self.note(product);
-            self.listings |= (before > 0) != (after > 0);
+            note(&mut self.products, product);
+            if (before > 0) != (after > 0) {
+                note(&mut self.crossed, product);
+            }
         }
     }
 }
@@ -232,22 +245,23 @@ mod tests {
     #[test]
     fn only_selling_out_or_coming_back_touches_listings() {
         let p = Uuid::from_u128(7);
+        let q = Uuid::from_u128(8);
         let mut a = Availability::default();
         a.moved(p, 5, 4);
         assert_eq!(a.products, vec![p]);
-        assert!(!a.listings);
+        assert!(a.crossed.is_empty());
         a.moved(p, 4, 4);
-        assert!(!a.listings);
+        assert!(a.crossed.is_empty());
         let mut sold_out = Availability::default();
         sold_out.moved(p, 1, 0);
-        assert!(sold_out.listings);
+        assert_eq!(sold_out.crossed, vec![p]);
         let mut back = Availability::default();
-        back.moved(Uuid::from_u128(8), 0, 3);
-        assert!(back.listings);
+        back.moved(q, 0, 3);
+        assert_eq!(back.crossed, vec![q]);
         a.merge(back);
         a.merge(sold_out);
-        assert_eq!(a.products, vec![p, Uuid::from_u128(8)]);
-        assert!(a.listings);
+        assert_eq!(a.products, vec![p, q]);
+        assert_eq!(a.crossed, vec![q, p]);
         assert!(Availability::default().is_empty());
     }
 
