@@ -20,6 +20,28 @@ async fn get(app: &TestApp, path: &str) -> Value {
     expect(app, "GET", path, None, None, 200).await
 }
 
+/// Waits until the in-process api listens for catalogue changes: until then
+/// its cache is bypassed, and nothing here would be cached.
+async fn cache_listening(app: &TestApp) {
+    let client = redis::Client::open(app.vars["REDIS_URL"].as_str()).unwrap();
+    let channel = format!("{}:catalog:changed", app.vars["REDIS_PREFIX"]);
+    eventually(
+        "the cache's subscription",
+        Duration::from_secs(30),
+        || async {
+            let mut redis = client.get_multiplexed_async_connection().await.ok()?;
+            let (_, listeners): (String, i64) = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(&channel)
+                .query_async(&mut redis)
+                .await
+                .ok()?;
+            (listeners > 0).then_some(())
+        },
+    )
+    .await;
+}
+
 fn names(listing: &Value) -> Vec<String> {
     listing["items"]
         .as_array()
@@ -58,6 +80,7 @@ async fn sales_evict_the_sold_products_page_and_listings_only_when_a_variant_sel
     )
     .await;
     let buyer = customer(&app, "buyer@example.com").await;
+    cache_listening(&app).await;
 
     let tee = format!("/api/v1/products/{}", c.product_id);
     let shirt_page = format!("/api/v1/products/{shirt_id}");
