@@ -7,6 +7,9 @@
 #   search  2,000 random searches: a word from the seeded names' vocabulary,
 #           sometimes misspelt, with random filters (category, in stock,
 #           price range, attribute), facets included.
+#   cold    one broad listing with facets (a top category, newest first)
+#           while the catalogue changes every COLD_EVERY (0.5) s: the cache
+#           is emptied and 64 clients miss at once (single flight).
 # Each runs with the catalogue cache on and off (CATALOG_CACHE=false), and
 # with and without sales: one checkout every EVERY_MS (default 200) ms of a
 # random variant, as a shop that is selling. At PRODUCTS (default "10000
@@ -56,10 +59,14 @@ paths() { # $1 db; writes detail, list, search
       FROM generate_series(1, 2000) g, LATERAL (SELECT w FROM w WHERE g > 0 ORDER BY random() LIMIT 1) t" > "$work/search"
   $sql -c "SELECT id FROM variants WHERE active AND stock > reserved ORDER BY random() LIMIT 5000" > "$work/variants"
   shipping=$($sql -c "SELECT id FROM shipping_methods ORDER BY price LIMIT 1")
+  $sql -c "SELECT '/api/v1/products?category=' || c.slug || '&per_page=24'
+             FROM categories c WHERE parent_id IS NULL
+            ORDER BY (SELECT count(*) FROM products p JOIN categories k ON k.id = p.category_id
+                       WHERE k.parent_id = c.id) DESC LIMIT 1" > "$work/cold"
 }
 
 start_api() { # $1 cache on|off
-  CATALOG_CACHE=$([ "$1" = on ] && echo true || echo false) REDIS_PREFIX="benchcat$$" \
+  CATALOG_CACHE=$([ "$1" = on ] && echo true || echo false) REDIS_PREFIX="$prefix" \
     "$BAZAAR_BIN" api > "$work/api.log" 2>&1 &
   api=$!
   for _ in $(seq 1 300); do curl -sf "$base/health/ready" >/dev/null && break; sleep 0.1; done
@@ -70,6 +77,8 @@ start_api() { # $1 cache on|off
         | sed -E 's/.*"access_token":"([^"]+)".*/\1/'; echo; } >> "$work/tokens"
   done
 }
+
+prefix="benchcat$$"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -93,8 +102,16 @@ for products in ${PRODUCTS:-10000 100000}; do
               > "$work/sales" 2>&1 &
             seller=$!
           fi
+          changer=""
+          if [ "$scenario" = cold ]; then
+            # What every catalogue write tells the API processes.
+            ( while :; do redis-cli -h 127.0.0.1 PUBLISH "$prefix:catalog:changed" changed >/dev/null
+                sleep "${COLD_EVERY:-0.5}"; done ) &
+            changer=$!
+          fi
           PATHS_FILE="$work/$scenario" wrk -t2 -c"$conns" -d"$duration" --latency \
             -s ops/scripts/bench-catalog.lua "$base" | grep '^RESULT' >> "$work/runs"
+          if [ -n "$changer" ]; then kill "$changer"; wait "$changer" 2>/dev/null || true; fi
           if [ -n "$seller" ]; then wait "$seller"; grep -h '^SALES' "$work/sales" >&2 || true; fi
         done
         peak=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$api/status")
