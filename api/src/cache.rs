@@ -348,21 +348,17 @@ impl CatalogCache {
             },
             text,
         };
-        let loaded = AtomicBool::new(false);
+        let mut pending = Some(load);
         let entry = inner
             .entries
             .try_get_with(key, async {
-                loaded.store(true, Ordering::Relaxed);
+                let load = pending.take().expect("the cache runs an initializer once");
                 load().await.map(Cached::new)
             })
-            .await;
-        let outcome = if loaded.load(Ordering::Relaxed) {
-            "miss"
-        } else {
-            "hit"
-        };
-        metrics::counter!("bazaar_catalog_cache_total", "outcome" => outcome).increment(1);
-        entry.map_err(|shared| Arc::try_unwrap(shared).unwrap_or_else(|e| (*e).clone()))
+            .await
+            .map_err(unshare);
+        count(if pending.is_none() { "miss" } else { "hit" });
+        entry
     }
 
     /// A listing not filtered by stock: `load` gives its body and the
@@ -386,7 +382,7 @@ impl CatalogCache {
         };
         if let Some(hit) = inner.entries.get(&key).await {
             if inner.still_valid(&hit) {
-                metrics::counter!("bazaar_catalog_cache_total", "outcome" => "hit").increment(1);
+                count("hit");
                 return Ok(hit);
             }
             inner.entries.invalidate(&key).await;
@@ -420,12 +416,7 @@ impl CatalogCache {
                 })
             })
             .await
-            .map_err(|shared: Arc<ApiError>| {
-                Arc::try_unwrap(shared).unwrap_or_else(|e| (*e).clone())
-            })?;
-        let count = |outcome: &'static str| {
-            metrics::counter!("bazaar_catalog_cache_total", "outcome" => outcome).increment(1)
-        };
+            .map_err(unshare)?;
         match pending {
             // Read by this request, after it arrived.
             None => {
@@ -444,6 +435,15 @@ impl CatalogCache {
             }
         }
     }
+}
+
+/// An error a single-flight load shared with its waiters, for one of them.
+fn unshare(shared: Arc<ApiError>) -> ApiError {
+    Arc::try_unwrap(shared).unwrap_or_else(|e| (*e).clone())
+}
+
+fn count(outcome: &'static str) {
+    metrics::counter!("bazaar_catalog_cache_total", "outcome" => outcome).increment(1);
 }
 
 /// Follows the invalidation channel for as long as the cache lives.

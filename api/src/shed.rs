@@ -89,7 +89,7 @@ pub async fn limit(State(shedder): State<Shedder>, req: Request, next: Next) -> 
     let Some(semaphore) = shedder.semaphore(class) else {
         return next.run(req).await;
     };
-    let permit = match semaphore.clone().try_acquire_owned() {
+    let _permit = match semaphore.clone().try_acquire_owned() {
         Ok(permit) => permit,
         Err(_) => match tokio::time::timeout(shedder.wait, semaphore.clone().acquire_owned()).await
         {
@@ -105,9 +105,7 @@ pub async fn limit(State(shedder): State<Shedder>, req: Request, next: Next) -> 
             }
         },
     };
-    let response = next.run(req).await;
-    drop(permit);
-    response
+    next.run(req).await
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ load() {
   for run in $(seq 1 "$runs"); do
     echo "== $name, run $run (64 connections, $duration)"
     PATHS_FILE="$paths" TOKEN="$token" wrk -t2 -c64 -d"$duration" --latency \
-      -s ops/scripts/bench-back-office.lua "$base" | grep -E "Requests/sec|50%|99%|non-2xx"
+      -s ops/scripts/bench-paths.lua "$base" | grep -E "Requests/sec|50%|99%|non-2xx"
   done
 }
 for cache in 10 0; do

@@ -98,7 +98,7 @@ for products in ${PRODUCTS:-10000 100000}; do
           seller=""
           if [ "$sales" = yes ]; then
             VARIANTS_FILE="$work/variants" TOKENS_FILE="$work/tokens" SHIPPING_METHOD_ID=$shipping \
-              EVERY_MS="${EVERY_MS:-200}" wrk -t1 -c1 -d"$duration" -s ops/scripts/bench-sales.lua "$base" \
+              EVERY_MS="${EVERY_MS:-200}" wrk -t1 -c1 -d"$duration" -s ops/scripts/bench-checkout.lua "$base" \
               > "$work/sales" 2>&1 &
             seller=$!
           fi
@@ -110,9 +110,9 @@ for products in ${PRODUCTS:-10000 100000}; do
             changer=$!
           fi
           PATHS_FILE="$work/$scenario" wrk -t2 -c"$conns" -d"$duration" --latency \
-            -s ops/scripts/bench-catalog.lua "$base" | grep '^RESULT' >> "$work/runs"
+            -s ops/scripts/bench-paths.lua "$base" | grep '^RESULT' >> "$work/runs"
           if [ -n "$changer" ]; then kill "$changer"; wait "$changer" 2>/dev/null || true; fi
-          if [ -n "$seller" ]; then wait "$seller"; grep -h '^SALES' "$work/sales" >&2 || true; fi
+          if [ -n "$seller" ]; then wait "$seller"; grep -h '^CHECKOUTS' "$work/sales" >&2 || true; fi
         done
         peak=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$api/status")
         printf '%-8s %-6s %-5s %-7s %9s %9s %9s %8s %9s\n' "$products" "$cache" "$sales" "$scenario" \

@@ -1,8 +1,11 @@
 -- wrk script for ops/scripts/bench-checkout.sh: each request is a "buy now"
 -- checkout of one unit of a random variant from $VARIANTS_FILE (one id per
 -- line), by a random customer from $TOKENS_FILE, with a fresh Idempotency-Key.
+-- With $EVERY_MS, each connection checks out once per that many milliseconds
+-- (the sales load of ops/scripts/bench-catalog.sh).
 local variants, tokens = {}, {}
 local shipping = os.getenv("SHIPPING_METHOD_ID")
+local every = tonumber(os.getenv("EVERY_MS") or "")
 local counter, thread_tag = 0, ""
 
 local function lines(path, into)
@@ -35,7 +38,14 @@ function request()
   return wrk.format("POST", "/api/v1/checkout", headers, body)
 end
 
-local statuses = {}
-function response(status)
-  statuses[status] = (statuses[status] or 0) + 1
+if every then
+  function delay()
+    return every
+  end
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("CHECKOUTS %d, %d non-2xx or errors\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.write + summary.errors.timeout))
 end

@@ -57,18 +57,12 @@ async fn sales_evict_the_sold_products_page_and_listings_only_when_a_variant_sel
     let app = TestApp::builder().without_worker().start().await;
     let shop = shop(&app).await;
     let c = &shop.catalog;
-    let shirt = expect(
-        &app,
-        "POST",
-        "/api/v1/products",
-        Some(&c.vendor),
-        Some(json!({
-            "store_id": c.store_id, "category_id": c.category_id, "product_type_id": c.type_id,
-            "name": "Linen Shirt", "code": "LSHT", "attributes": { "material": "Linen" },
-        })),
-        201,
-    )
-    .await;
+    let shirt = c
+        .product(
+            &app,
+            json!({ "name": "Linen Shirt", "code": "LSHT", "attributes": { "material": "Linen" } }),
+        )
+        .await;
     let shirt_id = shirt["id"].as_str().unwrap().to_owned();
     expect(
         &app,

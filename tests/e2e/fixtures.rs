@@ -147,6 +147,28 @@ impl Catalog {
         self.product_id.parse().unwrap()
     }
 
+    /// Another product in this store, category and type; `fields` names the
+    /// rest (name, code, attributes). Returns it.
+    pub async fn product(&self, app: &TestApp, fields: Value) -> Value {
+        let mut body = json!({
+            "store_id": self.store_id,
+            "category_id": self.category_id,
+            "product_type_id": self.type_id,
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        expect(
+            app,
+            "POST",
+            "/api/v1/products",
+            Some(&self.vendor),
+            Some(body),
+            201,
+        )
+        .await
+    }
+
     /// Generates the variants of `size` x `color` at `price` (KZT minor
     /// units); returns the product with its variants.
     pub async fn variants(

@@ -145,18 +145,9 @@ async fn a_sku_already_in_use_is_a_clear_conflict_and_nothing_is_created() {
     let c = catalog(&app).await;
     c.variants(&app, &["S"], &["Red"], 100_000).await;
     // Another product whose code plus values make CTEE-S-RED again.
-    let other = expect(
-        &app,
-        "POST",
-        "/api/v1/products",
-        Some(&c.vendor),
-        Some(json!({
-            "store_id": c.store_id, "category_id": c.category_id, "product_type_id": c.type_id,
-            "name": "Clash Tee", "code": "CTEE-S",
-        })),
-        201,
-    )
-    .await;
+    let other = c
+        .product(&app, json!({ "name": "Clash Tee", "code": "CTEE-S" }))
+        .await;
     let r = send(
         &app,
         "POST",
