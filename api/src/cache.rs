@@ -24,6 +24,10 @@
 //! changes through Redis pub/sub within milliseconds (`catalog::Change`);
 //! while this process is not subscribed (Redis down, reconnecting) it
 //! bypasses the cache rather than risk stale data.
+//!
+//! The same feed keeps the embedded search engine current (it is told of
+//! every change, whether or not the cache is on); a process skips its own
+//! messages there, having told its engine before publishing.
 
 use std::{
     future::Future,
@@ -39,7 +43,7 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use bazaar_core::catalog::{Availability, Change};
+use bazaar_core::catalog::{search::Engine, Availability, Change};
 use bytes::Bytes;
 use futures::StreamExt;
 use redis::aio::ConnectionManager;
@@ -90,6 +94,10 @@ pub struct CatalogCache {
 
 struct Inner {
     enabled: bool,
+    /// Told of every change, cache or not.
+    engine: Option<Arc<dyn Engine>>,
+    /// This process, on the changes channel.
+    origin: Uuid,
     subscribed: AtomicBool,
     catalogue: AtomicU64,
     listings: AtomicU64,
@@ -107,6 +115,11 @@ struct Inner {
 }
 
 impl Inner {
+    /// Whether the changes channel is followed at all.
+    fn follows(&self) -> bool {
+        self.enabled || self.engine.is_some()
+    }
+
     fn bucket(&self, id: Uuid) -> usize {
         self.hasher.hash_one(id) as usize % PRODUCT_BUCKETS
     }
@@ -217,9 +230,12 @@ impl CatalogCache {
         redis: ConnectionManager,
         redis_url: &str,
         prefix: &str,
+        engine: Option<Arc<dyn Engine>>,
     ) -> Self {
         let inner = Arc::new(Inner {
             enabled: enabled && capacity_bytes > 0,
+            engine,
+            origin: Uuid::new_v4(),
             subscribed: AtomicBool::new(false),
             catalogue: AtomicU64::new(0),
             listings: AtomicU64::new(0),
@@ -250,7 +266,7 @@ impl CatalogCache {
             redis,
             channel: bazaar_core::catalog::changes_channel(prefix),
         });
-        if inner.enabled {
+        if inner.follows() {
             match redis::Client::open(redis_url) {
                 Ok(client) => {
                     tokio::spawn(listen(Arc::downgrade(&inner), client));
@@ -281,16 +297,21 @@ impl CatalogCache {
     }
 
     async fn tell(&self, change: Change) {
-        if !self.inner.enabled {
+        if !self.inner.follows() {
             return;
         }
-        self.inner.forget(&change);
+        if self.inner.enabled {
+            self.inner.forget(&change);
+        }
+        if let Some(engine) = &self.inner.engine {
+            engine.note(&change);
+        }
         let mut redis = self.inner.redis.clone();
         let published: redis::RedisResult<i64> = tokio::time::timeout(
             Duration::from_millis(250),
             redis::cmd("PUBLISH")
                 .arg(&self.inner.channel)
-                .arg(change.encode())
+                .arg(change.encode_from(self.inner.origin))
                 .query_async(&mut redis),
         )
         .await
@@ -469,13 +490,22 @@ async fn listen(inner: std::sync::Weak<Inner>, client: redis::Client) {
                     // Writes may have happened while we were not listening.
                     strong.forget(&Change::All);
                     strong.subscribed.store(true, Ordering::SeqCst);
+                    if let Some(engine) = &strong.engine {
+                        engine.following(true);
+                    }
                 }
                 while let Some(message) = messages.next().await {
                     let Some(strong) = inner.upgrade() else {
                         return;
                     };
                     let text: String = message.get_payload().unwrap_or_default();
-                    strong.forget(&Change::decode(&text));
+                    let (origin, change) = Change::decode_from(&text);
+                    strong.forget(&change);
+                    if let Some(engine) = &strong.engine {
+                        if origin != Some(strong.origin) {
+                            engine.note(&change);
+                        }
+                    }
                 }
                 tracing::warn!("catalogue cache: lost the Redis subscription; bypassing the cache");
             }
@@ -486,6 +516,9 @@ async fn listen(inner: std::sync::Weak<Inner>, client: redis::Client) {
             return;
         };
         strong.subscribed.store(false, Ordering::SeqCst);
+        if let Some(engine) = &strong.engine {
+            engine.following(false);
+        }
         drop(strong);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

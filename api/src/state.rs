@@ -3,10 +3,11 @@ use std::sync::Arc;
 use bazaar_core::{
     auth::{AuthService, JwtKeys, RateLimiter},
     backoffice::{dashboard::Dashboard, Scope},
+    catalog::search::{Embedded, Engine, Search},
     commerce::gateway::PaymentProviders,
     commerce::orders::AdminFilter,
     commerce::payments::{self, PaymentIngest},
-    config::Config,
+    config::{Config, SearchEngine},
     messaging::inbound::{self, Ingest, MessengerWebhooks},
     shop::Shop,
     storage::Storage,
@@ -25,6 +26,8 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     pub keys: JwtKeys,
     pub cache: CatalogCache,
+    /// Searches and listings (`catalog::search`).
+    pub search: Search,
     pub storage: Storage,
     pub shop: Arc<Shop>,
     /// The card gateway and payment webhooks, built by the process that
@@ -71,12 +74,22 @@ impl AppState {
             public_url: config.public_url.clone(),
             refresh_ttl: config.refresh_token_ttl,
         };
+        let engine: Option<Arc<dyn Engine>> = match config.search.engine {
+            SearchEngine::Embedded => Some(Arc::new(Embedded::start(
+                pool.clone(),
+                config.search.reconcile,
+                config.search.wait,
+            ))),
+            SearchEngine::Postgres => None,
+        };
+        let search = Search::new(pool.clone(), engine.clone());
         let cache = CatalogCache::new(
             config.catalog_cache,
             config.catalog_cache_bytes,
             redis.clone(),
             &config.redis_url,
             &config.redis_prefix,
+            engine,
         );
         let shop = Shop::new(&config);
         let back_office = &config.back_office;
@@ -91,6 +104,7 @@ impl AppState {
             payments,
             storage,
             cache,
+            search,
             config,
             pool,
             redis,

@@ -787,6 +787,37 @@ async fn arrange(app: &TestApp) -> Model {
     m
 }
 
+/// Each test runs against each engine (`SEARCH_ENGINE`): both must give
+/// what the model expects.
+macro_rules! both_engines {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                super::$name("embedded").await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name("postgres").await
+            }
+        }
+    };
+}
+
+/// An API searching with `engine`, without the cache in front (every query
+/// reaches the engine), waiting for the embedded engine to catch up with
+/// each write rather than letting PostgreSQL answer.
+async fn app(engine: &str) -> TestApp {
+    TestApp::builder()
+        .without_worker()
+        .var("SEARCH_ENGINE", engine)
+        .var("SEARCH_WAIT_MS", "10000")
+        .var("CATALOG_CACHE", "false")
+        .start()
+        .await
+}
+
 async fn search(app: &TestApp, query: &str) -> Value {
     expect(
         app,
@@ -930,9 +961,9 @@ fn assert_items(m: &Model, body: &Value) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_text_search_finds_stemmed_words_and_ranks_name_matches_first() {
-    let app = TestApp::builder().without_worker().start().await;
+both_engines!(a_text_search_finds_stemmed_words_and_ranks_name_matches_first);
+async fn a_text_search_finds_stemmed_words_and_ranks_name_matches_first(engine: &str) {
+    let app = app(engine).await;
     let m = arrange(&app).await;
 
     // In a description only; the inactive polo says it too and stays hidden.
@@ -985,9 +1016,9 @@ async fn a_text_search_finds_stemmed_words_and_ranks_name_matches_first() {
     assert!(none["facets"]["price"].is_null(), "{none}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_misspelt_query_still_finds_the_product_by_its_name() {
-    let app = TestApp::builder().without_worker().start().await;
+both_engines!(a_misspelt_query_still_finds_the_product_by_its_name);
+async fn a_misspelt_query_still_finds_the_product_by_its_name(engine: &str) {
+    let app = app(engine).await;
     let m = arrange(&app).await;
 
     // "cottn" shares 4 of its 6 trigrams with "cotton": word_similarity 0.67.
@@ -1006,9 +1037,9 @@ async fn a_misspelt_query_still_finds_the_product_by_its_name() {
     assert!(names(&app, &m, &q("ctn")).await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_filter_finds_exactly_the_products_the_model_expects() {
-    let app = TestApp::builder().without_worker().start().await;
+both_engines!(each_filter_finds_exactly_the_products_the_model_expects);
+async fn each_filter_finds_exactly_the_products_the_model_expects(engine: &str) {
+    let app = app(engine).await;
     let m = arrange(&app).await;
     let (category, store) = (&m.categories, &m.stores);
 
@@ -1126,9 +1157,9 @@ async fn each_filter_finds_exactly_the_products_the_model_expects() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_sort_orders_the_result_as_the_model_expects() {
-    let app = TestApp::builder().without_worker().start().await;
+both_engines!(each_sort_orders_the_result_as_the_model_expects);
+async fn each_sort_orders_the_result_as_the_model_expects(engine: &str) {
+    let app = app(engine).await;
     let m = arrange(&app).await;
 
     // The orders the data was built to give.
@@ -1204,9 +1235,9 @@ async fn each_sort_orders_the_result_as_the_model_expects() {
     assert_items(&m, &listing);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn facets_count_the_whole_result_as_the_model_expects() {
-    let app = TestApp::builder().without_worker().start().await;
+both_engines!(facets_count_the_whole_result_as_the_model_expects);
+async fn facets_count_the_whole_result_as_the_model_expects(engine: &str) {
+    let app = app(engine).await;
     let m = arrange(&app).await;
 
     // Over the whole result, not the page.
@@ -1257,9 +1288,9 @@ async fn facets_count_the_whole_result_as_the_model_expects() {
     assert_items(&m, &search(&app, "per_page=100").await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_partition_the_sorted_result() {
-    let app = TestApp::builder().without_worker().start().await;
+both_engines!(pages_partition_the_sorted_result);
+async fn pages_partition_the_sorted_result(engine: &str) {
+    let app = app(engine).await;
     let m = arrange(&app).await;
     let facets = m.facets(&all());
 
@@ -1361,4 +1392,109 @@ async fn bad_search_parameters_are_named_in_a_422() {
         let body = search(&app, query).await;
         assert_eq!(body["total"], 0, "{query}");
     }
+}
+
+/// The embedded engine's own behaviour, seen by changing rows behind its
+/// back: it answers from memory, a message on the change feed brings it up
+/// to date (a rebuild, or a re-read of the stock of the products named),
+/// and the periodic reconcile heals a change nobody announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_engine_answers_from_memory_follows_the_change_feed_and_reconciles() {
+    use bazaar_core::catalog::{self, Availability, Change};
+    use std::time::Duration;
+
+    let app = TestApp::builder()
+        .without_worker()
+        .var("SEARCH_ENGINE", "embedded")
+        .var("SEARCH_WAIT_MS", "10000")
+        .var("SEARCH_RECONCILE_SECS", "3600")
+        .var("CATALOG_CACHE", "false")
+        .start()
+        .await;
+    let m = arrange(&app).await;
+    let shirt = m
+        .products
+        .iter()
+        .find(|p| p.name == "Linen Summer Shirt")
+        .unwrap();
+    let id: uuid::Uuid = shirt.id.parse().unwrap();
+    let just_the_shirt = [shirt.id.as_str()];
+    assert_eq!(
+        names(&app, &m, &q("linen")).await,
+        ["Linen Summer Shirt", "Wool Winter Hoodie"]
+    );
+
+    // Renamed behind the engine's back: PostgreSQL would find "velvet", the
+    // engine's memory does not (and still finds the shirt as linen).
+    sqlx::query("UPDATE products SET name = 'Velvet Summer Shirt' WHERE id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert!(ids(&app, &q("velvet")).await.is_empty());
+    assert_eq!(ids(&app, &q("linen")).await[0], shirt.id);
+
+    // Announced the way the seed and the workers announce: rebuilt.
+    catalog::publish(&app.config, &Change::All).await.unwrap();
+    crate::harness::eventually(
+        "the rename is searchable",
+        Duration::from_secs(10),
+        || async { (ids(&app, &q("velvet")).await == [shirt.id.as_str()]).then_some(()) },
+    )
+    .await;
+
+    // Sold out behind its back: the in-stock filter still shows it until a
+    // stock message names the product, then not.
+    let in_stock = format!("{}&in_stock=true", q("velvet"));
+    assert_eq!(ids(&app, &in_stock).await, just_the_shirt);
+    sqlx::query("UPDATE variants SET reserved = stock WHERE product_id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(ids(&app, &in_stock).await, just_the_shirt);
+    let sold_out = Availability {
+        products: vec![id],
+        crossed: vec![id],
+    };
+    catalog::publish(&app.config, &Change::Availability(sold_out))
+        .await
+        .unwrap();
+    crate::harness::eventually("the sell-out is seen", Duration::from_secs(10), || async {
+        ids(&app, &in_stock).await.is_empty().then_some(())
+    })
+    .await;
+    // Still found without the filter.
+    assert_eq!(ids(&app, &q("velvet")).await, just_the_shirt);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_engine_heals_an_unannounced_change_at_its_reconcile() {
+    use std::time::Duration;
+
+    let app = TestApp::builder()
+        .without_worker()
+        .var("SEARCH_ENGINE", "embedded")
+        .var("SEARCH_WAIT_MS", "10000")
+        .var("SEARCH_RECONCILE_SECS", "2")
+        .var("CATALOG_CACHE", "false")
+        .start()
+        .await;
+    let m = arrange(&app).await;
+    let shirt = m
+        .products
+        .iter()
+        .find(|p| p.name == "Linen Summer Shirt")
+        .unwrap();
+    sqlx::query("UPDATE products SET name = 'Velvet Summer Shirt' WHERE id = $1::uuid")
+        .bind(&shirt.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    crate::harness::eventually(
+        "the reconcile finds the rename",
+        Duration::from_secs(15),
+        || async { (ids(&app, &q("velvet")).await == [shirt.id.as_str()]).then_some(()) },
+    )
+    .await;
 }

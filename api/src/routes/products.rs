@@ -190,7 +190,10 @@ async fn list(
     let query = parse_query(&raw, page)?;
     let text = format!("products?{}", canonical(&raw));
     let load = || async {
-        let results = search::search(&state.pool, &state.shop, &query).await?;
+        let results = state
+            .search
+            .search(&state.pool, &state.shop, &query)
+            .await?;
         let shown: Vec<Uuid> = results.items.iter().map(|p| p.id).collect();
         let body = crate::cache::json_body(&ProductList {
             items: results.items,

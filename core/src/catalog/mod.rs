@@ -63,6 +63,23 @@ impl Change {
         }
     }
 
+    /// The message as sent by `origin` (an API process), which skips its own.
+    pub fn encode_from(&self, origin: Uuid) -> String {
+        format!("from {origin} {}", self.encode())
+    }
+
+    /// The sender, when it said, and the change.
+    pub fn decode_from(message: &str) -> (Option<Uuid>, Change) {
+        let sent = message
+            .strip_prefix("from ")
+            .and_then(|rest| rest.split_once(' '))
+            .and_then(|(origin, change)| Some((Uuid::parse_str(origin).ok()?, change)));
+        match sent {
+            Some((origin, change)) => (Some(origin), Change::decode(change)),
+            None => (None, Change::decode(message)),
+        }
+    }
+
     /// Anything not understood (an older or newer sender) forgets everything:
     /// a cache may only ever forget too much.
     pub fn decode(message: &str) -> Change {
@@ -126,5 +143,24 @@ mod tests {
         ] {
             assert_eq!(Change::decode(odd), Change::All, "{odd:?}");
         }
+    }
+
+    #[test]
+    fn a_sender_is_told_apart_and_unsigned_messages_still_count() {
+        let origin = Uuid::from_u128(7);
+        let a = Change::Availability(Availability {
+            products: vec![Uuid::from_u128(1)],
+            crossed: vec![],
+        });
+        assert_eq!(
+            Change::decode_from(&a.encode_from(origin)),
+            (Some(origin), a.clone())
+        );
+        assert_eq!(Change::decode_from(&a.encode()), (None, a));
+        assert_eq!(Change::decode_from("changed"), (None, Change::All));
+        assert_eq!(
+            Change::decode_from("from nobody stock ;"),
+            (None, Change::All)
+        );
     }
 }

@@ -70,6 +70,7 @@ pub struct Config {
     pub concurrency: Concurrency,
     /// Memory the catalogue cache may hold (bodies, keys and bookkeeping).
     pub catalog_cache_bytes: u64,
+    pub search: SearchConfig,
     /// `None` when any of the four `TWITTER_*` credentials is missing.
     pub twitter: Option<TwitterConfig>,
     pub commerce: CommerceConfig,
@@ -464,6 +465,20 @@ impl Config {
             max_image_bytes: env.parse("MAX_IMAGE_BYTES", 5 * 1024 * 1024)?,
             catalog_cache: env.bool("CATALOG_CACHE", true)?,
             catalog_cache_bytes: env.parse("CATALOG_CACHE_BYTES", 16 * 1024 * 1024)?,
+            search: SearchConfig {
+                engine: match env.string("SEARCH_ENGINE", "embedded").as_str() {
+                    "embedded" => SearchEngine::Embedded,
+                    "postgres" => SearchEngine::Postgres,
+                    other => {
+                        return Err(ConfigError {
+                            name: "SEARCH_ENGINE".into(),
+                            message: format!("{other:?}: expected embedded or postgres"),
+                        })
+                    }
+                },
+                reconcile: env.secs("SEARCH_RECONCILE_SECS", 300)?,
+                wait: env.millis("SEARCH_WAIT_MS", 100)?,
+            },
             concurrency: Concurrency {
                 reads: env.parse("CONCURRENCY_READS", 512)?,
                 writes: env.parse("CONCURRENCY_WRITES", 256)?,
@@ -607,9 +622,6 @@ fn pipeline_config(env: &Env<'_>) -> Result<PipelineConfig, ConfigError> {
     })
 }
 
-/// Four connections per core and two spare: on a 2-core box, 10 connections
-/// carry 2.3x the checkouts of 32, which only queue up inside PostgreSQL
-/// (ops/scripts/bench-checkout.sh).
 /// Requests in flight per route class in one API process (see `api::shed`);
 /// past them a request waits up to `wait` for a slot, then gets a 503.
 #[derive(Debug, Clone)]
@@ -621,6 +633,30 @@ pub struct Concurrency {
     pub wait: Duration,
 }
 
+/// Which engine answers searches and listings (`catalog::search`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchEngine {
+    /// In each API process's memory, fed by the change feed; PostgreSQL
+    /// answers while it is behind.
+    Embedded,
+    /// Every request computed by PostgreSQL.
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchConfig {
+    pub engine: SearchEngine,
+    /// The embedded engine rebuilds from PostgreSQL at least this often,
+    /// healing any change message it missed.
+    pub reconcile: Duration,
+    /// How long a search waits for the embedded engine to apply the changes
+    /// known when it began before PostgreSQL answers it.
+    pub wait: Duration,
+}
+
+/// Four connections per core and two spare: on a 2-core box, 10 connections
+/// carry 2.3x the checkouts of 32, which only queue up inside PostgreSQL
+/// (ops/scripts/bench-checkout.sh).
 fn default_pool_size() -> u32 {
     std::thread::available_parallelism()
         .map(|n| 4 * n.get() as u32 + 2)

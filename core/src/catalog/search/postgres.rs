@@ -1,89 +1,50 @@
-//! Search and browse: full text (weighted name > description, stemmed) with
-//! a trigram fallback so a typo still finds the product, filters, sorts and
-//! facets over the filtered result, in one round trip to PostgreSQL.
+//! The PostgreSQL engine: every request computes its result, total and
+//! facets over the matching rows in one round trip. Always current; the
+//! reference the embedded engine is tested against, and the answer while
+//! that one cannot give one.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, Postgres, QueryBuilder};
-use utoipa::ToSchema;
+use sqlx::{PgPool, Postgres as Pg, QueryBuilder};
 use uuid::Uuid;
 
-use super::products::{self, PriceRange, ProductSummary};
-use crate::shop::Shop;
-use crate::{money::Money, Result};
+use super::{CategoryCount, Change, Engine, Hits, Matching, Query, Sort};
+use crate::Result;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Sort {
-    /// Best match first; newest first without a query.
-    #[default]
-    Relevance,
-    Price,
-    PriceDesc,
-    Newest,
-    Rating,
+#[derive(Clone)]
+pub struct Postgres {
+    pool: PgPool,
 }
 
-impl Sort {
-    pub fn parse(s: &str) -> Option<Sort> {
-        Some(match s {
-            "relevance" => Sort::Relevance,
-            "price" => Sort::Price,
-            "-price" => Sort::PriceDesc,
-            "newest" => Sort::Newest,
-            "rating" => Sort::Rating,
-            _ => return None,
-        })
+impl Postgres {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Query {
-    pub q: Option<String>,
-    /// A category's id or slug; its subcategories are included.
-    pub category: Option<String>,
-    /// A store's id or slug.
-    pub store: Option<String>,
-    pub min_price: Option<i64>,
-    pub max_price: Option<i64>,
-    pub in_stock: bool,
-    /// Attribute code -> accepted values (any of them).
-    pub attributes: BTreeMap<String, Vec<String>>,
-    pub sort: Sort,
-    pub limit: i64,
-    pub offset: i64,
-}
+#[async_trait::async_trait]
+impl Engine for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct CategoryCount {
-    pub id: Uuid,
-    pub slug: String,
-    pub name: String,
-    pub count: i64,
-}
+    async fn hits(&self, query: &Query) -> Result<Option<Hits>> {
+        let mut agg = aggregate(&self.pool, query, Matching::Text).await?;
+        if agg.total == 0 && query.q.is_some() {
+            agg = aggregate(&self.pool, query, Matching::Fuzzy).await?;
+        }
+        Ok(Some(Hits {
+            total: agg.total,
+            ids: agg.ids,
+            categories: agg.categories.0,
+            attributes: agg.attributes.0,
+            min_price: agg.min_price,
+            max_price: agg.max_price,
+        }))
+    }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ValueCount {
-    pub value: String,
-    /// Products in the result with this value (on the product or on any of
-    /// its active variants).
-    pub count: i64,
-}
+    /// Reads the tables every time: nothing to catch up with.
+    fn note(&self, _change: &Change) {}
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Facets {
-    /// Products of the result per (direct) category, most first.
-    pub categories: Vec<CategoryCount>,
-    pub attributes: BTreeMap<String, Vec<ValueCount>>,
-    /// Price range of the result; `null` when it is empty.
-    pub price: Option<PriceRange>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Results {
-    pub items: Vec<ProductSummary>,
-    pub total: i64,
-    pub facets: Facets,
+    fn following(&self, _following: bool) {}
 }
 
 #[derive(sqlx::FromRow)]
@@ -96,7 +57,7 @@ struct Aggregate {
     max_price: Option<i64>,
 }
 
-fn ts_query(b: &mut QueryBuilder<Postgres>, q: &str) {
+fn ts_query(b: &mut QueryBuilder<Pg>, q: &str) {
     b.push("(websearch_to_tsquery('english', ")
         .push_bind(q.to_owned())
         .push(") || websearch_to_tsquery('russian', ")
@@ -105,17 +66,9 @@ fn ts_query(b: &mut QueryBuilder<Postgres>, q: &str) {
 }
 
 /// Products matching every filter: the `matched` CTE all parts read.
-/// How `q` matches: by full text, or (when that finds nothing) by trigram
-/// similarity of the name, so a misspelt query still finds the product.
-/// Two passes rather than one `OR`: each side can use its own index, and
-/// exact words are not diluted by look-alikes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Matching {
-    Text,
-    Fuzzy,
-}
-
-fn push_matched(b: &mut QueryBuilder<Postgres>, query: &Query, matching: Matching) {
+/// Text and fuzzy matching are two passes rather than one `OR`: each side
+/// can use its own index, and exact words are not diluted by look-alikes.
+fn push_matched(b: &mut QueryBuilder<Pg>, query: &Query, matching: Matching) {
     b.push(
         "WITH matched AS MATERIALIZED (
            SELECT p.id, p.category_id, p.facet_values, p.created_at, p.min_price, p.max_price,
@@ -171,14 +124,7 @@ fn push_matched(b: &mut QueryBuilder<Postgres>, query: &Query, matching: Matchin
             .push_bind(store.clone())
             .push(")");
     }
-    // Price, stock and variant attributes must hold on one and the same
-    // variant (size M *and* red *and* available); an attribute may also be
-    // satisfied by the product's own value (material).
-    let needs_variant = query.min_price.is_some()
-        || query.max_price.is_some()
-        || query.in_stock
-        || !query.attributes.is_empty();
-    if needs_variant {
+    if query.needs_variant() {
         b.push(" AND EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND v.active");
         if let Some(min) = query.min_price {
             b.push(" AND v.price >= ").push_bind(min);
@@ -215,36 +161,6 @@ fn order_by(sort: Sort, has_query: bool) -> &'static str {
             "(rating_sum::numeric / NULLIF(rating_count, 0)) DESC NULLS LAST, rating_count DESC, id"
         }
     }
-}
-
-pub async fn search(pool: &PgPool, shop: &Shop, query: &Query) -> Result<Results> {
-    let mut agg = aggregate(pool, query, Matching::Text).await?;
-    if agg.total == 0 && query.q.is_some() {
-        agg = aggregate(pool, query, Matching::Fuzzy).await?;
-    }
-    let mut attributes: BTreeMap<String, Vec<ValueCount>> = BTreeMap::new();
-    for (code, value, count) in agg.attributes.0 {
-        attributes
-            .entry(code)
-            .or_default()
-            .push(ValueCount { value, count });
-    }
-    let price = match (agg.min_price, agg.max_price) {
-        (Some(min), Some(max)) => Some(PriceRange {
-            min: Money::new(min, &shop.currency),
-            max: Money::new(max, &shop.currency),
-        }),
-        _ => None,
-    };
-    Ok(Results {
-        items: products::summaries(pool, shop, &agg.ids).await?,
-        total: agg.total,
-        facets: Facets {
-            categories: agg.categories.0,
-            attributes,
-            price,
-        },
-    })
 }
 
 /// Page ids, total and facets of the matched products, in one round trip.

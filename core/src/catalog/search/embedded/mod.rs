@@ -1,0 +1,208 @@
+//! The embedded engine: the visible catalogue in this process's memory (a
+//! [`Snapshot`] with a `tantivy` text index), so a search, listing or facet
+//! count costs no database time and no scan of rows.
+//!
+//! Kept current by the change feed (the catalogue-changes channel the API
+//! processes share): a stock movement re-reads those products' variants in
+//! place; any other change rebuilds the snapshot in the background; a
+//! reconcile rebuilds it every `SEARCH_RECONCILE_SECS` so a lost message
+//! heals. Every change is counted as it is told (`wanted`) and as it is
+//! applied (`applied`): a search waits a little for the engine to catch up
+//! with the changes known when it began, and otherwise is answered by
+//! PostgreSQL. A reader never gets results older than a write this process
+//! made or heard of.
+
+mod snapshot;
+mod text;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tokio::sync::{watch, Notify};
+use uuid::Uuid;
+
+use super::{Change, Engine, Hits, Query};
+use crate::Result;
+use snapshot::Snapshot;
+
+pub struct Embedded {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
+    /// Changes told so far.
+    wanted: AtomicU64,
+    /// Changes reflected in `snapshot`.
+    applied: watch::Sender<u64>,
+    following: AtomicBool,
+    pending: Mutex<Pending>,
+    wake: Arc<Notify>,
+    /// How long a search waits for the engine to catch up.
+    patience: Duration,
+}
+
+#[derive(Default)]
+struct Pending {
+    rebuild: bool,
+    stock: HashSet<Uuid>,
+}
+
+impl Embedded {
+    /// Starts building at once; until built (and whenever behind), searches
+    /// are answered by PostgreSQL.
+    pub fn start(pool: PgPool, reconcile: Duration, patience: Duration) -> Self {
+        let inner = Arc::new(Inner {
+            pool,
+            snapshot: RwLock::new(None),
+            wanted: AtomicU64::new(1),
+            applied: watch::channel(0).0,
+            following: AtomicBool::new(false),
+            pending: Mutex::new(Pending {
+                rebuild: true,
+                stock: HashSet::new(),
+            }),
+            wake: Arc::new(Notify::new()),
+            patience,
+        });
+        tokio::spawn(refresh(Arc::downgrade(&inner), reconcile));
+        Self { inner }
+    }
+}
+
+impl Inner {
+    fn tell(&self, change: &Change) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        match change {
+            Change::All => pending.rebuild = true,
+            Change::Availability(a) => pending.stock.extend(a.products.iter().copied()),
+        }
+        self.wanted.fetch_add(1, Ordering::SeqCst);
+        drop(pending);
+        self.wake.notify_one();
+    }
+
+    /// The snapshot once it reflects change `wanted`, within the patience.
+    async fn current(&self, wanted: u64) -> Option<Arc<Snapshot>> {
+        let mut applied = self.applied.subscribe();
+        let caught_up = tokio::time::timeout(self.patience, applied.wait_for(|a| *a >= wanted));
+        if !matches!(caught_up.await, Ok(Ok(_))) {
+            return None;
+        }
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for Embedded {
+    fn name(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn hits(&self, query: &Query) -> Result<Option<Hits>> {
+        if !self.inner.following.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let wanted = self.inner.wanted.load(Ordering::SeqCst);
+        let Some(snapshot) = self.inner.current(wanted).await else {
+            return Ok(None);
+        };
+        // Microseconds to a few milliseconds of CPU: worth keeping off the
+        // runtime's threads only past the largest catalogues.
+        snapshot.hits(query).map(Some)
+    }
+
+    fn note(&self, change: &Change) {
+        self.inner.tell(change);
+    }
+
+    fn following(&self, following: bool) {
+        let was = self.inner.following.swap(following, Ordering::SeqCst);
+        if following && !was {
+            // Changes may have been missed while not following.
+            self.inner.tell(&Change::All);
+        }
+    }
+}
+
+/// Applies told changes, one batch at a time, for as long as the engine
+/// lives; rebuilds every `reconcile` anyway.
+async fn refresh(inner: std::sync::Weak<Inner>, reconcile: Duration) {
+    let mut last_build = Instant::now();
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let (target, work) = {
+            let mut pending = strong.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if last_build.elapsed() >= reconcile {
+                pending.rebuild = true;
+            }
+            (
+                strong.wanted.load(Ordering::SeqCst),
+                std::mem::take(&mut *pending),
+            )
+        };
+        let current = strong
+            .snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let outcome = match current {
+            Some(snapshot) if !work.rebuild => {
+                let stock: Vec<Uuid> = work.stock.iter().copied().collect();
+                if stock.is_empty() {
+                    Ok(())
+                } else {
+                    snapshot.refresh_stock(&strong.pool, &stock).await
+                }
+            }
+            _ => {
+                let started = Instant::now();
+                match Snapshot::load(&strong.pool).await {
+                    Ok(snapshot) => {
+                        *strong.snapshot.write().unwrap_or_else(|e| e.into_inner()) =
+                            Some(Arc::new(snapshot));
+                        last_build = Instant::now();
+                        metrics::histogram!("bazaar_search_rebuild_seconds")
+                            .record(started.elapsed().as_secs_f64());
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                strong.applied.send_replace(target);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "search index: could not catch up; PostgreSQL answers meanwhile");
+                {
+                    let mut pending = strong.pending.lock().unwrap_or_else(|e| e.into_inner());
+                    pending.rebuild |= work.rebuild;
+                    pending.stock.extend(work.stock);
+                }
+                drop(strong);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        }
+        let caught_up = strong.wanted.load(Ordering::SeqCst) == target;
+        let until_reconcile = reconcile.saturating_sub(last_build.elapsed());
+        let wake = strong.wake.clone();
+        drop(strong);
+        if caught_up {
+            // A notification sent since the batch was taken is kept as a
+            // permit: this returns at once.
+            let _ = tokio::time::timeout(until_reconcile, wake.notified()).await;
+        }
+    }
+}

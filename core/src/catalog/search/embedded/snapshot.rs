@@ -1,0 +1,483 @@
+//! The visible catalogue as the embedded engine holds it: what filters,
+//! sorts and facets read, loaded from PostgreSQL in one statement, and the
+//! evaluation of a query over it. Same rules as the PostgreSQL engine's
+//! SQL (`postgres.rs`): the search tests run every query against both.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering as Atomic};
+
+use sqlx::types::Json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::super::{CategoryCount, Hits, Matching, Query, Sort};
+use super::text::{Document, Text};
+use crate::Result;
+
+pub struct Snapshot {
+    docs: Vec<Doc>,
+    by_id: HashMap<Uuid, u32>,
+    categories: Vec<Category>,
+    /// Id (as text) or slug -> position in `categories`.
+    category_keys: HashMap<String, u32>,
+    /// Id (as text) or slug -> store id.
+    stores: HashMap<String, Uuid>,
+    /// Attribute codes and values, interned.
+    strings: HashMap<String, u32>,
+    /// `facet_values` entries (code, value), interned.
+    facets: Vec<(String, String)>,
+    text: Text,
+}
+
+struct Category {
+    id: Uuid,
+    slug: String,
+    name: String,
+    children: Vec<u32>,
+}
+
+struct Doc {
+    id: Uuid,
+    store: Uuid,
+    category: u32,
+    created_at: i64,
+    min_price: Option<i64>,
+    max_price: Option<i64>,
+    rating_sum: i64,
+    rating_count: i64,
+    facets: Box<[u32]>,
+    /// (code, value), interned.
+    attributes: Box<[(u32, u32)]>,
+    /// Active variants only.
+    variants: Box<[Variant]>,
+}
+
+struct Variant {
+    id: Uuid,
+    price: i64,
+    /// Follows checkouts without a rebuild.
+    in_stock: AtomicBool,
+    attributes: Box<[(u32, u32)]>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ProductRow {
+    id: Uuid,
+    store_id: Uuid,
+    category_id: Uuid,
+    created_at: chrono::DateTime<chrono::Utc>,
+    min_price: Option<i64>,
+    max_price: Option<i64>,
+    rating_sum: i32,
+    rating_count: i32,
+    facet_values: Vec<String>,
+    attributes: Json<JsonObject>,
+    name: String,
+    code: String,
+    description: String,
+    variants: Json<Vec<VariantRow>>,
+}
+
+/// An active variant: id, price, in stock, attributes.
+type VariantRow = (Uuid, i64, bool, JsonObject);
+type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+/// What `->>` makes of a JSON value: strings as written, others as JSON.
+fn as_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+}
+
+impl Interner {
+    fn id(&mut self, s: String) -> u32 {
+        let next = self.ids.len() as u32;
+        *self.ids.entry(s).or_insert(next)
+    }
+
+    fn pairs(&mut self, map: JsonObject) -> Box<[(u32, u32)]> {
+        map.into_iter()
+            .filter_map(|(code, value)| {
+                let value = as_text(&value)?;
+                Some((self.id(code), self.id(value)))
+            })
+            .collect()
+    }
+}
+
+impl Snapshot {
+    /// Reads the visible catalogue and indexes its text (blocking work on
+    /// the blocking pool).
+    pub async fn load(pool: &PgPool) -> Result<Snapshot> {
+        let rows: Vec<ProductRow> = sqlx::query_as(
+            "SELECT p.id, p.store_id, p.category_id, p.created_at, p.min_price, p.max_price,
+                    p.rating_sum, p.rating_count, p.facet_values, p.attributes, p.name, p.code,
+                    p.description,
+                    COALESCE((SELECT json_agg(json_build_array(v.id, v.price, v.stock > v.reserved, v.attributes))
+                                FROM variants v WHERE v.product_id = p.id AND v.active), '[]') AS variants
+               FROM products p JOIN stores s ON s.id = p.store_id
+              WHERE p.deleted_at IS NULL AND p.active AND s.active AND s.deleted_at IS NULL",
+        )
+        .fetch_all(pool)
+        .await?;
+        let categories: Vec<(Uuid, Option<Uuid>, String, String)> =
+            sqlx::query_as("SELECT id, parent_id, slug, name FROM categories")
+                .fetch_all(pool)
+                .await?;
+        let stores: Vec<(Uuid, String)> =
+            sqlx::query_as("SELECT id, slug FROM stores WHERE active AND deleted_at IS NULL")
+                .fetch_all(pool)
+                .await?;
+        let snapshot =
+            tokio::task::spawn_blocking(move || Snapshot::build(rows, categories, stores))
+                .await
+                .map_err(|e| anyhow::anyhow!("building the search index: {e}"))??;
+        Ok(snapshot)
+    }
+
+    fn build(
+        rows: Vec<ProductRow>,
+        category_rows: Vec<(Uuid, Option<Uuid>, String, String)>,
+        store_rows: Vec<(Uuid, String)>,
+    ) -> Result<Snapshot> {
+        let mut categories: Vec<Category> = Vec::with_capacity(category_rows.len());
+        let mut category_keys = HashMap::new();
+        let mut position = HashMap::new();
+        for (i, (id, _, slug, name)) in category_rows.iter().enumerate() {
+            position.insert(*id, i as u32);
+            category_keys.insert(id.to_string(), i as u32);
+            category_keys.insert(slug.clone(), i as u32);
+            categories.push(Category {
+                id: *id,
+                slug: slug.clone(),
+                name: name.clone(),
+                children: Vec::new(),
+            });
+        }
+        for (i, (_, parent, _, _)) in category_rows.iter().enumerate() {
+            if let Some(p) = parent.and_then(|p| position.get(&p)) {
+                categories[*p as usize].children.push(i as u32);
+            }
+        }
+        let mut stores = HashMap::new();
+        for (id, slug) in store_rows {
+            stores.insert(id.to_string(), id);
+            stores.insert(slug, id);
+        }
+
+        let mut strings = Interner::default();
+        let mut facets = Interner::default();
+        let mut docs = Vec::with_capacity(rows.len());
+        let mut texts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(category) = position.get(&row.category_id) else {
+                continue;
+            };
+            let facet_ids = row
+                .facet_values
+                .into_iter()
+                .map(|fv| facets.id(fv))
+                .collect();
+            let variants = row
+                .variants
+                .0
+                .into_iter()
+                .map(|(id, price, in_stock, attributes)| Variant {
+                    id,
+                    price,
+                    in_stock: AtomicBool::new(in_stock),
+                    attributes: strings.pairs(attributes),
+                })
+                .collect();
+            docs.push(Doc {
+                id: row.id,
+                store: row.store_id,
+                category: *category,
+                created_at: row.created_at.timestamp_micros(),
+                min_price: row.min_price,
+                max_price: row.max_price,
+                rating_sum: row.rating_sum.into(),
+                rating_count: row.rating_count.into(),
+                facets: facet_ids,
+                attributes: strings.pairs(row.attributes.0),
+                variants,
+            });
+            texts.push((row.name, row.code, row.description));
+        }
+        let text = Text::build(
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, (name, code, description))| Document {
+                    key: i as u32,
+                    name,
+                    code,
+                    description,
+                }),
+        )
+        .map_err(|e| anyhow::anyhow!("building the search index: {e}"))?;
+        let mut facet_list = vec![(String::new(), String::new()); facets.ids.len()];
+        for (fv, id) in facets.ids {
+            let (code, value) = fv.split_once('=').unwrap_or((fv.as_str(), ""));
+            facet_list[id as usize] = (code.to_owned(), value.to_owned());
+        }
+        Ok(Snapshot {
+            by_id: docs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.id, i as u32))
+                .collect(),
+            docs,
+            categories,
+            category_keys,
+            stores,
+            strings: strings.ids,
+            facets: facet_list,
+            text,
+        })
+    }
+
+    /// Reads again which variants of `products` are in stock.
+    pub async fn refresh_stock(&self, pool: &PgPool, products: &[Uuid]) -> Result<()> {
+        let rows: Vec<(Uuid, Uuid, bool)> = sqlx::query_as(
+            "SELECT product_id, id, stock > reserved FROM variants
+              WHERE product_id = ANY($1) AND active",
+        )
+        .bind(products)
+        .fetch_all(pool)
+        .await?;
+        for (product, variant, in_stock) in rows {
+            let Some(doc) = self.by_id.get(&product).map(|i| &self.docs[*i as usize]) else {
+                continue;
+            };
+            if let Some(v) = doc.variants.iter().find(|v| v.id == variant) {
+                v.in_stock.store(in_stock, Atomic::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn hits(&self, query: &Query) -> Result<Hits> {
+        let hits = self.evaluate(query, Matching::Text)?;
+        if hits.total == 0 && query.q.is_some() {
+            return self.evaluate(query, Matching::Fuzzy);
+        }
+        Ok(hits)
+    }
+
+    fn evaluate(&self, query: &Query, matching: Matching) -> Result<Hits> {
+        let Some(filter) = self.filter(query) else {
+            return Ok(Hits::default());
+        };
+        // (doc, score)
+        let mut matched: Vec<(u32, f32)> = match &query.q {
+            Some(q) => self
+                .text
+                .matching(q, matching)
+                .map_err(|e| anyhow::anyhow!("search: {e}"))?
+                .into_iter()
+                .filter(|(doc, _)| filter.accepts(&self.docs[*doc as usize]))
+                .collect(),
+            None => (0..self.docs.len() as u32)
+                .filter(|doc| filter.accepts(&self.docs[*doc as usize]))
+                .map(|doc| (doc, 0.0))
+                .collect(),
+        };
+
+        let mut per_category = vec![0i64; self.categories.len()];
+        let mut per_facet = vec![0i64; self.facets.len()];
+        let (mut min_price, mut max_price) = (None::<i64>, None::<i64>);
+        for (doc, _) in &matched {
+            let d = &self.docs[*doc as usize];
+            per_category[d.category as usize] += 1;
+            for f in d.facets.iter() {
+                per_facet[*f as usize] += 1;
+            }
+            if let Some(p) = d.min_price {
+                min_price = Some(min_price.map_or(p, |m| m.min(p)));
+            }
+            if let Some(p) = d.max_price {
+                max_price = Some(max_price.map_or(p, |m| m.max(p)));
+            }
+        }
+        let mut categories: Vec<CategoryCount> = per_category
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| {
+                let c = &self.categories[i];
+                CategoryCount {
+                    id: c.id,
+                    slug: c.slug.clone(),
+                    name: c.name.clone(),
+                    count: *n,
+                }
+            })
+            .collect();
+        categories.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+        let mut attributes: Vec<(String, String, i64)> = per_facet
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (self.facets[i].0.clone(), self.facets[i].1.clone(), *n))
+            .collect();
+        attributes.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| b.2.cmp(&a.2))
+                .then_with(|| a.1.cmp(&b.1))
+        });
+
+        let total = matched.len();
+        let offset = usize::try_from(query.offset).unwrap_or(0).min(total);
+        let end = offset
+            .saturating_add(usize::try_from(query.limit).unwrap_or(0))
+            .min(total);
+        let order = |a: &(u32, f32), b: &(u32, f32)| self.order(query, a, b);
+        if end < total && end > 0 {
+            matched.select_nth_unstable_by(end - 1, order);
+            matched.truncate(end);
+        }
+        matched.sort_unstable_by(order);
+        let ids = matched
+            .get(offset..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|(doc, _)| self.docs[*doc as usize].id)
+            .collect();
+        Ok(Hits {
+            total: total as i64,
+            ids,
+            categories,
+            attributes,
+            min_price,
+            max_price,
+        })
+    }
+
+    /// The order of the PostgreSQL engine's `ORDER BY` for this sort.
+    fn order(&self, query: &Query, a: &(u32, f32), b: &(u32, f32)) -> Ordering {
+        let (x, y) = (&self.docs[a.0 as usize], &self.docs[b.0 as usize]);
+        let newest = || {
+            y.created_at
+                .cmp(&x.created_at)
+                .then_with(|| y.id.cmp(&x.id))
+        };
+        // NULLS LAST either way.
+        let price = |descending: bool| match (x.min_price, y.min_price) {
+            (Some(p), Some(q)) if descending => q.cmp(&p),
+            (Some(p), Some(q)) => p.cmp(&q),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        match query.sort {
+            Sort::Relevance if query.q.is_some() => b.1.total_cmp(&a.1).then_with(newest),
+            Sort::Relevance | Sort::Newest => newest(),
+            Sort::Price => price(false).then_with(|| x.id.cmp(&y.id)),
+            Sort::PriceDesc => price(true).then_with(|| x.id.cmp(&y.id)),
+            Sort::Rating => {
+                // Mean rating, exactly (cross-multiplied), unrated last.
+                let mean = match (x.rating_count, y.rating_count) {
+                    (0, 0) => Ordering::Equal,
+                    (0, _) => Ordering::Greater,
+                    (_, 0) => Ordering::Less,
+                    (n, m) => (i128::from(y.rating_sum) * i128::from(n))
+                        .cmp(&(i128::from(x.rating_sum) * i128::from(m))),
+                };
+                mean.then_with(|| y.rating_count.cmp(&x.rating_count))
+                    .then_with(|| x.id.cmp(&y.id))
+            }
+        }
+    }
+
+    /// The query's filters resolved against this snapshot; `None` when
+    /// nothing can match (an unknown category, store or attribute).
+    fn filter(&self, query: &Query) -> Option<Filter> {
+        let categories = match &query.category {
+            Some(key) => {
+                let mut set = vec![false; self.categories.len()];
+                let mut stack = vec![*self.category_keys.get(key)?];
+                while let Some(c) = stack.pop() {
+                    if !set[c as usize] {
+                        set[c as usize] = true;
+                        stack.extend(&self.categories[c as usize].children);
+                    }
+                }
+                Some(set)
+            }
+            None => None,
+        };
+        let store = match &query.store {
+            Some(key) => Some(*self.stores.get(key)?),
+            None => None,
+        };
+        let mut attributes = Vec::new();
+        for (code, values) in &query.attributes {
+            let values: Vec<u32> = values
+                .iter()
+                .filter_map(|v| self.strings.get(v).copied())
+                .collect();
+            attributes.push((*self.strings.get(code)?, values));
+        }
+        Some(Filter {
+            categories,
+            store,
+            variant: query.needs_variant().then_some(VariantFilter {
+                min_price: query.min_price,
+                max_price: query.max_price,
+                in_stock: query.in_stock,
+                attributes,
+            }),
+        })
+    }
+}
+
+struct Filter {
+    categories: Option<Vec<bool>>,
+    store: Option<Uuid>,
+    variant: Option<VariantFilter>,
+}
+
+struct VariantFilter {
+    min_price: Option<i64>,
+    max_price: Option<i64>,
+    in_stock: bool,
+    /// code -> accepted values.
+    attributes: Vec<(u32, Vec<u32>)>,
+}
+
+fn has(pairs: &[(u32, u32)], code: u32, values: &[u32]) -> bool {
+    pairs.iter().any(|(c, v)| *c == code && values.contains(v))
+}
+
+impl Filter {
+    fn accepts(&self, d: &Doc) -> bool {
+        if let Some(set) = &self.categories {
+            if !set[d.category as usize] {
+                return false;
+            }
+        }
+        if self.store.is_some_and(|s| s != d.store) {
+            return false;
+        }
+        let Some(f) = &self.variant else {
+            return true;
+        };
+        d.variants.iter().any(|v| {
+            f.min_price.is_none_or(|min| v.price >= min)
+                && f.max_price.is_none_or(|max| v.price <= max)
+                && (!f.in_stock || v.in_stock.load(Atomic::Relaxed))
+                && f.attributes.iter().all(|(code, values)| {
+                    has(&v.attributes, *code, values) || has(&d.attributes, *code, values)
+                })
+        })
+    }
+}

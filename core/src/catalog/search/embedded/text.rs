@@ -1,0 +1,348 @@
+//! The text side of the embedded engine: a `tantivy` index in memory of
+//! each visible product's name, code and description, matched the way
+//! PostgreSQL's `websearch_to_tsquery` over the `products.search` column
+//! matches (so both engines find the same products), scored by BM25 with
+//! the name weighing more, and a fuzzy pass over names for typos.
+//!
+//! PostgreSQL's vector holds, for every word, its English and its Russian
+//! lexeme (the Russian configuration stems Latin words the English way) and
+//! the product code as written; a query matches when all its words' English
+//! lexemes, or all their Russian ones, are in it. Here the lexemes are
+//! computed with tantivy's Snowball stemmers and stop-word lists and
+//! indexed as they are.
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
+use tantivy::tokenizer::{
+    Language, LowerCaser, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+    WhitespaceTokenizer,
+};
+use tantivy::{DocId, Index, IndexWriter, Score, Searcher, SegmentReader, TantivyDocument, Term};
+
+use super::super::Matching;
+
+/// How much a word in the name (or code) counts against one in the
+/// description: PostgreSQL's default weights for A and B are 1.0 and 0.4.
+const NAME_BOOST: Score = 2.5;
+/// The smallest indexing budget tantivy accepts; the index of a catalogue
+/// is built once per rebuild on one thread.
+const WRITER_BYTES: usize = 15_000_000;
+
+/// One product's text, keyed by its position in the snapshot.
+pub struct Document<'a> {
+    pub key: u32,
+    pub name: &'a str,
+    pub code: &'a str,
+    pub description: &'a str,
+}
+
+pub struct Text {
+    searcher: Searcher,
+    /// Lexemes of name and code (weight A).
+    named: Field,
+    /// Lexemes of the description (weight B).
+    described: Field,
+    /// The name's words as written (lower case), for typos.
+    words: Field,
+    lexer: Lexer,
+}
+
+impl Text {
+    pub fn build<'a>(documents: impl Iterator<Item = Document<'a>>) -> tantivy::Result<Text> {
+        let mut schema = Schema::builder();
+        let indexed = |tokenizer: &str| {
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(tokenizer)
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            )
+        };
+        let key = schema.add_u64_field("key", FAST);
+        let named = schema.add_text_field("named", indexed("lexemes"));
+        let described = schema.add_text_field("described", indexed("lexemes"));
+        let words = schema.add_text_field("words", indexed("words"));
+        let index = Index::create_in_ram(schema.build());
+        index.tokenizers().register(
+            "lexemes",
+            TextAnalyzer::from(WhitespaceTokenizer::default()),
+        );
+        index.tokenizers().register("words", words_analyzer());
+
+        let mut lexer = Lexer::new();
+        let mut writer: IndexWriter<TantivyDocument> =
+            index.writer_with_num_threads(1, WRITER_BYTES)?;
+        for d in documents {
+            let mut doc = TantivyDocument::default();
+            doc.add_u64(key, u64::from(d.key));
+            let mut a = lexer.indexed(d.name);
+            a.push(' ');
+            a.push_str(&lexer.words(d.code).join(" "));
+            doc.add_text(named, a);
+            doc.add_text(described, lexer.indexed(d.description));
+            doc.add_text(words, d.name);
+            writer.add_document(doc)?;
+        }
+        writer.commit()?;
+        drop(writer);
+        let reader = index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Text {
+            searcher: reader.searcher(),
+            named,
+            described,
+            words,
+            lexer,
+        })
+    }
+
+    /// Keys and scores of the products matching `q`.
+    pub fn matching(&self, q: &str, matching: Matching) -> tantivy::Result<Vec<(u32, Score)>> {
+        let query = match matching {
+            Matching::Text => self.text_query(q),
+            Matching::Fuzzy => self.fuzzy_query(q),
+        };
+        match query {
+            Some(query) => self.searcher.search(query.as_ref(), &Keyed),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// All words' English lexemes, or all their Russian ones, each in the
+    /// name, code or description. A side left without words (all stop
+    /// words) matches nothing, as an empty `tsquery` does.
+    fn text_query(&self, q: &str) -> Option<Box<dyn Query>> {
+        let mut lexer = self.lexer.clone();
+        let words = lexer.words(q);
+        let mut sides: Vec<Vec<String>> = Vec::new();
+        for side in [Side::English, Side::Russian] {
+            let lexemes: Vec<String> = words.iter().filter_map(|w| lexer.lexeme(w, side)).collect();
+            if !lexemes.is_empty() && !sides.contains(&lexemes) {
+                sides.push(lexemes);
+            }
+        }
+        let conjunctions: Vec<(Occur, Box<dyn Query>)> = sides
+            .into_iter()
+            .map(|lexemes| {
+                let all: Vec<(Occur, Box<dyn Query>)> = lexemes
+                    .iter()
+                    .map(|l| (Occur::Must, self.anywhere(l)))
+                    .collect();
+                (
+                    Occur::Should,
+                    Box::new(BooleanQuery::new(all)) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        (!conjunctions.is_empty())
+            .then(|| Box::new(BooleanQuery::new(conjunctions)) as Box<dyn Query>)
+    }
+
+    fn anywhere(&self, lexeme: &str) -> Box<dyn Query> {
+        let term = |field| {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, lexeme),
+                IndexRecordOption::WithFreqs,
+            ))
+        };
+        Box::new(BooleanQuery::new(vec![
+            (
+                Occur::Should,
+                Box::new(BoostQuery::new(term(self.named), NAME_BOOST)),
+            ),
+            (Occur::Should, term(self.described)),
+        ]))
+    }
+
+    /// Every word of `q` close to a word of the name: as written for short
+    /// words, one edit away from 4 letters, two from 8 (PostgreSQL's
+    /// `word_similarity` at its 0.6 threshold lets about as much through).
+    fn fuzzy_query(&self, q: &str) -> Option<Box<dyn Query>> {
+        let mut lexer = self.lexer.clone();
+        let all: Vec<(Occur, Box<dyn Query>)> = lexer
+            .words(q)
+            .into_iter()
+            .map(|w| {
+                let term = Term::from_field_text(self.words, &w);
+                let query: Box<dyn Query> = match w.chars().count() {
+                    0..=3 => Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+                    4..=7 => Box::new(FuzzyTermQuery::new(term, 1, true)),
+                    _ => Box::new(FuzzyTermQuery::new(term, 2, true)),
+                };
+                (Occur::Must, query)
+            })
+            .collect();
+        (!all.is_empty()).then(|| Box::new(BooleanQuery::new(all)) as Box<dyn Query>)
+    }
+}
+
+fn words_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(LowerCaser)
+        .build()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    English,
+    Russian,
+}
+
+/// Words to lexemes the way PostgreSQL's `english` and `russian`
+/// configurations make them.
+#[derive(Clone)]
+struct Lexer {
+    words: TextAnalyzer,
+    english: TextAnalyzer,
+    russian: TextAnalyzer,
+}
+
+impl Lexer {
+    fn new() -> Self {
+        let stemmed = |language| {
+            let mut builder = TextAnalyzer::builder(WhitespaceTokenizer::default()).dynamic();
+            if let Some(stop) = StopWordFilter::new(language) {
+                builder = builder.filter_dynamic(stop);
+            }
+            builder.filter_dynamic(Stemmer::new(language)).build()
+        };
+        Lexer {
+            words: words_analyzer(),
+            english: stemmed(Language::English),
+            russian: stemmed(Language::Russian),
+        }
+    }
+
+    fn words(&mut self, text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stream = self.words.token_stream(text);
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        out
+    }
+
+    /// A lower-case word's lexeme, `None` for a stop word. Both
+    /// configurations stem Latin words as English; the English one leaves
+    /// other scripts as written.
+    fn lexeme(&mut self, word: &str, side: Side) -> Option<String> {
+        let analyzer = match (word.is_ascii(), side) {
+            (true, _) => &mut self.english,
+            (false, Side::English) => return Some(word.to_owned()),
+            (false, Side::Russian) => &mut self.russian,
+        };
+        let mut stream = analyzer.token_stream(word);
+        stream.advance().then(|| stream.token().text.clone())
+    }
+
+    /// Every lexeme either configuration makes of `text`, space separated.
+    fn indexed(&mut self, text: &str) -> String {
+        let mut out = String::new();
+        for w in self.words(text) {
+            for side in [Side::English, Side::Russian] {
+                if let Some(l) = self.lexeme(&w, side) {
+                    out.push_str(&l);
+                    out.push(' ');
+                }
+                if w.is_ascii() {
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Collects (key, score) of every match.
+struct Keyed;
+
+struct KeyedSegment {
+    keys: tantivy::columnar::Column<u64>,
+    hits: Vec<(u32, Score)>,
+}
+
+impl Collector for Keyed {
+    type Fruit = Vec<(u32, Score)>;
+    type Child = KeyedSegment;
+
+    fn for_segment(&self, _: u32, segment: &SegmentReader) -> tantivy::Result<KeyedSegment> {
+        Ok(KeyedSegment {
+            keys: segment.fast_fields().u64("key")?,
+            hits: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<(u32, Score)>>) -> tantivy::Result<Self::Fruit> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl SegmentCollector for KeyedSegment {
+    type Fruit = Vec<(u32, Score)>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if let Some(key) = self.keys.first(doc) {
+            self.hits.push((key as u32, score));
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        self.hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text() -> Text {
+        let docs = [
+            ("Linen Summer Shirt", "SHIRT-1", "Cool for hot days."),
+            ("Wool Winter Hoodie", "HOOD-1", "Warm; lined with linen."),
+            ("Canvas Tote Bag", "BAG-1", "Прочная сумка на каждый день."),
+        ];
+        Text::build(
+            docs.iter()
+                .enumerate()
+                .map(|(i, (name, code, description))| Document {
+                    key: i as u32,
+                    name,
+                    code,
+                    description,
+                }),
+        )
+        .unwrap()
+    }
+
+    fn keys(text: &Text, q: &str, matching: Matching) -> Vec<u32> {
+        let mut hits = text.matching(q, matching).unwrap();
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1));
+        hits.into_iter().map(|(k, _)| k).collect()
+    }
+
+    #[test]
+    fn words_match_stemmed_in_either_language_with_the_name_first() {
+        let t = text();
+        assert_eq!(keys(&t, "linen", Matching::Text), [0, 1]);
+        assert_eq!(keys(&t, "day", Matching::Text), [0]);
+        assert_eq!(keys(&t, "сумки", Matching::Text), [2]);
+        assert_eq!(keys(&t, "linen shirt", Matching::Text), [0]);
+        assert_eq!(keys(&t, "shirt-1", Matching::Text), [0]);
+        // Stop words only: nothing, as PostgreSQL's empty tsquery.
+        assert!(keys(&t, "the and", Matching::Text).is_empty());
+    }
+
+    #[test]
+    fn typos_match_names_only() {
+        let t = text();
+        assert_eq!(keys(&t, "linnen", Matching::Fuzzy), [0]);
+        assert_eq!(keys(&t, "hodie", Matching::Fuzzy), [1]);
+        assert!(keys(&t, "bg", Matching::Fuzzy).is_empty());
+    }
+}
