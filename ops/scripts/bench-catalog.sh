@@ -70,6 +70,10 @@ start_api() { # $1 cache on|off
     "$BAZAAR_BIN" api > "$work/api.log" 2>&1 &
   api=$!
   for _ in $(seq 1 300); do curl -sf "$base/health/ready" >/dev/null && break; sleep 0.1; done
+  # The embedded search engine's first build (PostgreSQL answers until then).
+  for _ in $(seq 1 600); do
+    curl -s "$base/metrics" | grep -q '^bazaar_search_rebuild_seconds_count' && break; sleep 0.1
+  done
   : > "$work/tokens"
   for i in $(seq 1 20); do
     { curl -sf -X POST "$base/api/v1/auth/register" -H 'content-type: application/json' \

@@ -997,6 +997,19 @@ async fn a_text_search_finds_stemmed_words_and_ranks_name_matches_first(engine: 
         names(&app, &m, &q("linen shirt")).await,
         ["Linen Summer Shirt"]
     );
+    // Web-search syntax: an exclusion, a phrase, alternatives.
+    assert_eq!(
+        names(&app, &m, &q("linen -shirt")).await,
+        ["Wool Winter Hoodie"]
+    );
+    assert_eq!(
+        names(&app, &m, &q("\"summer shirt\"")).await,
+        ["Linen Summer Shirt"]
+    );
+    assert_eq!(
+        unordered(names(&app, &m, &q("breathable or сумки")).await),
+        ["Canvas Tote Bag", "Classic Cotton Tee"]
+    );
     // Text and filters together.
     assert_eq!(
         names(

@@ -116,7 +116,7 @@ impl Engine for Embedded {
         };
         // Microseconds to a few milliseconds of CPU: worth keeping off the
         // runtime's threads only past the largest catalogues.
-        snapshot.hits(query).map(Some)
+        snapshot.hits(query)
     }
 
     fn note(&self, change: &Change) {

@@ -12,7 +12,7 @@
 //! indexed as they are.
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
 use tantivy::tokenizer::{
     Language, LowerCaser, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
@@ -98,46 +98,78 @@ impl Text {
         })
     }
 
-    /// Keys and scores of the products matching `q`.
-    pub fn matching(&self, q: &str, matching: Matching) -> tantivy::Result<Vec<(u32, Score)>> {
+    /// Keys and scores of the products matching `q`; `None` for web-search
+    /// syntax this engine does not read the way PostgreSQL does ("phrases",
+    /// `or`): PostgreSQL answers those.
+    pub fn matching(
+        &self,
+        q: &str,
+        matching: Matching,
+    ) -> tantivy::Result<Option<Vec<(u32, Score)>>> {
         let query = match matching {
-            Matching::Text => self.text_query(q),
+            Matching::Text => match self.text_query(q) {
+                Some(query) => query,
+                None => return Ok(None),
+            },
             Matching::Fuzzy => self.fuzzy_query(q),
         };
         match query {
-            Some(query) => self.searcher.search(query.as_ref(), &Keyed),
-            None => Ok(Vec::new()),
+            Some(query) => self.searcher.search(query.as_ref(), &Keyed).map(Some),
+            None => Ok(Some(Vec::new())),
         }
     }
 
     /// All words' English lexemes, or all their Russian ones, each in the
-    /// name, code or description. A side left without words (all stop
-    /// words) matches nothing, as an empty `tsquery` does.
-    fn text_query(&self, q: &str) -> Option<Box<dyn Query>> {
-        let mut lexer = self.lexer.clone();
-        let words = lexer.words(q);
-        let mut sides: Vec<Vec<String>> = Vec::new();
-        for side in [Side::English, Side::Russian] {
-            let lexemes: Vec<String> = words.iter().filter_map(|w| lexer.lexeme(w, side)).collect();
-            if !lexemes.is_empty() && !sides.contains(&lexemes) {
-                sides.push(lexemes);
-            }
+    /// name, code or description, and none of the `-excluded` ones. A side
+    /// left without words (all stop words) matches nothing, as an empty
+    /// `tsquery` does. Outer `None`: syntax left to PostgreSQL.
+    #[allow(clippy::option_option)]
+    fn text_query(&self, q: &str) -> Option<Option<Box<dyn Query>>> {
+        if q.contains('"') || q.split_whitespace().any(|w| w.eq_ignore_ascii_case("or")) {
+            return None;
         }
-        let conjunctions: Vec<(Occur, Box<dyn Query>)> = sides
-            .into_iter()
-            .map(|lexemes| {
-                let all: Vec<(Occur, Box<dyn Query>)> = lexemes
-                    .iter()
-                    .map(|l| (Occur::Must, self.anywhere(l)))
-                    .collect();
-                (
-                    Occur::Should,
-                    Box::new(BooleanQuery::new(all)) as Box<dyn Query>,
-                )
+        let mut lexer = self.lexer.clone();
+        // (excluded, the words of one whitespace-separated chunk)
+        let chunks: Vec<(bool, Vec<String>)> = q
+            .split_whitespace()
+            .map(|chunk| match chunk.strip_prefix('-') {
+                Some(rest) if !rest.is_empty() => (true, lexer.words(rest)),
+                _ => (false, lexer.words(chunk)),
             })
             .collect();
-        (!conjunctions.is_empty())
-            .then(|| Box::new(BooleanQuery::new(conjunctions)) as Box<dyn Query>)
+        let mut seen: Vec<Vec<(bool, String)>> = Vec::new();
+        let mut sides: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for side in [Side::English, Side::Russian] {
+            let mut lexemes: Vec<(bool, String)> = Vec::new();
+            for (excluded, words) in &chunks {
+                for w in words {
+                    if let Some(l) = lexer.lexeme(w, side) {
+                        lexemes.push((*excluded, l));
+                    }
+                }
+            }
+            if lexemes.is_empty() || seen.contains(&lexemes) {
+                continue;
+            }
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = lexemes
+                .iter()
+                .map(|(excluded, l)| {
+                    let occur = if *excluded {
+                        Occur::MustNot
+                    } else {
+                        Occur::Must
+                    };
+                    (occur, self.anywhere(l))
+                })
+                .collect();
+            if lexemes.iter().all(|(excluded, _)| *excluded) {
+                // `-wool` alone: everything without wool.
+                clauses.push((Occur::Must, Box::new(AllQuery)));
+            }
+            seen.push(lexemes);
+            sides.push((Occur::Should, Box::new(BooleanQuery::new(clauses))));
+        }
+        Some((!sides.is_empty()).then(|| Box::new(BooleanQuery::new(sides)) as Box<dyn Query>))
     }
 
     fn anywhere(&self, lexeme: &str) -> Box<dyn Query> {
@@ -321,7 +353,7 @@ mod tests {
     }
 
     fn keys(text: &Text, q: &str, matching: Matching) -> Vec<u32> {
-        let mut hits = text.matching(q, matching).unwrap();
+        let mut hits = text.matching(q, matching).unwrap().unwrap();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1));
         hits.into_iter().map(|(k, _)| k).collect()
     }
@@ -336,6 +368,15 @@ mod tests {
         assert_eq!(keys(&t, "shirt-1", Matching::Text), [0]);
         // Stop words only: nothing, as PostgreSQL's empty tsquery.
         assert!(keys(&t, "the and", Matching::Text).is_empty());
+        // Exclusions, alone or with words.
+        assert_eq!(keys(&t, "linen -shirt", Matching::Text), [1]);
+        let mut without = keys(&t, "-shirt", Matching::Text);
+        without.sort();
+        assert_eq!(without, [1, 2]);
+        // Phrases and `or` are PostgreSQL's to answer.
+        for q in ["\"linen shirt\"", "linen or wool"] {
+            assert!(t.matching(q, Matching::Text).unwrap().is_none(), "{q}");
+        }
     }
 
     #[test]
