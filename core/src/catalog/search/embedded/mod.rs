@@ -53,19 +53,18 @@ struct Pending {
 }
 
 impl Embedded {
-    /// Starts building at once; until built (and whenever behind), searches
-    /// are answered by PostgreSQL.
+    /// Builds once the change feed is followed; until built (and whenever
+    /// behind), searches are answered by PostgreSQL.
     pub fn start(pool: PgPool, reconcile: Duration, patience: Duration) -> Self {
         let inner = Arc::new(Inner {
             pool,
             snapshot: RwLock::new(None),
-            wanted: AtomicU64::new(1),
+            // The first build starts when the change feed is followed
+            // (`following(true)`), so no change can fall between the two.
+            wanted: AtomicU64::new(0),
             applied: watch::channel(0).0,
             following: AtomicBool::new(false),
-            pending: Mutex::new(Pending {
-                rebuild: true,
-                stock: HashSet::new(),
-            }),
+            pending: Mutex::new(Pending::default()),
             wake: Arc::new(Notify::new()),
             patience,
         });
@@ -135,14 +134,15 @@ impl Engine for Embedded {
 /// Applies told changes, one batch at a time, for as long as the engine
 /// lives; rebuilds every `reconcile` anyway.
 async fn refresh(inner: std::sync::Weak<Inner>, reconcile: Duration) {
-    let mut last_build = Instant::now();
+    // None until the first build.
+    let mut last_build: Option<Instant> = None;
     loop {
         let Some(strong) = inner.upgrade() else {
             return;
         };
         let (target, work) = {
             let mut pending = strong.pending.lock().unwrap_or_else(|e| e.into_inner());
-            if last_build.elapsed() >= reconcile {
+            if last_build.is_some_and(|at| at.elapsed() >= reconcile) {
                 pending.rebuild = true;
             }
             (
@@ -164,13 +164,15 @@ async fn refresh(inner: std::sync::Weak<Inner>, reconcile: Duration) {
                     snapshot.refresh_stock(&strong.pool, &stock).await
                 }
             }
+            // Not following yet: nothing to build for.
+            None if target == 0 => Ok(()),
             _ => {
                 let started = Instant::now();
                 match Snapshot::load(&strong.pool).await {
                     Ok(snapshot) => {
                         *strong.snapshot.write().unwrap_or_else(|e| e.into_inner()) =
                             Some(Arc::new(snapshot));
-                        last_build = Instant::now();
+                        last_build = Some(Instant::now());
                         metrics::histogram!("bazaar_search_rebuild_seconds")
                             .record(started.elapsed().as_secs_f64());
                         Ok(())
@@ -196,7 +198,10 @@ async fn refresh(inner: std::sync::Weak<Inner>, reconcile: Duration) {
             }
         }
         let caught_up = strong.wanted.load(Ordering::SeqCst) == target;
-        let until_reconcile = reconcile.saturating_sub(last_build.elapsed());
+        // Before the first build only a notification (following) wakes it.
+        let until_reconcile = last_build.map_or(Duration::from_secs(86_400), |at| {
+            reconcile.saturating_sub(at.elapsed())
+        });
         let wake = strong.wake.clone();
         drop(strong);
         if caught_up {
