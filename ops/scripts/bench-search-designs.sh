@@ -33,6 +33,7 @@ if [ "$(psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datn
   fi
   DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" "$BAZAAR_BIN" seed --products "$products" >/dev/null
 fi
+export PGOPTIONS="-c client_min_messages=warning"
 psql -h 127.0.0.1 -U postgres -d "$db" -q <<'SQL'
 DROP SCHEMA IF EXISTS design_a CASCADE;
 CREATE SCHEMA design_a;
