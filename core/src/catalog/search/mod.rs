@@ -70,6 +70,18 @@ pub struct Query {
 }
 
 impl Query {
+    /// Every text the query carries.
+    fn texts(&self) -> impl Iterator<Item = &str> {
+        self.q
+            .iter()
+            .chain(&self.category)
+            .chain(&self.store)
+            .map(String::as_str)
+            .chain(self.attributes.iter().flat_map(|(code, values)| {
+                std::iter::once(code.as_str()).chain(values.iter().map(String::as_str))
+            }))
+    }
+
     /// Price, stock and variant attributes must hold on one and the same
     /// variant (size M *and* red *and* available); an attribute may also be
     /// satisfied by the product's own value (material).
@@ -173,6 +185,13 @@ impl Search {
     }
 
     pub async fn search(&self, pool: &PgPool, shop: &Shop, query: &Query) -> Result<Results> {
+        // PostgreSQL refuses NUL in text (a 400, `Error::from`): every engine
+        // answers the same.
+        if query.texts().any(|t| t.contains('\0')) {
+            return Err(crate::Error::BadRequest(
+                "text must not contain NUL characters",
+            ));
+        }
         let mut hits = None;
         let mut engine = "postgres";
         if let Some(e) = &self.engine {
