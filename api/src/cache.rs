@@ -300,11 +300,14 @@ impl CatalogCache {
         if !self.inner.follows() {
             return;
         }
-        if self.inner.enabled {
-            self.inner.forget(&change);
-        }
+        // The engine first: a read that sees the cache's new generation
+        // must also find the engine behind, or it would cache an answer from
+        // the old snapshot under the new key.
         if let Some(engine) = &self.inner.engine {
             engine.note(&change);
+        }
+        if self.inner.enabled {
+            self.inner.forget(&change);
         }
         let mut redis = self.inner.redis.clone();
         let published: redis::RedisResult<i64> = tokio::time::timeout(
@@ -500,12 +503,12 @@ async fn listen(inner: std::sync::Weak<Inner>, client: redis::Client) {
                     };
                     let text: String = message.get_payload().unwrap_or_default();
                     let (origin, change) = Change::decode_from(&text);
-                    strong.forget(&change);
                     if let Some(engine) = &strong.engine {
                         if origin != Some(strong.origin) {
                             engine.note(&change);
                         }
                     }
+                    strong.forget(&change);
                 }
                 tracing::warn!("catalogue cache: lost the Redis subscription; bypassing the cache");
             }

@@ -56,6 +56,8 @@ impl Embedded {
     /// Builds once the change feed is followed; until built (and whenever
     /// behind), searches are answered by PostgreSQL.
     pub fn start(pool: PgPool, reconcile: Duration, patience: Duration) -> Self {
+        // A zero period would rebuild back to back.
+        let reconcile = reconcile.max(Duration::from_secs(1));
         let inner = Arc::new(Inner {
             pool,
             snapshot: RwLock::new(None),
@@ -123,11 +125,13 @@ impl Engine for Embedded {
     }
 
     fn following(&self, following: bool) {
-        let was = self.inner.following.swap(following, Ordering::SeqCst);
-        if following && !was {
-            // Changes may have been missed while not following.
+        if following && !self.inner.following.load(Ordering::SeqCst) {
+            // Changes may have been missed while not following: told before
+            // searches may use the engine again, so none is answered from
+            // the snapshot of before.
             self.inner.tell(&Change::All);
         }
+        self.inner.following.store(following, Ordering::SeqCst);
     }
 }
 

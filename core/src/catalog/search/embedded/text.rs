@@ -231,19 +231,154 @@ struct Lexer {
     russian: TextAnalyzer,
 }
 
+/// PostgreSQL's `english.stop` (Snowball's list, 127 words): tantivy's own
+/// English list is Lucene's 33, and a word one side drops and the other
+/// requires changes what a query finds ("down jacket").
+const POSTGRES_ENGLISH_STOP: &[&str] = &[
+    "i",
+    "me",
+    "my",
+    "myself",
+    "we",
+    "our",
+    "ours",
+    "ourselves",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+    "he",
+    "him",
+    "his",
+    "himself",
+    "she",
+    "her",
+    "hers",
+    "herself",
+    "it",
+    "its",
+    "itself",
+    "they",
+    "them",
+    "their",
+    "theirs",
+    "themselves",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "this",
+    "that",
+    "these",
+    "those",
+    "am",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "being",
+    "have",
+    "has",
+    "had",
+    "having",
+    "do",
+    "does",
+    "did",
+    "doing",
+    "a",
+    "an",
+    "the",
+    "and",
+    "but",
+    "if",
+    "or",
+    "because",
+    "as",
+    "until",
+    "while",
+    "of",
+    "at",
+    "by",
+    "for",
+    "with",
+    "about",
+    "against",
+    "between",
+    "into",
+    "through",
+    "during",
+    "before",
+    "after",
+    "above",
+    "below",
+    "to",
+    "from",
+    "up",
+    "down",
+    "in",
+    "out",
+    "on",
+    "off",
+    "over",
+    "under",
+    "again",
+    "further",
+    "then",
+    "once",
+    "here",
+    "there",
+    "when",
+    "where",
+    "why",
+    "how",
+    "all",
+    "any",
+    "both",
+    "each",
+    "few",
+    "more",
+    "most",
+    "other",
+    "some",
+    "such",
+    "no",
+    "nor",
+    "not",
+    "only",
+    "own",
+    "same",
+    "so",
+    "than",
+    "too",
+    "very",
+    "s",
+    "t",
+    "can",
+    "will",
+    "just",
+    "don",
+    "should",
+    "now",
+];
+
 impl Lexer {
     fn new() -> Self {
-        let stemmed = |language| {
-            let mut builder = TextAnalyzer::builder(WhitespaceTokenizer::default()).dynamic();
-            if let Some(stop) = StopWordFilter::new(language) {
-                builder = builder.filter_dynamic(stop);
-            }
-            builder.filter_dynamic(Stemmer::new(language)).build()
+        let stemmed = |language, stop: StopWordFilter| {
+            TextAnalyzer::builder(WhitespaceTokenizer::default())
+                .filter(stop)
+                .filter(Stemmer::new(language))
+                .build()
         };
+        let english = StopWordFilter::remove(POSTGRES_ENGLISH_STOP.iter().map(|w| (*w).to_owned()));
+        let russian = StopWordFilter::new(Language::Russian)
+            .unwrap_or_else(|| StopWordFilter::remove(Vec::new()));
         Lexer {
             words: words_analyzer(),
-            english: stemmed(Language::English),
-            russian: stemmed(Language::Russian),
+            english: stemmed(Language::English, english),
+            russian: stemmed(Language::Russian, russian),
         }
     }
 
@@ -366,8 +501,10 @@ mod tests {
         assert_eq!(keys(&t, "сумки", Matching::Text), [2]);
         assert_eq!(keys(&t, "linen shirt", Matching::Text), [0]);
         assert_eq!(keys(&t, "shirt-1", Matching::Text), [0]);
-        // Stop words only: nothing, as PostgreSQL's empty tsquery.
+        // Stop words only: nothing, as PostgreSQL's empty tsquery; its list,
+        // not Lucene's shorter one ("down" is a stop word there).
         assert!(keys(&t, "the and", Matching::Text).is_empty());
+        assert_eq!(keys(&t, "down shirt", Matching::Text), [0]);
         // Exclusions, alone or with words.
         assert_eq!(keys(&t, "linen -shirt", Matching::Text), [1]);
         let mut without = keys(&t, "-shirt", Matching::Text);
