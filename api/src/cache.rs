@@ -508,7 +508,9 @@ async fn listen(inner: std::sync::Weak<Inner>, client: redis::Client) {
                             engine.note(&change);
                         }
                     }
-                    strong.forget(&change);
+                    if strong.enabled {
+                        strong.forget(&change);
+                    }
                 }
                 tracing::warn!("catalogue cache: lost the Redis subscription; bypassing the cache");
             }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::{
     fixtures::{customer, expect, send, vendor},
-    harness::{assert_problem, error_fields, TestApp},
+    harness::{assert_problem, error_fields, Builder, TestApp},
 };
 
 // Categories and stores by their place in the model.
@@ -809,13 +809,31 @@ macro_rules! both_engines {
 /// reaches the engine), waiting for the embedded engine to catch up with
 /// each write rather than letting PostgreSQL answer.
 async fn app(engine: &str) -> TestApp {
+    with_engine(engine).start().await
+}
+
+fn with_engine(engine: &str) -> Builder {
     TestApp::builder()
         .without_worker()
         .var("SEARCH_ENGINE", engine)
         .var("SEARCH_WAIT_MS", "10000")
         .var("CATALOG_CACHE", "false")
-        .start()
+}
+
+/// Renames the linen shirt to "Velvet Summer Shirt" in the database only,
+/// telling nobody; the shirt.
+async fn rename_the_shirt_behind_the_engines_back<'m>(app: &TestApp, m: &'m Model) -> &'m Product {
+    let shirt = m
+        .products
+        .iter()
+        .find(|p| p.name == "Linen Summer Shirt")
+        .unwrap();
+    sqlx::query("UPDATE products SET name = 'Velvet Summer Shirt' WHERE id = $1::uuid")
+        .bind(&shirt.id)
+        .execute(&app.pool)
         .await
+        .unwrap();
+    shirt
 }
 
 async fn search(app: &TestApp, query: &str) -> Value {
@@ -1416,22 +1434,11 @@ async fn the_embedded_engine_answers_from_memory_follows_the_change_feed_and_rec
     use bazaar_core::catalog::{self, Availability, Change};
     use std::time::Duration;
 
-    let app = TestApp::builder()
-        .without_worker()
-        .var("SEARCH_ENGINE", "embedded")
-        .var("SEARCH_WAIT_MS", "10000")
+    let app = with_engine("embedded")
         .var("SEARCH_RECONCILE_SECS", "3600")
-        .var("CATALOG_CACHE", "false")
         .start()
         .await;
     let m = arrange(&app).await;
-    let shirt = m
-        .products
-        .iter()
-        .find(|p| p.name == "Linen Summer Shirt")
-        .unwrap();
-    let id: uuid::Uuid = shirt.id.parse().unwrap();
-    let just_the_shirt = [shirt.id.as_str()];
     assert_eq!(
         names(&app, &m, &q("linen")).await,
         ["Linen Summer Shirt", "Wool Winter Hoodie"]
@@ -1439,11 +1446,9 @@ async fn the_embedded_engine_answers_from_memory_follows_the_change_feed_and_rec
 
     // Renamed behind the engine's back: PostgreSQL would find "velvet", the
     // engine's memory does not (and still finds the shirt as linen).
-    sqlx::query("UPDATE products SET name = 'Velvet Summer Shirt' WHERE id = $1")
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let shirt = rename_the_shirt_behind_the_engines_back(&app, &m).await;
+    let id: uuid::Uuid = shirt.id.parse().unwrap();
+    let just_the_shirt = [shirt.id.as_str()];
     assert!(ids(&app, &q("velvet")).await.is_empty());
     assert_eq!(ids(&app, &q("linen")).await[0], shirt.id);
 
@@ -1485,25 +1490,12 @@ async fn the_embedded_engine_answers_from_memory_follows_the_change_feed_and_rec
 async fn the_embedded_engine_heals_an_unannounced_change_at_its_reconcile() {
     use std::time::Duration;
 
-    let app = TestApp::builder()
-        .without_worker()
-        .var("SEARCH_ENGINE", "embedded")
-        .var("SEARCH_WAIT_MS", "10000")
+    let app = with_engine("embedded")
         .var("SEARCH_RECONCILE_SECS", "2")
-        .var("CATALOG_CACHE", "false")
         .start()
         .await;
     let m = arrange(&app).await;
-    let shirt = m
-        .products
-        .iter()
-        .find(|p| p.name == "Linen Summer Shirt")
-        .unwrap();
-    sqlx::query("UPDATE products SET name = 'Velvet Summer Shirt' WHERE id = $1::uuid")
-        .bind(&shirt.id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let shirt = rename_the_shirt_behind_the_engines_back(&app, &m).await;
     crate::harness::eventually(
         "the reconcile finds the rename",
         Duration::from_secs(15),

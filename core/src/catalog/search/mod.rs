@@ -179,11 +179,6 @@ impl Search {
         }
     }
 
-    /// The engine changes must be told to, if any.
-    pub fn engine(&self) -> Option<&Arc<dyn Engine>> {
-        self.engine.as_ref()
-    }
-
     pub async fn search(&self, pool: &PgPool, shop: &Shop, query: &Query) -> Result<Results> {
         // PostgreSQL refuses NUL in text (a 400, `Error::from`): every engine
         // answers the same.
