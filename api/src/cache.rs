@@ -141,7 +141,9 @@ impl Inner {
 
     fn forget(&self, change: &Change) {
         match change {
-            Change::All => {
+            // Any listing may show a changed product; pages are cached
+            // under the catalogue's generation too.
+            Change::All | Change::Products(_) | Change::Pages => {
                 self.catalogue.fetch_add(1, Ordering::SeqCst);
                 self.entries.invalidate_all();
                 self.slugs.invalidate_all();
@@ -285,6 +287,18 @@ impl CatalogCache {
     /// reads show, before responding.
     pub async fn changed(&self) {
         self.tell(Change::All).await;
+    }
+
+    /// As [`Self::changed`], for a write that changed only these products
+    /// (or their variants, images, reviews): the search engine re-reads
+    /// just them.
+    pub async fn products_changed(&self, products: &[Uuid]) {
+        self.tell(Change::Products(products.to_vec())).await;
+    }
+
+    /// As [`Self::changed`], for a write to content pages only.
+    pub async fn pages_changed(&self) {
+        self.tell(Change::Pages).await;
     }
 
     /// Call after a committed stock movement, before responding: evicts the

@@ -9,7 +9,11 @@
 #           price range, attribute), facets included.
 #   cold    one broad listing with facets (a top category, newest first)
 #           while the catalogue changes every COLD_EVERY (0.5) s: the cache
-#           is emptied and 64 clients miss at once (single flight).
+#           is emptied and 64 clients miss at once (single flight). The
+#           change is what a product edit announces, for a random product
+#           of that category (COLD_CHANGE=product), or what a category or
+#           store edit announces (COLD_CHANGE=all: the search engine
+#           rebuilds).
 # Each runs with the catalogue cache on and off (CATALOG_CACHE=false), and
 # with and without sales: one checkout every EVERY_MS (default 200) ms of a
 # random variant, as a shop that is selling. At PRODUCTS (default "10000
@@ -63,6 +67,10 @@ paths() { # $1 db; writes detail, list, search
              FROM categories c WHERE parent_id IS NULL
             ORDER BY (SELECT count(*) FROM products p JOIN categories k ON k.id = p.category_id
                        WHERE k.parent_id = c.id) DESC LIMIT 1" > "$work/cold"
+  $sql -c "SELECT 'products ' || p.id FROM products p JOIN categories k ON k.id = p.category_id
+             JOIN categories c ON c.id = k.parent_id
+            WHERE '/api/v1/products?category=' || c.slug || '&per_page=24' = '$(cat "$work/cold")'
+            ORDER BY random() LIMIT 1000" > "$work/cold-changes"
 }
 
 start_api() { # $1 cache on|off
@@ -108,8 +116,11 @@ for products in ${PRODUCTS:-10000 100000}; do
           fi
           changer=""
           if [ "$scenario" = cold ]; then
-            # What every catalogue write tells the API processes.
-            ( while :; do redis-cli -h 127.0.0.1 PUBLISH "$prefix:catalog:changed" changed >/dev/null
+            # What a catalogue write tells the API processes.
+            ( while :; do
+                if [ "${COLD_CHANGE:-product}" = all ]; then change=changed
+                else change=$(shuf -n1 "$work/cold-changes"); fi
+                redis-cli -h 127.0.0.1 PUBLISH "$prefix:catalog:changed" "$change" >/dev/null
                 sleep "${COLD_EVERY:-0.5}"; done ) &
             changer=$!
           fi

@@ -1503,3 +1503,120 @@ async fn the_embedded_engine_heals_an_unannounced_change_at_its_reconcile() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_engine_re_reads_just_the_products_a_write_names() {
+    use bazaar_core::catalog::{self, Change};
+    use std::time::Duration;
+
+    let app = with_engine("embedded")
+        .var("SEARCH_RECONCILE_SECS", "3600")
+        .start()
+        .await;
+    let mut m = arrange(&app).await;
+    // Telling nobody: a full rebuild would find "velvet", a patch of other
+    // products does not.
+    let shirt = rename_the_shirt_behind_the_engines_back(&app, &m)
+        .await
+        .id
+        .clone();
+    // As products are read back (from PostgreSQL, by id).
+    let renamed = m.products.iter().position(|p| p.id == shirt).unwrap();
+    m.products[renamed].name = "Velvet Summer Shirt";
+    let hoodie = m
+        .products
+        .iter()
+        .position(|p| p.name == "Wool Winter Hoodie")
+        .unwrap();
+    let fleece = m
+        .products
+        .iter()
+        .position(|p| p.name == "Zip Fleece Hoodie")
+        .unwrap();
+    let north = m.stores[NORTH].vendor.clone();
+    let south = m.stores[SOUTH].vendor.clone();
+
+    // Renamed and moved to another category through the API.
+    let path = format!("/api/v1/products/{}", m.products[hoodie].id);
+    let renamed = json!({ "name": "Alpaca Winter Hoodie", "category_id": m.categories[HOME].id });
+    expect(&app, "PATCH", &path, Some(&north), Some(renamed), 200).await;
+    m.products[hoodie].name = "Alpaca Winter Hoodie";
+    m.products[hoodie].category = HOME;
+    // Taken off the storefront.
+    let path = format!("/api/v1/products/{}", m.products[fleece].id);
+    expect(
+        &app,
+        "PATCH",
+        &path,
+        Some(&south),
+        Some(json!({ "active": false })),
+        200,
+    )
+    .await;
+    m.products[fleece].active = false;
+    // And a new one, with a variant.
+    let scarf = m
+        .add(
+            &app,
+            Spec {
+                name: "Alpaca Travel Scarf",
+                code: "SCARF",
+                description: "Soft alpaca for cold trains.",
+                category: TEES,
+                store: SOUTH,
+                material: Some("Wool"),
+            },
+        )
+        .await;
+    m.generate(&app, scarf, &["M"], &["Red"], 9_000, 2).await;
+
+    assert_eq!(
+        found(&app, &m, &q("alpaca")).await,
+        ["Alpaca Travel Scarf", "Alpaca Winter Hoodie"]
+    );
+    assert!(found(&app, &m, &q("fleece")).await.is_empty());
+    assert!(
+        ids(&app, &q("velvet")).await.is_empty(),
+        "only the named products were re-read"
+    );
+    for (query, filter) in [
+        ("per_page=1".to_owned(), all()),
+        (
+            format!("category={}", m.categories[HOME].slug),
+            all().category(HOME),
+        ),
+        (
+            format!("category={}&in_stock=true", m.categories[CLOTHING].slug),
+            all().category(CLOTHING).in_stock(),
+        ),
+        ("attr.color=Red".to_owned(), all().attr("color", &["Red"])),
+    ] {
+        let body = search(&app, &query).await;
+        assert_eq!(facets_of(&body), m.facets(&filter), "{query}");
+    }
+    assert_items(&m, &search(&app, "per_page=100").await);
+
+    // Back on the storefront: its old place, its old name.
+    let path = format!("/api/v1/products/{}", m.products[fleece].id);
+    expect(
+        &app,
+        "PATCH",
+        &path,
+        Some(&south),
+        Some(json!({ "active": true })),
+        200,
+    )
+    .await;
+    assert_eq!(found(&app, &m, &q("fleece")).await, ["Zip Fleece Hoodie"]);
+
+    // A product named by another process's message.
+    catalog::publish(&app.config, &Change::Products(vec![shirt.parse().unwrap()]))
+        .await
+        .unwrap();
+    crate::harness::eventually(
+        "the named product is re-read",
+        Duration::from_secs(10),
+        || async { (ids(&app, &q("velvet")).await == [shirt.as_str()]).then_some(()) },
+    )
+    .await;
+}

@@ -164,9 +164,9 @@ pub async fn moderate(
         ..Default::default()
     };
     match reviews::update(&state.pool, user.actor(), id, patch).await {
-        Ok(_) => {
+        Ok(review) => {
             // Ratings and the review list are public catalogue reads.
-            state.cache.changed().await;
+            state.cache.products_changed(&[review.product_id]).await;
             Redirect::to("/admin/reviews").into_response()
         }
         Err(e) => render::core_error(e),

@@ -147,7 +147,7 @@ async fn save_page(
     };
     match pages::save(&state.pool, id, input).await {
         Ok(saved) => {
-            state.cache.changed().await;
+            state.cache.pages_changed().await;
             Redirect::to(&format!("/admin/pages/{}?saved=1", saved.id)).into_response()
         }
         Err(Error::Validation(errors)) => {
@@ -189,7 +189,7 @@ pub async fn delete_page(
     }
     match pages::delete(&state.pool, id).await {
         Ok(()) => {
-            state.cache.changed().await;
+            state.cache.pages_changed().await;
             Redirect::to("/admin/pages").into_response()
         }
         Err(e) => render::core_error(e),
@@ -368,7 +368,7 @@ async fn save_banner(
     };
     match banners::save(&state.pool, id, input).await {
         Ok(_) => {
-            state.cache.changed().await;
+            state.cache.pages_changed().await;
             Redirect::to("/admin/banners").into_response()
         }
         Err(Error::Validation(errors)) => {
@@ -403,7 +403,7 @@ pub async fn delete_banner(
     }
     match banners::delete(&state.pool, id).await {
         Ok(()) => {
-            state.cache.changed().await;
+            state.cache.pages_changed().await;
             Redirect::to("/admin/banners").into_response()
         }
         Err(e) => render::core_error(e),

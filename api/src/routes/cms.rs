@@ -105,7 +105,7 @@ async fn create_page(
     Json(input): Json<PageInput>,
 ) -> ApiResult<(StatusCode, Json<CmsPage>)> {
     let page = pages::save(&state.pool, None, input).await?;
-    state.cache.changed().await;
+    state.cache.pages_changed().await;
     Ok((StatusCode::CREATED, Json(page)))
 }
 
@@ -139,7 +139,7 @@ async fn update_page(
     Json(input): Json<PageInput>,
 ) -> ApiResult<Json<CmsPage>> {
     let page = pages::save(&state.pool, Some(id), input).await?;
-    state.cache.changed().await;
+    state.cache.pages_changed().await;
     Ok(Json(page))
 }
 
@@ -155,7 +155,7 @@ async fn delete_page(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     pages::delete(&state.pool, id).await?;
-    state.cache.changed().await;
+    state.cache.pages_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -188,7 +188,7 @@ async fn create_banner(
     Json(input): Json<BannerInput>,
 ) -> ApiResult<(StatusCode, Json<Banner>)> {
     let banner = banners::save(&state.pool, None, input).await?;
-    state.cache.changed().await;
+    state.cache.pages_changed().await;
     Ok((StatusCode::CREATED, Json(banner)))
 }
 
@@ -221,7 +221,7 @@ async fn update_banner(
     Json(input): Json<BannerInput>,
 ) -> ApiResult<Json<Banner>> {
     let banner = banners::save(&state.pool, Some(id), input).await?;
-    state.cache.changed().await;
+    state.cache.pages_changed().await;
     Ok(Json(banner))
 }
 
@@ -237,6 +237,6 @@ async fn delete_banner(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     banners::delete(&state.pool, id).await?;
-    state.cache.changed().await;
+    state.cache.pages_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -123,7 +123,7 @@ async fn upload(
         },
     )
     .await?;
-    state.cache.changed().await;
+    state.cache.products_changed(&[id]).await;
     Ok((StatusCode::CREATED, Json(image)))
 }
 
@@ -142,7 +142,7 @@ async fn delete(
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let image_id = Uuid::parse_str(&image_id).map_err(|_| not_found())?;
     images::delete(&state.pool, &state.storage, user.actor(), id, image_id).await?;
-    state.cache.changed().await;
+    state.cache.products_changed(&[id]).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -309,7 +309,7 @@ async fn create(
         .await?;
     }
     tx.commit().await?;
-    state.cache.changed().await;
+    state.cache.products_changed(&[id]).await;
     let product = products::managed_view(&state.pool, &state.shop, id).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
@@ -350,7 +350,7 @@ async fn update(
         active: req.active,
     };
     products::update(&state.pool, user.actor(), id, patch).await?;
-    state.cache.changed().await;
+    state.cache.products_changed(&[id]).await;
     Ok(Json(
         products::managed_view(&state.pool, &state.shop, id).await?,
     ))
@@ -368,7 +368,7 @@ async fn delete(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     products::delete(&state.pool, user.actor(), id).await?;
-    state.cache.changed().await;
+    state.cache.products_changed(&[id]).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

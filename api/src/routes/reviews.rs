@@ -145,7 +145,7 @@ async fn create(
         },
     )
     .await?;
-    state.cache.changed().await;
+    state.cache.products_changed(&[review.product_id]).await;
     Ok((StatusCode::CREATED, Json(review.into())))
 }
 
@@ -180,7 +180,7 @@ async fn update(
         status: req.status.map(Status::from),
     };
     let review = reviews::update(&state.pool, user.actor(), id, patch).await?;
-    state.cache.changed().await;
+    state.cache.products_changed(&[review.product_id]).await;
     Ok(Json(review.into()))
 }
 
@@ -194,7 +194,7 @@ async fn delete(
     user: AuthUser,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    reviews::delete(&state.pool, user.actor(), id).await?;
-    state.cache.changed().await;
+    let product = reviews::delete(&state.pool, user.actor(), id).await?;
+    state.cache.products_changed(&[product]).await;
     Ok(StatusCode::NO_CONTENT)
 }

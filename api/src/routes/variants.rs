@@ -68,7 +68,7 @@ async fn generate(
         weight_grams: req.weight_grams,
     };
     variants::generate(&state.pool, &state.shop, user.actor(), id, request).await?;
-    state.cache.changed().await;
+    state.cache.products_changed(&[id]).await;
     Ok((
         StatusCode::CREATED,
         Json(products::managed_view(&state.pool, &state.shop, id).await?),
@@ -101,7 +101,7 @@ async fn update(
         let availability = bazaar_core::catalog::Availability::of(product);
         state.cache.availability_changed(&availability).await;
     } else {
-        state.cache.changed().await;
+        state.cache.products_changed(&[product]).await;
     }
     products::managed_view(&state.pool, &state.shop, product)
         .await?

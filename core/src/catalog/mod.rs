@@ -43,13 +43,20 @@ pub fn changes_channel(redis_prefix: &str) -> String {
 pub enum Change {
     /// Anything may have changed (a product, price, category, page...).
     All,
+    /// These products changed (name, price, variants, rating, images, or
+    /// they appeared or went away); any listing may show them. Nothing
+    /// else (no category, store or page).
+    Products(Vec<Uuid>),
+    /// Only content pages (CMS) changed: nothing a search reads.
+    Pages,
     /// Only stock moved: these products' pages, and the listings that show
     /// the products with a variant that sold out or came back.
     Availability(Availability),
 }
 
 impl Change {
-    /// `changed`, or `stock <id>,<id>...;<crossed id>,...`.
+    /// `changed`, `products <id>,...`, `pages`, or
+    /// `stock <id>,<id>...;<crossed id>,...`.
     pub fn encode(&self) -> String {
         let ids = |ids: &[Uuid]| {
             ids.iter()
@@ -59,6 +66,8 @@ impl Change {
         };
         match self {
             Change::All => "changed".into(),
+            Change::Products(products) => format!("products {}", ids(products)),
+            Change::Pages => "pages".into(),
             Change::Availability(a) => format!("stock {};{}", ids(&a.products), ids(&a.crossed)),
         }
     }
@@ -89,6 +98,12 @@ impl Change {
                 .map(|s| Uuid::parse_str(s).ok())
                 .collect()
         };
+        if message == "pages" {
+            return Change::Pages;
+        }
+        if let Some(products) = message.strip_prefix("products ").and_then(ids) {
+            return Change::Products(products);
+        }
         let parsed = message
             .strip_prefix("stock ")
             .and_then(|rest| rest.split_once(';'))
@@ -133,7 +148,13 @@ mod tests {
         let none = Change::Availability(Availability::default());
         assert_eq!(Change::decode(&none.encode()), none);
         assert_eq!(Change::decode(&Change::All.encode()), Change::All);
+        assert_eq!(Change::decode(&Change::Pages.encode()), Change::Pages);
+        let products = Change::Products(vec![Uuid::from_u128(3), Uuid::from_u128(4)]);
+        assert_eq!(Change::decode(&products.encode()), products);
         for odd in [
+            "products 1,2",
+            "products x",
+            "pages please",
             "",
             "stock",
             "stock 2 x",

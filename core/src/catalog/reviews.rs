@@ -344,7 +344,8 @@ pub async fn update(pool: &PgPool, actor: Actor, id: Uuid, patch: ReviewPatch) -
     Ok(review.into())
 }
 
-pub async fn delete(pool: &PgPool, actor: Actor, id: Uuid) -> Result<()> {
+/// Deletes the review; answers the product it was about.
+pub async fn delete(pool: &PgPool, actor: Actor, id: Uuid) -> Result<Uuid> {
     let mut tx = pool.begin().await?;
     let current = managed(&mut tx, actor, id).await?;
     sqlx::query("DELETE FROM reviews WHERE id = $1")
@@ -354,5 +355,5 @@ pub async fn delete(pool: &PgPool, actor: Actor, id: Uuid) -> Result<()> {
     let (count, sum) = current.weight();
     adjust(&mut tx, current.product_id, (-count, -sum)).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(current.product_id)
 }

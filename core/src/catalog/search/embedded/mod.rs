@@ -4,9 +4,10 @@
 //!
 //! Kept current by the change feed (the catalogue-changes channel the API
 //! processes share): a stock movement re-reads those products' variants in
-//! place; any other change rebuilds the snapshot in the background; a
-//! reconcile rebuilds it every `SEARCH_RECONCILE_SECS` so a lost message
-//! heals. Every change is counted as it is told (`wanted`) and as it is
+//! place; a change to some products re-reads just them into a new snapshot
+//! sharing the rest (and their text into the index); any other change (a
+//! category, a store) rebuilds the snapshot in the background; a reconcile
+//! rebuilds it every `SEARCH_RECONCILE_SECS` so a lost message heals. Every change is counted as it is told (`wanted`) and as it is
 //! applied (`applied`): a search waits a little for the engine to catch up
 //! with the changes known when it began, and otherwise is answered by
 //! PostgreSQL. A reader never gets results older than a write this process
@@ -49,6 +50,7 @@ struct Inner {
 #[derive(Default)]
 struct Pending {
     rebuild: bool,
+    products: HashSet<Uuid>,
     stock: HashSet<Uuid>,
 }
 
@@ -80,7 +82,10 @@ impl Inner {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         match change {
             Change::All => pending.rebuild = true,
+            Change::Products(products) => pending.products.extend(products.iter().copied()),
             Change::Availability(a) => pending.stock.extend(a.products.iter().copied()),
+            // Nothing the engine holds.
+            Change::Pages => return,
         }
         self.wanted.fetch_add(1, Ordering::SeqCst);
         drop(pending);
@@ -160,14 +165,7 @@ async fn refresh(inner: std::sync::Weak<Inner>, reconcile: Duration) {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let outcome = match current {
-            Some(snapshot) if !work.rebuild => {
-                let stock: Vec<Uuid> = work.stock.iter().copied().collect();
-                if stock.is_empty() {
-                    Ok(())
-                } else {
-                    snapshot.refresh_stock(&strong.pool, &stock).await
-                }
-            }
+            Some(snapshot) if !work.rebuild => catch_up(&strong, snapshot, &work).await,
             // Not following yet: nothing to build for.
             None if target == 0 => Ok(()),
             _ => {
@@ -194,6 +192,7 @@ async fn refresh(inner: std::sync::Weak<Inner>, reconcile: Duration) {
                 {
                     let mut pending = strong.pending.lock().unwrap_or_else(|e| e.into_inner());
                     pending.rebuild |= work.rebuild;
+                    pending.products.extend(work.products);
                     pending.stock.extend(work.stock);
                 }
                 drop(strong);
@@ -214,4 +213,25 @@ async fn refresh(inner: std::sync::Weak<Inner>, reconcile: Duration) {
             let _ = tokio::time::timeout(until_reconcile, wake.notified()).await;
         }
     }
+}
+
+/// Applies product and stock changes to the current snapshot: changed
+/// products into a new snapshot (readers of the old one finish with it),
+/// then stock in place.
+async fn catch_up(inner: &Inner, snapshot: Arc<Snapshot>, work: &Pending) -> Result<()> {
+    let snapshot = if work.products.is_empty() {
+        snapshot
+    } else {
+        let products: Vec<Uuid> = work.products.iter().copied().collect();
+        let started = Instant::now();
+        let patched = Arc::new(snapshot.patch(&inner.pool, &products).await?);
+        *inner.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(patched.clone());
+        metrics::histogram!("bazaar_search_patch_seconds").record(started.elapsed().as_secs_f64());
+        patched
+    };
+    let stock: Vec<Uuid> = work.stock.iter().copied().collect();
+    if !stock.is_empty() {
+        snapshot.refresh_stock(&inner.pool, &stock).await?;
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering as Atomic};
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 use sqlx::types::Json;
@@ -16,31 +17,48 @@ use super::super::{CategoryCount, Hits, Matching, Query, Sort};
 use super::text::{Document, Text};
 use crate::Result;
 
+/// A snapshot patched with changed products shares the unchanged ones (and
+/// the text index) with the one it was patched from; a rebuild starts over.
 pub struct Snapshot {
-    docs: Vec<Doc>,
+    /// By key (a product's position); a product gone since the build keeps
+    /// its key as a tombstone, and gets it back if it comes back.
+    docs: Vec<Arc<Doc>>,
     by_id: HashMap<Uuid, u32>,
     categories: Vec<Category>,
-    /// Id (as text) or slug -> position in `categories`.
-    category_keys: HashMap<String, u32>,
-    /// Id (as text) or slug -> store id.
-    stores: HashMap<String, Uuid>,
+    /// Only a rebuild changes these.
+    keys: Arc<Keys>,
     /// Attribute codes and values, interned.
-    strings: HashMap<String, u32>,
-    /// `facet_values` entries (code, value), interned.
+    strings: Interner,
+    /// `facet_values` entries as stored, interned...
+    facet_ids: Interner,
+    /// ... and split into (code, value).
     facets: Vec<(String, String)>,
     text: Text,
 }
 
+#[derive(Clone)]
+struct Keys {
+    /// Id (as text) or slug -> position in `categories`.
+    categories: HashMap<String, u32>,
+    /// Id -> position in `categories`.
+    positions: HashMap<Uuid, u32>,
+    /// Id (as text) or slug -> store id.
+    stores: HashMap<String, Uuid>,
+}
+
+#[derive(Clone)]
 struct Category {
     id: Uuid,
     slug: String,
     name: String,
     children: Vec<u32>,
-    /// Its own products (not its subcategories'), in snapshot order.
+    /// Its own products (not its subcategories'), by key.
     products: Vec<u32>,
 }
 
 struct Doc {
+    /// False for a tombstone: the product is no longer visible.
+    live: bool,
     id: Uuid,
     store: Uuid,
     category: u32,
@@ -64,8 +82,42 @@ struct Variant {
     attributes: Box<[(u32, u32)]>,
 }
 
+impl Doc {
+    fn tombstone(id: Uuid) -> Doc {
+        Doc {
+            live: false,
+            id,
+            store: Uuid::nil(),
+            category: 0,
+            created_at: 0,
+            min_price: None,
+            max_price: None,
+            rating_sum: 0,
+            rating_count: 0,
+            facets: Box::default(),
+            attributes: Box::default(),
+            variants: Box::default(),
+        }
+    }
+}
+
+/// The statement that reads products as the snapshot holds them; `visible`
+/// says whether the storefront shows the product.
+macro_rules! product_rows {
+    () => {
+        "SELECT p.id, p.store_id, p.category_id, p.created_at, p.min_price, p.max_price,
+                p.rating_sum, p.rating_count, p.facet_values, p.attributes, p.name, p.code,
+                p.description,
+                COALESCE((SELECT json_agg(json_build_array(v.id, v.price, v.stock > v.reserved, v.attributes))
+                            FROM variants v WHERE v.product_id = p.id AND v.active), '[]') AS variants,
+                p.deleted_at IS NULL AND p.active AND s.active AND s.deleted_at IS NULL AS visible
+           FROM products p JOIN stores s ON s.id = p.store_id"
+    };
+}
+
 #[derive(sqlx::FromRow)]
 struct ProductRow {
+    visible: bool,
     id: Uuid,
     store_id: Uuid,
     category_id: Uuid,
@@ -95,7 +147,7 @@ fn as_text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Interner {
     ids: HashMap<String, u32>,
 }
@@ -114,17 +166,67 @@ impl Interner {
             })
             .collect()
     }
+
+    fn get(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+}
+
+/// A `facet_values` entry, `code=value`, as (code, value).
+fn split_facet(fv: &str) -> (String, String) {
+    let (code, value) = fv.split_once('=').unwrap_or((fv, ""));
+    (code.to_owned(), value.to_owned())
+}
+
+/// What the snapshot holds of a product row, and its text (name, code,
+/// description); `None` for a product in a category it does not know.
+fn convert(
+    row: ProductRow,
+    keys: &Keys,
+    strings: &mut Interner,
+    facets: &mut Interner,
+) -> Option<(Doc, (String, String, String))> {
+    let category = keys.positions.get(&row.category_id).copied()?;
+    let facet_ids = row
+        .facet_values
+        .into_iter()
+        .map(|fv| facets.id(fv))
+        .collect();
+    let variants = row
+        .variants
+        .0
+        .into_iter()
+        .map(|(id, price, in_stock, attributes)| Variant {
+            id,
+            price,
+            in_stock: AtomicBool::new(in_stock),
+            attributes: strings.pairs(attributes),
+        })
+        .collect();
+    let doc = Doc {
+        live: true,
+        id: row.id,
+        store: row.store_id,
+        category,
+        created_at: row.created_at.timestamp_micros(),
+        min_price: row.min_price,
+        max_price: row.max_price,
+        rating_sum: row.rating_sum.into(),
+        rating_count: row.rating_count.into(),
+        facets: facet_ids,
+        attributes: strings.pairs(row.attributes.0),
+        variants,
+    };
+    Some((doc, (row.name, row.code, row.description)))
 }
 
 /// A snapshot being read.
 struct Builder {
     categories: Vec<Category>,
-    category_keys: HashMap<String, u32>,
-    position: HashMap<Uuid, u32>,
-    stores: HashMap<String, Uuid>,
+    keys: Keys,
     strings: Interner,
     facets: Interner,
-    docs: Vec<Doc>,
+    docs: Vec<Arc<Doc>>,
     /// name, code, description per doc.
     texts: Vec<(String, String, String)>,
 }
@@ -136,9 +238,9 @@ impl Builder {
     ) -> Self {
         let mut categories: Vec<Category> = Vec::with_capacity(category_rows.len());
         let mut category_keys = HashMap::new();
-        let mut position = HashMap::new();
+        let mut positions = HashMap::new();
         for (i, (id, _, slug, name)) in category_rows.iter().enumerate() {
-            position.insert(*id, i as u32);
+            positions.insert(*id, i as u32);
             category_keys.insert(id.to_string(), i as u32);
             category_keys.insert(slug.clone(), i as u32);
             categories.push(Category {
@@ -150,7 +252,7 @@ impl Builder {
             });
         }
         for (i, (_, parent, _, _)) in category_rows.iter().enumerate() {
-            if let Some(p) = parent.and_then(|p| position.get(&p)) {
+            if let Some(p) = parent.and_then(|p| positions.get(&p)) {
                 categories[*p as usize].children.push(i as u32);
             }
         }
@@ -161,9 +263,11 @@ impl Builder {
         }
         Builder {
             categories,
-            category_keys,
-            position,
-            stores,
+            keys: Keys {
+                categories: category_keys,
+                positions,
+                stores,
+            },
             strings: Interner::default(),
             facets: Interner::default(),
             docs: Vec::new(),
@@ -172,42 +276,14 @@ impl Builder {
     }
 
     fn add(&mut self, row: ProductRow) {
-        let Some(category) = self.position.get(&row.category_id).copied() else {
+        let Some((doc, text)) = convert(row, &self.keys, &mut self.strings, &mut self.facets)
+        else {
             return;
         };
-        let facets = row
-            .facet_values
-            .into_iter()
-            .map(|fv| self.facets.id(fv))
-            .collect();
-        let variants = row
-            .variants
-            .0
-            .into_iter()
-            .map(|(id, price, in_stock, attributes)| Variant {
-                id,
-                price,
-                in_stock: AtomicBool::new(in_stock),
-                attributes: self.strings.pairs(attributes),
-            })
-            .collect();
-        self.categories[category as usize]
-            .products
-            .push(self.docs.len() as u32);
-        self.docs.push(Doc {
-            id: row.id,
-            store: row.store_id,
-            category,
-            created_at: row.created_at.timestamp_micros(),
-            min_price: row.min_price,
-            max_price: row.max_price,
-            rating_sum: row.rating_sum.into(),
-            rating_count: row.rating_count.into(),
-            facets,
-            attributes: self.strings.pairs(row.attributes.0),
-            variants,
-        });
-        self.texts.push((row.name, row.code, row.description));
+        let key = self.docs.len() as u32;
+        self.categories[doc.category as usize].products.push(key);
+        self.docs.push(Arc::new(doc));
+        self.texts.push(text);
     }
 
     fn finish(self) -> Result<Snapshot> {
@@ -221,9 +297,8 @@ impl Builder {
         ))
         .map_err(|e| anyhow::anyhow!("building the search index: {e}"))?;
         let mut facets = vec![(String::new(), String::new()); self.facets.ids.len()];
-        for (fv, id) in self.facets.ids {
-            let (code, value) = fv.split_once('=').unwrap_or((fv.as_str(), ""));
-            facets[id as usize] = (code.to_owned(), value.to_owned());
+        for (fv, id) in &self.facets.ids {
+            facets[*id as usize] = split_facet(fv);
         }
         Ok(Snapshot {
             by_id: self
@@ -234,9 +309,9 @@ impl Builder {
                 .collect(),
             docs: self.docs,
             categories: self.categories,
-            category_keys: self.category_keys,
-            stores: self.stores,
-            strings: self.strings.ids,
+            keys: Arc::new(self.keys),
+            strings: self.strings,
+            facet_ids: self.facets,
             facets,
             text,
         })
@@ -258,15 +333,10 @@ impl Snapshot {
                 .fetch_all(pool)
                 .await?;
         let mut builder = Builder::new(categories, stores);
-        let mut rows = sqlx::query_as::<_, ProductRow>(
-            "SELECT p.id, p.store_id, p.category_id, p.created_at, p.min_price, p.max_price,
-                    p.rating_sum, p.rating_count, p.facet_values, p.attributes, p.name, p.code,
-                    p.description,
-                    COALESCE((SELECT json_agg(json_build_array(v.id, v.price, v.stock > v.reserved, v.attributes))
-                                FROM variants v WHERE v.product_id = p.id AND v.active), '[]') AS variants
-               FROM products p JOIN stores s ON s.id = p.store_id
-              WHERE p.deleted_at IS NULL AND p.active AND s.active AND s.deleted_at IS NULL",
-        )
+        let mut rows = sqlx::query_as::<_, ProductRow>(concat!(
+            product_rows!(),
+            " WHERE p.deleted_at IS NULL AND p.active AND s.active AND s.deleted_at IS NULL"
+        ))
         .fetch(pool);
         while let Some(row) = rows.try_next().await? {
             builder.add(row);
@@ -275,6 +345,121 @@ impl Snapshot {
         tokio::task::spawn_blocking(move || builder.finish())
             .await
             .map_err(|e| anyhow::anyhow!("building the search index: {e}"))?
+    }
+
+    /// This snapshot with `products` read again: changed ones replaced,
+    /// new ones added, ones no longer visible taken out. Categories and
+    /// stores are as they were (their changes rebuild).
+    pub async fn patch(&self, pool: &PgPool, products: &[Uuid]) -> Result<Snapshot> {
+        let rows: Vec<ProductRow> =
+            sqlx::query_as(concat!(product_rows!(), " WHERE p.id = ANY($1)"))
+                .bind(products)
+                .fetch_all(pool)
+                .await?;
+        let mut rows: HashMap<Uuid, ProductRow> = rows
+            .into_iter()
+            .filter(|r| r.visible)
+            .map(|r| (r.id, r))
+            .collect();
+        let keys = self.with_stores_of(pool, rows.values()).await?;
+        let mut docs = self.docs.clone();
+        let mut by_id = self.by_id.clone();
+        let mut categories = self.categories.clone();
+        let mut strings = self.strings.clone();
+        let mut facet_ids = self.facet_ids.clone();
+        let mut removed = Vec::new();
+        let mut added = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for id in products.iter().filter(|id| seen.insert(**id)) {
+            let key = by_id.get(id).copied();
+            if let Some(key) = key {
+                let old = &docs[key as usize];
+                if old.live {
+                    categories[old.category as usize]
+                        .products
+                        .retain(|k| *k != key);
+                    removed.push(key);
+                }
+            }
+            let converted = rows
+                .remove(id)
+                .and_then(|row| convert(row, &keys, &mut strings, &mut facet_ids));
+            let Some((doc, text)) = converted else {
+                if let Some(key) = key {
+                    docs[key as usize] = Arc::new(Doc::tombstone(*id));
+                }
+                continue;
+            };
+            let key = key.unwrap_or_else(|| {
+                docs.push(Arc::new(Doc::tombstone(*id)));
+                by_id.insert(*id, docs.len() as u32 - 1);
+                docs.len() as u32 - 1
+            });
+            categories[doc.category as usize].products.push(key);
+            docs[key as usize] = Arc::new(doc);
+            added.push((key, text));
+        }
+        let mut facets = self.facets.clone();
+        facets.resize(facet_ids.ids.len(), (String::new(), String::new()));
+        for (fv, id) in &facet_ids.ids {
+            if *id as usize >= self.facets.len() {
+                facets[*id as usize] = split_facet(fv);
+            }
+        }
+        let index = self.text.clone();
+        let text = tokio::task::spawn_blocking(move || {
+            index.patch(
+                &removed,
+                added
+                    .iter()
+                    .map(|(key, (name, code, description))| Document {
+                        key: *key,
+                        name,
+                        code,
+                        description,
+                    }),
+            )
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("patching the search index: {e}"))?
+        .map_err(|e| anyhow::anyhow!("patching the search index: {e}"))?;
+        Ok(Snapshot {
+            docs,
+            by_id,
+            categories,
+            keys,
+            strings,
+            facet_ids,
+            facets,
+            text,
+        })
+    }
+
+    /// The keys, knowing the stores of `rows` too: a new store is not
+    /// announced (it shows nothing until it has products).
+    async fn with_stores_of(
+        &self,
+        pool: &PgPool,
+        rows: impl Iterator<Item = &ProductRow>,
+    ) -> Result<Arc<Keys>> {
+        let unknown: Vec<Uuid> = rows
+            .map(|r| r.store_id)
+            .filter(|id| !self.keys.stores.contains_key(&id.to_string()))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(self.keys.clone());
+        }
+        let stores: Vec<(Uuid, String)> =
+            sqlx::query_as("SELECT id, slug FROM stores WHERE id = ANY($1)")
+                .bind(&unknown)
+                .fetch_all(pool)
+                .await?;
+        let mut keys = (*self.keys).clone();
+        for (id, slug) in stores {
+            keys.stores.insert(id.to_string(), id);
+            keys.stores.insert(slug, id);
+        }
+        Ok(Arc::new(keys))
     }
 
     /// Reads again which variants of `products` are in stock.
@@ -456,7 +641,7 @@ impl Snapshot {
         let categories = match &query.category {
             Some(key) => {
                 let mut set = vec![false; self.categories.len()];
-                let mut stack = vec![*self.category_keys.get(key)?];
+                let mut stack = vec![*self.keys.categories.get(key)?];
                 while let Some(c) = stack.pop() {
                     if !set[c as usize] {
                         set[c as usize] = true;
@@ -468,16 +653,13 @@ impl Snapshot {
             None => None,
         };
         let store = match &query.store {
-            Some(key) => Some(*self.stores.get(key)?),
+            Some(key) => Some(*self.keys.stores.get(key)?),
             None => None,
         };
         let mut attributes = Vec::new();
         for (code, values) in &query.attributes {
-            let values: Vec<u32> = values
-                .iter()
-                .filter_map(|v| self.strings.get(v).copied())
-                .collect();
-            attributes.push((*self.strings.get(code)?, values));
+            let values: Vec<u32> = values.iter().filter_map(|v| self.strings.get(v)).collect();
+            attributes.push((self.strings.get(code)?, values));
         }
         Some(Filter {
             categories,
@@ -512,6 +694,9 @@ fn has(pairs: &[(u32, u32)], code: u32, values: &[u32]) -> bool {
 
 impl Filter {
     fn accepts(&self, d: &Doc) -> bool {
+        if !d.live {
+            return false;
+        }
         if let Some(set) = &self.categories {
             if !set[d.category as usize] {
                 return false;

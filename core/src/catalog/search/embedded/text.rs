@@ -13,12 +13,15 @@
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::INDEXED;
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
 use tantivy::tokenizer::{
     Language, LowerCaser, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
     WhitespaceTokenizer,
 };
-use tantivy::{DocId, Index, IndexWriter, Score, Searcher, SegmentReader, TantivyDocument, Term};
+use tantivy::{
+    DocId, Index, IndexReader, IndexWriter, Score, Searcher, SegmentReader, TantivyDocument, Term,
+};
 
 use super::super::Matching;
 
@@ -37,8 +40,16 @@ pub struct Document<'a> {
     pub description: &'a str,
 }
 
+/// One snapshot's view of the index: the index is shared by the snapshots
+/// patched from one build, each reads the documents as they were when it
+/// was made.
+#[derive(Clone)]
 pub struct Text {
+    index: Index,
+    reader: IndexReader,
     searcher: Searcher,
+    /// The document's position in the snapshot.
+    key: Field,
     /// Lexemes of name and code (weight A).
     named: Field,
     /// Lexemes of the description (weight B).
@@ -58,7 +69,8 @@ impl Text {
                     .set_index_option(IndexRecordOption::WithFreqs),
             )
         };
-        let key = schema.add_u64_field("key", FAST);
+        // Indexed too: a patch deletes a product's document by its key.
+        let key = schema.add_u64_field("key", FAST | INDEXED);
         let named = schema.add_text_field("named", indexed("lexemes"));
         let described = schema.add_text_field("described", indexed("lexemes"));
         let words = schema.add_text_field("words", indexed("words"));
@@ -69,33 +81,72 @@ impl Text {
         );
         index.tokenizers().register("words", words_analyzer());
 
-        let mut lexer = Lexer::new();
         let mut writer: IndexWriter<TantivyDocument> =
             index.writer_with_num_threads(1, WRITER_BYTES)?;
-        for d in documents {
-            let mut doc = TantivyDocument::default();
-            doc.add_u64(key, u64::from(d.key));
-            let mut a = lexer.indexed(d.name);
-            a.push(' ');
-            a.push_str(&lexer.words(d.code).join(" "));
-            doc.add_text(named, a);
-            doc.add_text(described, lexer.indexed(d.description));
-            doc.add_text(words, d.name);
-            writer.add_document(doc)?;
-        }
-        writer.commit()?;
-        drop(writer);
-        let reader = index
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(tantivy::ReloadPolicy::Manual)
             .try_into()?;
-        Ok(Text {
+        let mut text = Text {
+            index,
             searcher: reader.searcher(),
+            reader,
+            key,
             named,
             described,
             words,
-            lexer,
+            lexer: Lexer::new(),
+        };
+        let mut lexer = text.lexer.clone();
+        for d in documents {
+            writer.add_document(text.document(&mut lexer, &d))?;
+        }
+        writer.commit()?;
+        drop(writer);
+        text.reader.reload()?;
+        text.searcher = text.reader.searcher();
+        Ok(text)
+    }
+
+    /// The index with the documents of `removed` keys taken out and `added`
+    /// put in (a key may be in both: its document is replaced), as a new
+    /// view; this one still reads the documents as they were.
+    pub fn patch<'a>(
+        &self,
+        removed: &[u32],
+        added: impl Iterator<Item = Document<'a>>,
+    ) -> tantivy::Result<Text> {
+        let mut writer: IndexWriter<TantivyDocument> =
+            self.index.writer_with_num_threads(1, WRITER_BYTES)?;
+        for key in removed {
+            writer.delete_term(Term::from_field_u64(self.key, u64::from(*key)));
+        }
+        // Added after the deletes: a delete only takes what came before it.
+        let mut lexer = self.lexer.clone();
+        for d in added {
+            writer.add_document(self.document(&mut lexer, &d))?;
+        }
+        writer.commit()?;
+        // Each patch leaves a small segment; merged here, not left to pile
+        // up until the next rebuild.
+        writer.wait_merging_threads()?;
+        self.reader.reload()?;
+        Ok(Text {
+            searcher: self.reader.searcher(),
+            ..self.clone()
         })
+    }
+
+    fn document(&self, lexer: &mut Lexer, d: &Document<'_>) -> TantivyDocument {
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(self.key, u64::from(d.key));
+        let mut a = lexer.indexed(d.name);
+        a.push(' ');
+        a.push_str(&lexer.words(d.code).join(" "));
+        doc.add_text(self.named, a);
+        doc.add_text(self.described, lexer.indexed(d.description));
+        doc.add_text(self.words, d.name);
+        doc
     }
 
     /// Keys and scores of the products matching `q`; `None` for web-search
