@@ -60,6 +60,9 @@ struct Doc {
     /// False for a tombstone: the product is no longer visible.
     live: bool,
     id: Uuid,
+    /// Of name, code and description: a patch leaves the text index alone
+    /// when they did not change (a price, a review, an image).
+    text_hash: u64,
     store: Uuid,
     category: u32,
     created_at: i64,
@@ -87,6 +90,7 @@ impl Doc {
         Doc {
             live: false,
             id,
+            text_hash: 0,
             store: Uuid::nil(),
             category: 0,
             created_at: 0,
@@ -172,6 +176,14 @@ impl Interner {
     }
 }
 
+fn text_hash(name: &str, code: &str, description: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // Fixed keys: the same text hashes the same in every snapshot.
+    let mut hasher = std::hash::DefaultHasher::new();
+    (name, code, description).hash(&mut hasher);
+    hasher.finish()
+}
+
 /// A `facet_values` entry, `code=value`, as (code, value).
 fn split_facet(fv: &str) -> (String, String) {
     let (code, value) = fv.split_once('=').unwrap_or((fv, ""));
@@ -206,6 +218,7 @@ fn convert(
     let doc = Doc {
         live: true,
         id: row.id,
+        text_hash: text_hash(&row.name, &row.code, &row.description),
         store: row.store_id,
         category,
         created_at: row.created_at.timestamp_micros(),
@@ -372,13 +385,15 @@ impl Snapshot {
         let mut seen = std::collections::HashSet::new();
         for id in products.iter().filter(|id| seen.insert(**id)) {
             let key = by_id.get(id).copied();
+            // The indexed text of the product, if it has one.
+            let mut indexed = None;
             if let Some(key) = key {
                 let old = &docs[key as usize];
                 if old.live {
                     categories[old.category as usize]
                         .products
                         .retain(|k| *k != key);
-                    removed.push(key);
+                    indexed = Some(old.text_hash);
                 }
             }
             let converted = rows
@@ -387,6 +402,9 @@ impl Snapshot {
             let Some((doc, text)) = converted else {
                 if let Some(key) = key {
                     docs[key as usize] = Arc::new(Doc::tombstone(*id));
+                    if indexed.is_some() {
+                        removed.push(key);
+                    }
                 }
                 continue;
             };
@@ -396,8 +414,11 @@ impl Snapshot {
                 docs.len() as u32 - 1
             });
             categories[doc.category as usize].products.push(key);
+            if indexed != Some(doc.text_hash) {
+                removed.extend(indexed.map(|_| key));
+                added.push((key, text));
+            }
             docs[key as usize] = Arc::new(doc);
-            added.push((key, text));
         }
         let mut facets = self.facets.clone();
         facets.resize(facet_ids.ids.len(), (String::new(), String::new()));
@@ -407,22 +428,11 @@ impl Snapshot {
             }
         }
         let index = self.text.clone();
-        let text = tokio::task::spawn_blocking(move || {
-            index.patch(
-                &removed,
-                added
-                    .iter()
-                    .map(|(key, (name, code, description))| Document {
-                        key: *key,
-                        name,
-                        code,
-                        description,
-                    }),
-            )
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("patching the search index: {e}"))?
-        .map_err(|e| anyhow::anyhow!("patching the search index: {e}"))?;
+        let text = if removed.is_empty() && added.is_empty() {
+            index
+        } else {
+            patch_text(index, removed, added).await?
+        };
         Ok(Snapshot {
             docs,
             by_id,
@@ -717,4 +727,28 @@ impl Filter {
                 })
         })
     }
+}
+
+/// The text index patched on the blocking pool.
+async fn patch_text(
+    index: Text,
+    removed: Vec<u32>,
+    added: Vec<(u32, (String, String, String))>,
+) -> Result<Text> {
+    tokio::task::spawn_blocking(move || {
+        index.patch(
+            &removed,
+            added
+                .iter()
+                .map(|(key, (name, code, description))| Document {
+                    key: *key,
+                    name,
+                    code,
+                    description,
+                }),
+        )
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("patching the search index: {e}"))?
+    .map_err(|e| anyhow::anyhow!("patching the search index: {e}").into())
 }
