@@ -7,11 +7,12 @@
 //! place; a change to some products re-reads just them into a new snapshot
 //! sharing the rest (and their text into the index); any other change (a
 //! category, a store) rebuilds the snapshot in the background; a reconcile
-//! rebuilds it every `SEARCH_RECONCILE_SECS` so a lost message heals. Every change is counted as it is told (`wanted`) and as it is
-//! applied (`applied`): a search waits a little for the engine to catch up
-//! with the changes known when it began, and otherwise is answered by
-//! PostgreSQL. A reader never gets results older than a write this process
-//! made or heard of.
+//! rebuilds it every `SEARCH_RECONCILE_SECS` so a lost message heals.
+//! Every change is counted as it is told (`wanted`) and as it is applied
+//! (`applied`): a search waits a little for the engine to catch up with the
+//! changes known when it began, and otherwise is answered by PostgreSQL.
+//! A reader never gets results older than a write this process made or
+//! heard of.
 
 mod snapshot;
 mod text;
