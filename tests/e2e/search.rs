@@ -1543,16 +1543,15 @@ async fn the_embedded_engine_re_reads_just_the_products_a_write_names() {
     m.products[hoodie].name = "Alpaca Winter Hoodie";
     m.products[hoodie].category = HOME;
     // Taken off the storefront.
-    let path = format!("/api/v1/products/{}", m.products[fleece].id);
-    expect(
-        &app,
-        "PATCH",
-        &path,
-        Some(&south),
-        Some(json!({ "active": false })),
-        200,
-    )
-    .await;
+    let fleece_path = format!("/api/v1/products/{}", m.products[fleece].id);
+    let set_active = |active: bool| {
+        let (app, path, south) = (&app, &fleece_path, &south);
+        async move {
+            let body = json!({ "active": active });
+            expect(app, "PATCH", path, Some(south), Some(body), 200).await;
+        }
+    };
+    set_active(false).await;
     m.products[fleece].active = false;
     // And a new one, with a variant.
     let scarf = m
@@ -1597,16 +1596,7 @@ async fn the_embedded_engine_re_reads_just_the_products_a_write_names() {
     assert_items(&m, &search(&app, "per_page=100").await);
 
     // Back on the storefront: its old place, its old name.
-    let path = format!("/api/v1/products/{}", m.products[fleece].id);
-    expect(
-        &app,
-        "PATCH",
-        &path,
-        Some(&south),
-        Some(json!({ "active": true })),
-        200,
-    )
-    .await;
+    set_active(true).await;
     assert_eq!(found(&app, &m, &q("fleece")).await, ["Zip Fleece Hoodie"]);
 
     // A product named by another process's message.
