@@ -828,6 +828,10 @@ async fn rename_the_shirt_behind_the_engines_back<'m>(app: &TestApp, m: &'m Mode
         .iter()
         .find(|p| p.name == "Linen Summer Shirt")
         .unwrap();
+    // A search waits until the engine has applied every change told so
+    // far: a rebuild still pending from the arrangement's writes (a
+    // category, a product type) would otherwise read the rename.
+    assert!(ids(app, &q("linen")).await.contains(&shirt.id));
     sqlx::query("UPDATE products SET name = 'Velvet Summer Shirt' WHERE id = $1::uuid")
         .bind(&shirt.id)
         .execute(&app.pool)
