@@ -28,7 +28,7 @@ pub use state::AppState;
 /// The whole HTTP application: API routes, webhooks, health, metrics, docs.
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = routes::router().split_for_parts();
-    let openapi = openapi::finish(openapi);
+    let openapi = openapi::finish(openapi, &state.shop.currency);
     let cors = cors(&state.config);
     let max_body = state.config.max_body_bytes;
     let shedder = shed::Shedder::new(&state.config.concurrency);

@@ -7,14 +7,16 @@ use utoipa::{
     openapi::{
         content::ContentBuilder,
         header::HeaderBuilder,
-        path::Operation,
+        path::{Operation, ParameterIn},
         response::ResponseBuilder,
-        schema::{Object, Type},
+        schema::{Object, Schema, Type},
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
         InfoBuilder, OpenApi, Ref, RefOr,
     },
     Modify,
 };
+
+mod variants;
 
 struct BearerAuth;
 
@@ -40,7 +42,8 @@ impl Modify for BearerAuth {
     }
 }
 
-pub fn finish(mut openapi: OpenApi) -> OpenApi {
+/// `currency`: the shop's; prices sent to it must be in it.
+pub fn finish(mut openapi: OpenApi, currency: &str) -> OpenApi {
     openapi.info = InfoBuilder::new()
         .title("bazaar")
         .version(env!("CARGO_PKG_VERSION"))
@@ -54,6 +57,9 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
     declare_standard_answers(&mut openapi);
     describe_responses(&mut openapi);
     declare_headers(&mut openapi);
+    drop_defaults_of_required(&mut openapi);
+    variants::split_shared_inputs(&mut openapi);
+    variants::prices_in_shop_currency(&mut openapi, currency);
     openapi
 }
 
@@ -147,21 +153,44 @@ fn takes_bearer(op: &Operation) -> bool {
     })
 }
 
+/// Whether `op` takes query parameters (each is validated: 422).
+fn has_query(op: &Operation) -> bool {
+    takes(op, ParameterIn::Query)
+}
+
+fn has_header(op: &Operation) -> bool {
+    takes(op, ParameterIn::Header)
+}
+
+fn takes(op: &Operation, place: ParameterIn) -> bool {
+    op.parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
+}
+
 /// The answers every operation of a kind can give, whether or not its
-/// handler listed them: a secured one 401 (no valid token), an admin one
-/// 403, one with a body 400 (malformed), 413 (too large), 415 (not JSON)
-/// and 422 (invalid fields), each a problem+json.
+/// handler listed them: a secured one 401 (no valid token) and 403 (not its
+/// role or not its object), one with query parameters 422 (invalid values),
+/// one with a body 400 (malformed), 409 (conflicts with what exists), 413
+/// (too large), 415 (not JSON) and 422 (invalid fields), each a problem+json.
 fn declare_standard_answers(openapi: &mut OpenApi) {
-    for (_, path, op) in operations(openapi) {
+    for (_, _, op) in operations(openapi) {
         let mut add = Vec::new();
         if takes_bearer(op) {
-            add.push("401");
-            if path.starts_with("/api/v1/admin/") {
-                add.push("403");
-            }
+            // Every operation behind a token checks a role or an owner.
+            add.extend(["401", "403"]);
+        }
+        if has_query(op) {
+            add.push("422");
+        }
+        if has_header(op) {
+            // A malformed header (`X-Cart-Token`, `Idempotency-Key`).
+            add.push("400");
         }
         if op.request_body.is_some() {
-            add.extend(["400", "413", "415", "422"]);
+            // 409: a taken name, code or slug, or a state that forbids it.
+            add.extend(["400", "409", "413", "415", "422"]);
         }
         for status in add {
             if op.responses.responses.contains_key(status) {
@@ -208,6 +237,28 @@ fn declare_headers(openapi: &mut OpenApi) {
                             .build(),
                     )
                 });
+            }
+        }
+    }
+}
+
+/// Request bodies derive `Default` (a missing field is a 422 naming it
+/// among every other problem, not serde's first error), so utoipa gives each
+/// field the Rust default as its `default`: `""` for a name, the nil UUID for
+/// an id. For a required field that is wrong (and a client generator would
+/// send it): dropped.
+fn drop_defaults_of_required(openapi: &mut OpenApi) {
+    let bodies = variants::request_bodies(openapi);
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    for name in bodies {
+        let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut(&name) else {
+            continue;
+        };
+        for field in &body.required {
+            if let Some(RefOr::T(Schema::Object(property))) = body.properties.get_mut(field) {
+                property.default = None;
             }
         }
     }

@@ -17,15 +17,16 @@ pub const MAX_MESSAGE: usize = 5_000;
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactMessage {
-    #[schema(example = "Ann", min_length = 1, max_length = 100)]
+    #[schema(schema_with = crate::validate::schema::name)]
     pub name: String,
     /// Where the shop answers.
-    #[schema(example = "ann@example.com", format = "email")]
+    #[schema(schema_with = crate::validate::schema::email)]
     pub email: String,
     #[schema(
         example = "Do you deliver to Almaty?",
         min_length = 1,
-        max_length = 5000
+        max_length = 5000,
+        pattern = r"[^\s\x00]"
     )]
     pub message: String,
     /// Leave empty. People never see this field; robots fill it in, and

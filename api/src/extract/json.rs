@@ -81,6 +81,9 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     match serde_path_to_error::deserialize(&mut de) {
         Ok(value) => Ok(value),
         Err(e) => {
+            if let Some(normalised) = integral_floats_as_integers(bytes) {
+                return parse(&normalised);
+            }
             let path = e.path().to_string();
             match shape_problem(path, e.into_inner()) {
                 Ok(first) => Err(ApiError::validation(every_problem::<T>(bytes, first))),
@@ -88,6 +91,32 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     }
+}
+
+/// The body with every number that is a whole float (`5.0`, `1e3`) written
+/// as an integer, when it has any: JavaScript and some client generators
+/// send integers so, and serde refuses them for integer fields. Only tried
+/// after the body failed as sent, so the common case pays nothing.
+fn integral_floats_as_integers(bytes: &[u8]) -> Option<Vec<u8>> {
+    fn walk(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+                // Exactly representable: |f| <= 2^53.
+                match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => {
+                        *v = serde_json::Value::from(f as i64);
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().fold(false, |c, i| walk(i) | c),
+            serde_json::Value::Object(map) => map.values_mut().fold(false, |c, i| walk(i) | c),
+            _ => false,
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    walk(&mut value).then(|| serde_json::to_vec(&value).ok())?
 }
 
 /// Most deserializations one body is given to find its problems.
@@ -324,6 +353,16 @@ mod tests {
             .collect();
         f.sort();
         f
+    }
+
+    #[test]
+    fn whole_floats_are_taken_as_integers_and_fractions_are_not() {
+        let login: Login = parse(br#"{"email": "a", "age": 5.0}"#).unwrap();
+        assert_eq!(login.age, Some(5));
+        let login: Login = parse(br#"{"email": "a", "age": 1e2}"#).unwrap();
+        assert_eq!(login.age, Some(100));
+        assert_eq!(status(parse(br#"{"email": "a", "age": 5.5}"#)), 422);
+        assert_eq!(status(parse(br#"{"email": "a", "age": 300.0}"#)), 422);
     }
 
     #[test]

@@ -30,15 +30,25 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ann@example.com")]
+    #[schema(required = true, schema_with = bazaar_core::validate::schema::email)]
     email: String,
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(required = true, min_length = 8, max_length = 128)]
     password: String,
+    #[schema(required = true, schema_with = bazaar_core::validate::schema::name)]
     name: String,
-    /// `customer` or `vendor`.
-    #[schema(example = "customer")]
+    #[schema(required = true, value_type = RegisterRole)]
     role: String,
+    #[schema(schema_with = bazaar_core::validate::schema::phone_or_null)]
     phone: Option<String>,
+}
+
+/// Who signs up: admins are made with `bazaar admin create`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Only its schema is used: `role` is parsed by the service.
+enum RegisterRole {
+    Customer,
+    Vendor,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -119,7 +129,11 @@ async fn register(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoginRequest {
+    /// Any text: an unknown or malformed address is the same 401 as a wrong
+    /// password.
+    #[schema(required = true, pattern = r"[^\s\x00]")]
     email: String,
+    #[schema(required = true, min_length = 1)]
     password: String,
 }
 
@@ -163,6 +177,7 @@ async fn merge_cart(state: &AppState, cart: CartToken, user: uuid::Uuid) -> Opti
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(required = true, pattern = r"[^\s\x00]")]
     refresh_token: String,
 }
 
@@ -213,6 +228,7 @@ async fn logout(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ForgotRequest {
+    #[schema(required = true, schema_with = bazaar_core::validate::schema::email)]
     email: String,
 }
 
@@ -234,7 +250,9 @@ async fn forgot_password(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResetRequest {
+    #[schema(required = true, pattern = r"[^\s\x00]")]
     token: String,
+    #[schema(required = true, min_length = 8, max_length = 128)]
     new_password: String,
 }
 

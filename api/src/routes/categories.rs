@@ -84,8 +84,10 @@ async fn tree(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Re
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CreateCategory {
+    #[schema(required = true, schema_with = bazaar_core::validate::schema::name)]
     name: String,
     /// Made from the name when absent.
+    #[schema(schema_with = bazaar_core::validate::schema::slug_or_null)]
     slug: Option<String>,
     parent_id: Option<Uuid>,
     position: Option<i32>,
@@ -122,7 +124,9 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Uuid>>, D::
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UpdateCategory {
+    #[schema(schema_with = bazaar_core::validate::schema::name_or_null)]
     name: Option<String>,
+    #[schema(schema_with = bazaar_core::validate::schema::slug_or_null)]
     slug: Option<String>,
     #[serde(deserialize_with = "nullable")]
     #[schema(value_type = Option<Uuid>)]

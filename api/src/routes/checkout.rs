@@ -37,7 +37,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
 /// The same `Idempotency-Key` with the same body answers the same order;
 /// with a different body, 422. A failed attempt (409, 422) stores nothing.
 #[utoipa::path(post, path = "/api/v1/checkout", tag = "checkout", security(("bearer" = [])),
-    params(("Idempotency-Key" = String, Header, description = "one per intended order; retries reuse it")),
+    params(("Idempotency-Key" = String, Header, description = "one per intended order; retries reuse it", pattern = "^[\\x21-\\x7e]{1,255}$")),
     request_body = CheckoutRequest,
     responses((status = 201, body = CheckoutResponse),
         (status = 400, description = "no Idempotency-Key", body = Problem, content_type = "application/problem+json"),

@@ -6,7 +6,10 @@ use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use bazaar_core::catalog::{images, products::Image};
+use bazaar_core::{
+    catalog::{images, products::Image},
+    FieldError,
+};
 use bytes::BytesMut;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -83,8 +86,16 @@ async fn upload(
         .await
         .map_err(|e| bad_multipart(e.body_text()))?
     {
-        if !matches!(field.name(), Some("file" | "image")) {
-            continue;
+        match field.name() {
+            Some("file" | "image") => {}
+            // Like an unknown JSON field: a client that sends one means
+            // something this endpoint does not do.
+            name => {
+                return Err(ApiError::validation(vec![FieldError::new(
+                    name.unwrap_or("(unnamed part)"),
+                    "unknown part; send one part named `file`",
+                )]))
+            }
         }
         let mut bytes = BytesMut::new();
         while let Some(chunk) = field.chunk().await.map_err(|e| {

@@ -138,16 +138,16 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MePatch {
+    #[schema(schema_with = bazaar_core::validate::schema::name_or_null)]
     name: Option<String>,
     #[serde(deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = bazaar_core::validate::schema::phone_or_null)]
     phone: Option<Option<String>>,
     #[serde(deserialize_with = "object_only")]
-    #[schema(value_type = Option<Object>)]
     notifications: Option<NotificationsPatch>,
     /// `ru` or `en`; null goes back to the shop's default.
     #[serde(deserialize_with = "nullable_language")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(ru|en)$")]
     language: Option<Option<Language>>,
 }
 
@@ -157,7 +157,8 @@ fn nullable_language<'de, D: Deserializer<'de>>(
     Option::<Language>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// Each channel switched on or off; one left out (or null) is kept.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotificationsPatch {
     email: Option<bool>,

@@ -27,9 +27,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MessageQuery {
-    /// email, telegram or whatsapp.
+    #[param(pattern = "^(email|telegram|whatsapp)$")]
     channel: Option<String>,
-    /// queued, sent, delivered, read, failed or skipped.
+    #[param(pattern = "^(queued|sent|delivered|read|failed|skipped)$")]
     status: Option<String>,
     /// The customer's user id or e-mail.
     customer: Option<String>,

@@ -83,8 +83,8 @@ async fn cancel(
     Path(number): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Order>> {
-    // The body is optional: an empty one cancels without a note.
-    let note = if body.iter().all(u8::is_ascii_whitespace) {
+    // The body is optional: an empty one (or `null`) cancels without a note.
+    let note = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         None
     } else {
         crate::extract::parse_json::<CancelRequest>(&body)?.note
@@ -133,11 +133,12 @@ async fn track(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BackOfficeQuery {
-    /// pending, paid, confirmed, shipped, delivered, cancelled or refunded.
-    #[param(inline, value_type = Option<OrderStatus>)]
+    /// pending, paid, confirmed, shipped, delivered, cancelled or refunded
+    /// (empty: any, as a form's untouched field).
+    #[param(pattern = r"^\s*(pending|paid|confirmed|shipped|delivered|cancelled|refunded)?\s*$")]
     pub status: Option<String>,
-    /// web, kaspi or ozon.
-    #[param(inline, value_type = Option<OrderSource>)]
+    /// web, kaspi or ozon (empty: any).
+    #[param(pattern = r"^\s*(web|kaspi|ozon)?\s*$")]
     pub source: Option<String>,
     /// Created at or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,

@@ -37,6 +37,7 @@ async fn get(State(state): State<AppState>, Id(id): Id) -> ApiResult<Json<Produc
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CreateProductType {
+    #[schema(required = true, schema_with = bazaar_core::validate::schema::name)]
     name: String,
     /// Product-level attributes (`material`) take one value per product;
     /// variant-level ones (`size`, `color`) need their allowed values.
@@ -70,6 +71,7 @@ async fn create(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UpdateProductType {
+    #[schema(schema_with = bazaar_core::validate::schema::name_or_null)]
     name: Option<String>,
     /// Replaces the whole list. Removing a value that products or variants
     /// still use is refused (409).

@@ -52,19 +52,40 @@ pub struct ProductList {
 #[allow(dead_code)]
 pub struct SearchParams {
     /// Full text: words, "quoted phrases", -excluded; typos are tolerated.
+    #[param(max_length = 200)]
     q: Option<String>,
     /// Category id or slug; subcategories are included.
     category: Option<String>,
     /// Store id or slug.
     store: Option<String>,
     /// Minor units; some active variant must cost at least this.
+    #[param(minimum = 0)]
     min_price: Option<i64>,
-    /// Minor units; some active variant must cost at most this.
+    /// Minor units; some active variant must cost at most this (not less
+    /// than `min_price`).
+    #[param(minimum = 0)]
     max_price: Option<i64>,
     /// `true`: only products with an available variant.
     in_stock: Option<bool>,
     /// `relevance` (default; newest without `q`), `price`, `-price`, `newest`, `rating`.
+    #[param(value_type = Option<SortOrder>)]
     sort: Option<String>,
+}
+
+/// A listing's order (parsed by `search::Sort`; this is its schema).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum SortOrder {
+    #[schema(rename = "relevance")]
+    Relevance,
+    #[schema(rename = "price")]
+    Price,
+    #[schema(rename = "-price")]
+    PriceDesc,
+    #[schema(rename = "newest")]
+    Newest,
+    #[schema(rename = "rating")]
+    Rating,
 }
 
 const MAX_QUERY: usize = 200;
@@ -175,9 +196,14 @@ fn canonical(raw: &str) -> String {
 /// Search and browse: full text, filters, sorts and facets (counts per
 /// category and attribute value, and the price range, over the whole filtered
 /// result). Public; answers carry an `ETag`.
+///
+/// Attribute filters are further query parameters named `attr.<code>` (a
+/// code is lower-case ASCII letters, digits and `_`, at most 40), each with
+/// a value of 1-100 characters, repeatable: `attr.size=M&attr.size=L&attr.color=Red`
+/// (values of one code are alternatives); at most 20 in all. Any other
+/// parameter is a 422.
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog",
-    params(SearchParams, Pagination,
-        ("attr.<code>" = Option<String>, Query, description = "attribute filter, repeatable: `attr.size=M&attr.color=Red`; values of one code are alternatives")),
+    params(SearchParams, Pagination),
     responses((status = 200, body = ProductList),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn list(
@@ -253,11 +279,16 @@ async fn get(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CreateProduct {
+    #[schema(required = true)]
     store_id: Uuid,
+    #[schema(required = true)]
     category_id: Uuid,
+    #[schema(required = true)]
     product_type_id: Uuid,
+    #[schema(required = true, schema_with = bazaar_core::validate::schema::name)]
     name: String,
     /// Made from the name when absent.
+    #[schema(schema_with = bazaar_core::validate::schema::slug_or_null)]
     slug: Option<String>,
     /// Upper-case ASCII (`CTEE`); SKUs start with it. Made from the name when absent.
     code: Option<String>,
@@ -317,7 +348,9 @@ async fn create(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UpdateProduct {
+    #[schema(schema_with = bazaar_core::validate::schema::name_or_null)]
     name: Option<String>,
+    #[schema(schema_with = bazaar_core::validate::schema::slug_or_null)]
     slug: Option<String>,
     description: Option<String>,
     category_id: Option<Uuid>,

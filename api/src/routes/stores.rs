@@ -75,8 +75,10 @@ async fn list(State(state): State<AppState>, page: Pagination) -> ApiResult<Json
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CreateStore {
+    #[schema(required = true, schema_with = bazaar_core::validate::schema::name)]
     name: String,
     /// Made from the name when absent.
+    #[schema(schema_with = bazaar_core::validate::schema::slug_or_null)]
     slug: Option<String>,
     description: Option<String>,
 }
@@ -129,7 +131,9 @@ async fn get(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UpdateStore {
+    #[schema(schema_with = bazaar_core::validate::schema::name_or_null)]
     name: Option<String>,
+    #[schema(schema_with = bazaar_core::validate::schema::slug_or_null)]
     slug: Option<String>,
     description: Option<String>,
     active: Option<bool>,

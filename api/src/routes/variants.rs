@@ -30,19 +30,44 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Variant attribute codes with the values to combine, plus optional
 /// defaults for the new variants: `{ "size": ["S","M","L"], "color": ["Red","Blue"],
 /// "price": { "amount": 499000, "currency": "KZT" }, "stock": 10 }`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct GenerateVariants {
-    /// Without a price the new variants are inactive (price 0) until a
-    /// `PATCH /variants/{id}` gives them one.
     price: Option<Money>,
     stock: Option<i32>,
     weight_grams: Option<i32>,
-    /// Attribute code -> values.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     values: BTreeMap<String, Vec<String>>,
 }
+
+/// Written out: its attribute codes are keys beside the named fields,
+/// which derive cannot state.
+impl utoipa::PartialSchema for GenerateVariants {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let count =
+            serde_json::json!({ "type": ["integer", "null"], "format": "int32", "minimum": 0 });
+        serde_json::from_value(serde_json::json!({
+            "type": "object",
+            "properties": {
+                "price": {
+                    "oneOf": [{ "$ref": "#/components/schemas/Money" }, { "type": "null" }],
+                    "description": "Without a price the new variants are inactive (price 0) until \
+                        a `PATCH /variants/{id}` gives them one."
+                },
+                "stock": count,
+                "weight_grams": count,
+            },
+            "additionalProperties": {
+                "type": "array",
+                "description": "A variant attribute's code -> the values to combine (allowed by the product type)",
+                "items": { "type": "string" }
+            }
+        }))
+        .expect("the schema is valid")
+    }
+}
+
+impl ToSchema for GenerateVariants {}
 
 /// One variant per combination of the values, with SKUs made from the product
 /// code and the values (`CTEE-S-RED`); combinations the product already has

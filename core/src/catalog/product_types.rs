@@ -33,13 +33,32 @@ impl Level {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attribute {
-    /// `^[a-z][a-z0-9_]*$`, used in filters as `attr.<code>=<value>`.
+    /// Used in filters as `attr.<code>=<value>`; unique within the type.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,39}$")]
     pub code: String,
+    #[schema(schema_with = crate::validate::schema::name)]
     pub name: String,
     pub level: Level,
-    /// Allowed values; empty allows any value (product level only).
+    /// Allowed values, each 1-100 characters and listed once (regardless of
+    /// case); empty allows any value (product level only: a variant
+    /// attribute needs its values).
     #[serde(default)]
+    #[schema(schema_with = values_schema)]
     pub values: Vec<String>,
+}
+
+fn values_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"[^\s\x00]"))
+                .max_length(Some(100)),
+        )
+        .max_items(Some(200))
+        .unique_items(true)
+        .build()
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

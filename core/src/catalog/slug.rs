@@ -40,12 +40,13 @@ pub fn name_and_slug(
             .unwrap_or_default(),
         None => slugify(&name),
     };
-    if slug.is_empty() && errors.is_empty() {
-        errors.push(FieldError::new(
-            "slug",
-            "cannot be made from this name; give one",
-        ));
-    }
+    // A valid name of symbols or emoji only ("★★★") makes no slug; rather
+    // than refuse it, it gets a random one (its owner may set another).
+    let slug = if slug.is_empty() {
+        format!("n-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    } else {
+        slug
+    };
     (name, slug)
 }
 
@@ -71,7 +72,8 @@ pub fn changed_name_and_slug(
 
 /// A slug given by a client: already in slug form, 1 to 100 characters.
 pub fn parse(raw: &str) -> Result<String, &'static str> {
-    let s = raw.trim();
+    // Not trimmed: a slug is an identifier, and " a " is not one.
+    let s = raw;
     if s.is_empty() || s.chars().count() > 100 {
         return Err("must be 1 to 100 characters");
     }
@@ -96,9 +98,18 @@ mod tests {
     }
 
     #[test]
+    fn a_name_without_letters_or_digits_gets_a_random_slug() {
+        let mut errors = Vec::new();
+        let (name, slug) = name_and_slug("★★★", None, &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(name, "★★★");
+        assert!(parse(&slug).is_ok() && slug.starts_with("n-"), "{slug}");
+    }
+
+    #[test]
     fn given_slugs_must_already_be_slugs() {
         assert!(parse("summer-sale").is_ok());
-        for bad in ["", "Summer", "a--b", "-a", "a b"] {
+        for bad in ["", "Summer", "a--b", "-a", "a b", " a"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

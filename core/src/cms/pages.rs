@@ -31,8 +31,7 @@ pub struct Page {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageInput {
-    /// Lower-case letters and digits joined by dashes, 1-100 characters.
-    #[schema(example = "delivery", max_length = 100)]
+    #[schema(schema_with = crate::validate::schema::slug_or_null)]
     pub slug: Option<String>,
     #[schema(example = "Delivery and returns", min_length = 1, max_length = 200)]
     pub title: Option<String>,

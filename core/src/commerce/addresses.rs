@@ -30,14 +30,39 @@ pub struct Address {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
+    #[schema(required = true, schema_with = line_200)]
     pub name: Option<String>,
+    #[schema(required = true, schema_with = line_300)]
     pub line1: Option<String>,
+    #[schema(schema_with = optional_line_300)]
     pub line2: Option<String>,
+    #[schema(required = true, schema_with = line_200)]
     pub city: Option<String>,
+    #[schema(schema_with = optional_line_300)]
     pub region: Option<String>,
+    #[schema(required = true, schema_with = line_20)]
     pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, either case.
+    #[schema(required = true, value_type = String, pattern = r"^\s*[A-Za-z]{2}\s*$", example = "KZ")]
     pub country: Option<String>,
+    #[schema(schema_with = crate::validate::schema::phone_blank_or_null)]
     pub phone: Option<String>,
+}
+
+fn line_20() -> utoipa::openapi::Object {
+    crate::validate::schema::line(20, false)
+}
+
+fn line_200() -> utoipa::openapi::Object {
+    crate::validate::schema::line(200, false)
+}
+
+fn line_300() -> utoipa::openapi::Object {
+    crate::validate::schema::line(300, false)
+}
+
+fn optional_line_300() -> utoipa::openapi::Object {
+    crate::validate::schema::optional_line(300)
 }
 
 /// A complete, validated address (what an order stores).

@@ -247,8 +247,14 @@ pub async fn save(
                     format!("must be {currency}"),
                 ));
             }
-            if m.amount < 0 {
-                errors.push(FieldError::new("min_order.amount", "must not be negative"));
+            if !(0..=crate::commerce::pricing::MAX_PRICE).contains(&m.amount) {
+                errors.push(FieldError::new(
+                    "min_order.amount",
+                    format!(
+                        "must be 0 to {} (minor units)",
+                        crate::commerce::pricing::MAX_PRICE
+                    ),
+                ));
             }
             m.amount
         }

@@ -176,6 +176,16 @@ fn money(errors: &mut Vec<FieldError>, field: &str, m: &Money, currency: &str) -
             "must not be negative",
         ));
     }
+    // Bounded like a price, so no order total can overflow.
+    if m.amount > crate::commerce::pricing::MAX_PRICE {
+        errors.push(FieldError::new(
+            format!("{field}.amount"),
+            format!(
+                "must be at most {} (minor units)",
+                crate::commerce::pricing::MAX_PRICE
+            ),
+        ));
+    }
     m.amount
 }
 

@@ -25,6 +25,7 @@ use crate::{
 #[serde(default, deny_unknown_fields)]
 pub struct CompletionRequest {
     /// The code Kaspi sent the buyer; leave it out to have Kaspi send one.
+    #[schema(pattern = r"^\s*[0-9]{1,10}\s*$")]
     pub code: Option<String>,
 }
 

@@ -1,0 +1,249 @@
+//! The OpenAPI schemas of the values the parsers above accept, for request
+//! fields declared with `#[schema(schema_with = ...)]`. Each pattern is an
+//! ECMA-262 regex that matches exactly what its parser takes (a fuzzer
+//! checks both ways: what the schema allows is accepted, what it forbids is
+//! refused), so a generated client validates as the server does.
+
+use utoipa::openapi::{
+    schema::{ObjectBuilder, SchemaType, Type},
+    Object,
+};
+
+/// What `char::is_control` is: Unicode's Cc, C0 and C1.
+const CONTROL: &str = r"\x00-\x1f\x7f-\x9f";
+
+fn string(nullable: bool) -> ObjectBuilder {
+    let ty = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::new(Type::String)
+    };
+    ObjectBuilder::new().schema_type(ty)
+}
+
+/// A pattern for text that is trimmed, then must be at most `max`
+/// characters none of which is in `excluded` (a character class's body),
+/// and at least one when `required`: JSON Schema's `maxLength` would count
+/// the spaces the server trims.
+fn trimmed(excluded: &str, required: bool, max: usize) -> String {
+    let edge = format!(r"[^\s{excluded}]");
+    let inner = format!("[^{excluded}]{{0,{}}}", max.saturating_sub(2));
+    let text = format!("{edge}(?:{inner}{edge})?");
+    if required {
+        format!(r"^\s*{text}\s*$")
+    } else {
+        format!(r"^\s*(?:{text})?\s*$")
+    }
+}
+
+/// Text of at most `max` characters after trimming, not blank, no NUL (any
+/// text: NUL is refused everywhere).
+pub fn line(max: usize, nullable: bool) -> Object {
+    string(nullable)
+        .pattern(Some(trimmed(r"\x00", true, max)))
+        .description(Some(format!(
+            "At most {max} characters, surrounding spaces trimmed; not blank"
+        )))
+        .build()
+}
+
+/// As `line`, but blank (or null) means none.
+pub fn optional_line(max: usize) -> Object {
+    string(true)
+        .pattern(Some(trimmed(r"\x00", false, max)))
+        .description(Some(format!(
+            "At most {max} characters, surrounding spaces trimmed; blank or null for none"
+        )))
+        .build()
+}
+
+fn name_schema(nullable: bool) -> Object {
+    string(nullable)
+        .pattern(Some(trimmed(CONTROL, true, 100)))
+        .description(Some(
+            "1-100 characters without control characters; surrounding spaces are trimmed",
+        ))
+        .examples([serde_json::json!("Ann Lee")])
+        .build()
+}
+
+/// `validate::name`.
+pub fn name() -> Object {
+    name_schema(false)
+}
+
+pub fn name_or_null() -> Object {
+    name_schema(true)
+}
+
+fn email_schema(nullable: bool) -> Object {
+    let local = format!(r"[^@\s{CONTROL}]+");
+    let label = format!(r"[^@.\s{CONTROL}]+");
+    string(nullable)
+        .pattern(Some(format!(r"^\s*{local}@({label}\.)+{label}\s*$")))
+        .description(Some(
+            "An e-mail address (at most 254 characters, surrounding spaces trimmed); \
+             compared without regard to case",
+        ))
+        .examples([serde_json::json!("ann@example.com")])
+        .build()
+}
+
+/// `validate::email`.
+pub fn email() -> Object {
+    email_schema(false)
+}
+
+pub fn email_or_null() -> Object {
+    email_schema(true)
+}
+
+fn phone_pattern() -> String {
+    let sep = "[ ().-]*";
+    let digit = format!("{sep}[0-9]");
+    format!(r"{sep}(\+{sep}[1-9]({digit}){{7,14}}|[78]({digit}){{10}}|[3-9]({digit}){{9}}){sep}")
+}
+
+fn phone_schema(nullable: bool) -> Object {
+    string(nullable)
+        .pattern(Some(format!("^{}$", phone_pattern())))
+        .description(Some(
+            "E.164 (`+77011234567`); numbers of Kazakhstan and Russia may also be given in \
+             their domestic forms (`8 701 123 45 67`, `7 701 ...`, `701 123 45 67`). Spaces, \
+             dashes, dots and parentheses are ignored. Stored and answered in E.164.",
+        ))
+        .examples([serde_json::json!("+77011234567")])
+        .build()
+}
+
+/// `validate::phone`.
+pub fn phone() -> Object {
+    phone_schema(false)
+}
+
+pub fn phone_or_null() -> Object {
+    phone_schema(true)
+}
+
+/// An address's phone: blank (or null) means none.
+pub fn phone_blank_or_null() -> Object {
+    let mut schema = phone_schema(true);
+    schema.pattern = Some(format!(r"^(\s*|{})$", phone_pattern()));
+    schema.description = Some(
+        "Blank or null for none; otherwise as a phone elsewhere: ".to_owned()
+            + schema.description.as_deref().unwrap_or_default(),
+    );
+    schema
+}
+
+fn slug_schema(nullable: bool) -> Object {
+    // Letters of Kazakh and Russian besides ASCII: JSON Schema's regexes
+    // (and the fuzzers and client generators that read them) know no
+    // Unicode classes. The server takes lower-case letters of any script.
+    let word =
+        r"[a-z0-9\u0430-\u044f\u0451\u0456\u0493\u049b\u04a3\u04af\u04b1\u04bb\u04d9\u04e9]+";
+    string(nullable)
+        .pattern(Some(format!(r"^{word}(-{word})*$")))
+        .max_length(Some(100))
+        .description(Some(
+            "Lower-case letters and digits, words joined by single dashes, at most 100 \
+             characters (a category's, store's or product's is made from its name when absent)",
+        ))
+        .examples([serde_json::json!("summer-sale")])
+        .build()
+}
+
+/// `catalog::slug::parse`.
+pub fn slug_or_null() -> Object {
+    slug_schema(true)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The patterns agree with the parsers on the cases the parsers' own
+    //! tests name (a regex engine with ECMA's syntax for these patterns).
+    use super::*;
+
+    fn pattern(o: Object) -> regex::Regex {
+        regex::Regex::new(o.pattern.as_deref().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_phone_pattern_takes_what_validate_phone_takes() {
+        let re = pattern(phone());
+        for s in [
+            "+77011234567",
+            "8 701 123 45 67",
+            "7 (701) 123-45-67",
+            "701 123 45 67",
+            "+44 20 7946 0958",
+            "+1",
+            "87011234",
+            "+07011234567",
+            "",
+            "701",
+            "+7 701 abc",
+            "0701 123 45 67",
+            "++77011234567",
+            "+7701123456789012",
+        ] {
+            assert_eq!(re.is_match(s), crate::validate::phone(s).is_ok(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_email_pattern_takes_what_validate_email_takes() {
+        let re = pattern(email());
+        for s in [
+            "ann@example.com",
+            " Ann@Example.COM ",
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "a b@x.com",
+            "ann@x",
+            "a@b@c.com",
+            "ann@x.",
+            "a@.b",
+            "a@b.c.",
+            "a\u{1}@b.c",
+            "a@b..c",
+            "a.b@c.d.e",
+        ] {
+            assert_eq!(re.is_match(s), crate::validate::email(s).is_ok(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_slug_pattern_takes_slugs_of_kazakh_russian_and_ascii_letters() {
+        let re = pattern(slug_or_null());
+        for s in [
+            "summer-sale",
+            "одежда-для-дома",
+            "қазақ-тілі",
+            "a",
+            "a1-b2",
+            "",
+            "Summer",
+            "a--b",
+            "-a",
+            "a b",
+            "a-",
+        ] {
+            assert_eq!(
+                re.is_match(s),
+                crate::catalog::slug::parse(s).is_ok(),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_name_pattern_takes_what_validate_name_takes() {
+        let re = pattern(name());
+        for s in ["Ann", " Ann ", "", "   ", "A\u{7}nn", "Ann\u{85}", "Ло"] {
+            assert_eq!(re.is_match(s), crate::validate::name(s).is_ok(), "{s:?}");
+        }
+    }
+}
