@@ -48,8 +48,11 @@ pub fn finish(mut openapi: OpenApi, currency: &str) -> OpenApi {
         .title("bazaar")
         .version(env!("CARGO_PKG_VERSION"))
         .description(Some(
-            "E-commerce backend. Errors are RFC 9457 problem details (application/problem+json). \
-             Money is { amount (integer minor units), currency }. Lists take ?page=&per_page= (per_page <= 100).",
+            "E-commerce backend. Errors are RFC 9457 problem details (application/problem+json); \
+             a 422 lists every invalid field. Money is { amount (integer minor units), currency }. \
+             Lists take ?page=&per_page= (per_page <= 100). Request bodies are JSON objects; \
+             unknown fields are refused, text may not contain NUL (U+0000), and a whole number \
+             may be written as 5.0.",
         ))
         .build();
     BearerAuth.modify(&mut openapi);
@@ -212,12 +215,55 @@ fn declare_standard_answers(openapi: &mut OpenApi) {
     }
 }
 
+/// Catalogue reads served through the cache: they carry an `ETag` and
+/// answer `If-None-Match` with 304.
+const ETAGGED: &[&str] = &[
+    "/api/v1/products",
+    "/api/v1/products/{id}",
+    "/api/v1/categories",
+];
+
+fn header(description: &str) -> RefOr<utoipa::openapi::header::Header> {
+    RefOr::T(
+        HeaderBuilder::new()
+            .description(Some(description.to_owned()))
+            .build(),
+    )
+}
+
 /// `x-request-id` on every response (API.md: every response carries it),
-/// `Retry-After` on every 429 and 503.
+/// `Retry-After` on every 429 and 503, `ETag` (and the 304) on cached
+/// catalogue reads, `X-Cart-Token` on a guest's cart.
 fn declare_headers(openapi: &mut OpenApi) {
-    for (_, _, op) in operations(openapi) {
+    for (method, path, op) in operations(openapi) {
+        if method == "get" && ETAGGED.contains(&path.as_str()) {
+            op.responses
+                .responses
+                .entry("304".into())
+                .or_insert_with(|| {
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(standard_description("304"))
+                            .build(),
+                    )
+                });
+        }
+        let cart = path.starts_with("/api/v1/cart");
         for (status, response) in op.responses.responses.iter_mut() {
             let RefOr::T(r) = response else { continue };
+            if status.starts_with('2') && cart {
+                r.headers.entry("X-Cart-Token".into()).or_insert_with(|| {
+                    header("The guest's cart token, when the cart is a guest's: send it back on every cart request")
+                });
+            }
+            if (status.starts_with('2') || status == "304")
+                && method == "get"
+                && ETAGGED.contains(&path.as_str())
+            {
+                r.headers
+                    .entry("ETag".into())
+                    .or_insert_with(|| header("The body's entity tag, for If-None-Match"));
+            }
             r.headers.entry("x-request-id".into()).or_insert_with(|| {
                 RefOr::T(
                     HeaderBuilder::new()
@@ -257,8 +303,19 @@ fn drop_defaults_of_required(openapi: &mut OpenApi) {
             continue;
         };
         for field in &body.required {
-            if let Some(RefOr::T(Schema::Object(property))) = body.properties.get_mut(field) {
-                property.default = None;
+            let Some(property) = body.properties.get_mut(field) else {
+                continue;
+            };
+            // A plain schema, or a reference wrapped to carry the default.
+            if let Ok(mut v) = serde_json::to_value(&*property) {
+                if v.as_object_mut()
+                    .and_then(|o| o.remove("default"))
+                    .is_some()
+                {
+                    if let Ok(without) = serde_json::from_value(v) {
+                        *property = without;
+                    }
+                }
             }
         }
     }

@@ -233,3 +233,133 @@ async fn a_request_refused_before_its_body_was_read_says_the_connection_closes()
     assert!(head.starts_with("http/1.1 401"), "{head}");
     assert!(!head.contains("connection: close"), "{head}");
 }
+
+/// What the OpenAPI document now states, held by the server as a client of
+/// the document would meet it (each failed before the document was exact).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_are_taken_and_refused_as_the_openapi_document_states() {
+    use crate::fixtures::{self, expect, send};
+    let app = TestApp::spawn().await;
+    let catalog = fixtures::catalog(&app).await;
+    let product = catalog.variants(&app, &["M"], &["Red"], 10_000).await;
+    let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
+    let customer = fixtures::customer(&app, "doc@example.com").await;
+
+    // A whole number written as 2.0 is the integer 2; 2.5 is not one.
+    let cart = expect(
+        &app,
+        "POST",
+        "/api/v1/cart/items",
+        Some(&customer),
+        Some(json!({ "variant_id": variant, "quantity": 2.0 })),
+        201,
+    )
+    .await;
+    assert_eq!(cart["items"][0]["quantity"], 2, "{cart}");
+    let r = send(
+        &app,
+        "POST",
+        "/api/v1/cart/items",
+        Some(&customer),
+        Some(json!({ "variant_id": variant, "quantity": 2.5 })),
+    )
+    .await;
+    assert_eq!(error_fields(&assert_problem(r, 422).await), ["quantity"]);
+
+    // A malformed X-Cart-Token is a 400 beside a bearer token too.
+    let r = app
+        .client
+        .get(app.url("/api/v1/cart"))
+        .bearer_auth(&customer)
+        .header("x-cart-token", "has spaces in it")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 400).await;
+
+    // An upload's only part is its file: another part is named in a 422.
+    let part = reqwest::multipart::Part::bytes(fixtures::png(10))
+        .file_name("photo.png")
+        .mime_str("image/png")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("caption", "hello")
+        .part("file", part);
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/products/{}/images", catalog.product_id)))
+        .bearer_auth(&catalog.vendor)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_fields(&assert_problem(r, 422).await), ["caption"]);
+
+    // A slug is an identifier: not trimmed. A valid name without letters or
+    // digits gets a slug of its own instead of a refusal.
+    let r = send(
+        &app,
+        "POST",
+        "/api/v1/categories",
+        Some(&catalog.admin),
+        Some(json!({ "name": "Summer", "slug": " summer " })),
+    )
+    .await;
+    assert_eq!(error_fields(&assert_problem(r, 422).await), ["slug"]);
+    let stars = expect(
+        &app,
+        "POST",
+        "/api/v1/categories",
+        Some(&catalog.admin),
+        Some(json!({ "name": "★★★" })),
+        201,
+    )
+    .await;
+    assert!(stars["slug"].as_str().unwrap().starts_with("n-"), "{stars}");
+
+    // Amounts an admin sets are bounded like prices, so no total overflows.
+    let huge = json!({ "amount": 9_000_000_000_000_000_000_i64, "currency": "KZT" });
+    let r = send(
+        &app,
+        "POST",
+        "/api/v1/admin/shipping-methods",
+        Some(&catalog.admin),
+        Some(json!({ "name": "Rocket", "price": huge })),
+    )
+    .await;
+    assert_eq!(
+        error_fields(&assert_problem(r, 422).await),
+        ["price.amount"]
+    );
+    let r = send(
+        &app,
+        "POST",
+        "/api/v1/admin/coupons",
+        Some(&catalog.admin),
+        Some(json!({ "code": "BIG", "kind": "percent", "value": 10, "min_order": huge })),
+    )
+    .await;
+    assert_eq!(
+        error_fields(&assert_problem(r, 422).await),
+        ["min_order.amount"]
+    );
+    // Money has exactly its two fields.
+    let r = send(
+        &app,
+        "POST",
+        "/api/v1/admin/shipping-methods",
+        Some(&catalog.admin),
+        Some(json!({ "name": "Rocket", "price": { "amount": 1, "currency": "KZT", "cents": 5 } })),
+    )
+    .await;
+    assert_eq!(error_fields(&assert_problem(r, 422).await), ["price.cents"]);
+
+    // An e-mail domain's labels are all there.
+    let r = app
+        .post(
+            "/api/v1/auth/register",
+            json!({ "email": "ann@.example", "password": "correct-horse-9", "name": "Ann", "role": "customer" }),
+        )
+        .await;
+    assert_eq!(error_fields(&assert_problem(r, 422).await), ["email"]);
+}

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::harness::{
     eventually, process::BazaarProcess, redis_server::free_port, RedisServer, TestApp,
@@ -140,6 +140,66 @@ async fn openapi_and_swagger_ui_are_served() {
         }
     }
     assert!(ids.len() > 100, "{} operations", ids.len());
+    // Request schemas say what is required, with no made-up defaults (the
+    // register example was itself refused), and where a price must be in
+    // the shop's currency; headers are declared both ways.
+    let schemas = &doc["components"]["schemas"];
+    for (schema, fields) in [
+        (
+            "RegisterRequest",
+            &["email", "password", "name", "role"][..],
+        ),
+        (
+            "CreateProduct",
+            &["store_id", "category_id", "product_type_id", "name"],
+        ),
+        (
+            "AddressInput",
+            &["name", "line1", "city", "postal_code", "country"],
+        ),
+        ("NewPage", &["slug", "title", "body"]),
+    ] {
+        for field in fields {
+            assert!(
+                schemas[schema]["required"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f == field),
+                "{schema}.{field} is not required: {}",
+                schemas[schema]
+            );
+            assert!(
+                schemas[schema]["properties"][field]
+                    .get("default")
+                    .is_none(),
+                "{schema}.{field} has a default"
+            );
+        }
+    }
+    assert!(schemas["AddressPatch"].get("required").is_none());
+    assert_eq!(
+        schemas["Price"]["properties"]["currency"]["enum"],
+        json!(["KZT"])
+    );
+    let ops = &doc["paths"];
+    let header = |path: &str, method: &str, name: &str| {
+        ops[path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["in"] == "header" && p["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{method} {path} does not take {name}"))
+    };
+    assert!(header("/api/v1/checkout", "post", "Idempotency-Key")["schema"]["pattern"].is_string());
+    header("/api/v1/auth/login", "post", "X-Cart-Token");
+    assert!(ops["/api/v1/products"]["get"]["responses"]["200"]["headers"]["ETag"].is_object());
+    assert!(ops["/api/v1/products"]["get"]["responses"]["304"].is_object());
+    assert!(
+        ops["/api/v1/cart/items"]["post"]["responses"]["201"]["headers"]["X-Cart-Token"]
+            .is_object()
+    );
     let r = app.client.get(app.url("/docs/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().to_lowercase().contains("swagger"));

@@ -97,7 +97,14 @@ fn session(
 }
 
 /// Create an account (customer or vendor) and sign in. Sends a welcome mail.
+///
+/// A guest who shopped first sends their `X-Cart-Token`: that cart's lines
+/// move into the account's cart (quantities of a variant in both are added,
+/// each capped at the stock available; `cart_merge` names every line that
+/// got fewer units than asked for), the coupon moves when the account's cart
+/// has none, and the guest cart is gone. An unknown token merges nothing.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+    params(("X-Cart-Token" = Option<String>, Header, description = "the guest cart to merge into the account's", pattern = "^[\\x21-\\x7e]{1,128}$")),
     request_body = RegisterRequest,
     responses(
         (status = 201, body = SessionResponse),
@@ -142,7 +149,11 @@ pub struct LoginRequest {
 /// within 15 minutes lock that client out of it (429), and past 10 failures
 /// from all clients together the account takes one attempt per 10 s (429
 /// with `Retry-After`), so its owner is slowed, never locked out.
+///
+/// A guest's `X-Cart-Token` merges that cart into the account's, as at
+/// registration.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    params(("X-Cart-Token" = Option<String>, Header, description = "the guest cart to merge into the account's", pattern = "^[\\x21-\\x7e]{1,128}$")),
     request_body = LoginRequest,
     responses(
         (status = 200, body = SessionResponse),
