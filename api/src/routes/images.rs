@@ -87,13 +87,13 @@ async fn upload(
         .map_err(|e| bad_multipart(e.body_text()))?
     {
         match field.name() {
-            Some("file" | "image") => {}
+            Some("file" | "image") if file.is_none() => {}
             // Like an unknown JSON field: a client that sends one means
             // something this endpoint does not do.
             name => {
                 return Err(ApiError::validation(vec![FieldError::new(
                     name.unwrap_or("(unnamed part)"),
-                    "unknown part; send one part named `file`",
+                    "unknown or repeated part; send one part named `file`",
                 )]))
             }
         }
@@ -111,7 +111,6 @@ async fn upload(
             bytes.extend_from_slice(&chunk);
         }
         file = Some(bytes.freeze());
-        break;
     }
     let file = file.ok_or_else(|| bad_multipart("no `file` part in the form"))?;
     let (content_type, extension) = images::sniff(&file).ok_or_else(|| {
