@@ -134,11 +134,16 @@ async fn track(
 #[into_params(parameter_in = Query)]
 pub struct BackOfficeQuery {
     /// pending, paid, confirmed, shipped, delivered, cancelled or refunded
-    /// (empty: any, as a form's untouched field).
-    #[param(pattern = r"^\s*(pending|paid|confirmed|shipped|delivered|cancelled|refunded)?\s*$")]
+    /// (empty: any, as a form's untouched field; surrounding spaces, as
+    /// `validate::schema::SPACE` spells them, are trimmed).
+    #[param(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(pending|paid|confirmed|shipped|delivered|cancelled|refunded)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub status: Option<String>,
     /// web, kaspi or ozon (empty: any).
-    #[param(pattern = r"^\s*(web|kaspi|ozon)?\s*$")]
+    #[param(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(web|kaspi|ozon)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub source: Option<String>,
     /// Created at or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,

@@ -42,8 +42,7 @@ pub struct AddressInput {
     pub region: Option<String>,
     #[schema(required = true, schema_with = line_20)]
     pub postal_code: Option<String>,
-    /// ISO 3166-1 alpha-2, either case.
-    #[schema(required = true, value_type = String, pattern = r"^\s*[A-Za-z]{2}\s*$", example = "KZ")]
+    #[schema(required = true, schema_with = crate::validate::schema::country)]
     pub country: Option<String>,
     #[schema(schema_with = crate::validate::schema::phone_blank_or_null)]
     pub phone: Option<String>,

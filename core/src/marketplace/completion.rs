@@ -24,8 +24,7 @@ use crate::{
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompletionRequest {
-    /// The code Kaspi sent the buyer; leave it out to have Kaspi send one.
-    #[schema(pattern = r"^\s*[0-9]{1,10}\s*$")]
+    #[schema(schema_with = crate::validate::schema::kaspi_code_or_null)]
     pub code: Option<String>,
 }
 

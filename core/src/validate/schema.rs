@@ -12,6 +12,16 @@ use utoipa::openapi::{
 /// What `char::is_control` is: Unicode's Cc, C0 and C1.
 const CONTROL: &str = r"\x00-\x1f\x7f-\x9f";
 
+/// What `str::trim` takes away (Unicode's White_Space), spelled out: the
+/// regex dialects disagree on `\s` (ECMA's lacks U+0085 and has U+FEFF,
+/// Python's follows `str.isspace`), and the fuzzer found the difference.
+pub const SPACE: &str = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// A pattern of `body` with the spaces `str::trim` removes around it.
+pub fn trimmed_around(body: &str) -> String {
+    format!("^[{SPACE}]*(?:{body})[{SPACE}]*$")
+}
+
 fn string(nullable: bool) -> ObjectBuilder {
     let ty = if nullable {
         SchemaType::from_iter([Type::String, Type::Null])
@@ -26,13 +36,13 @@ fn string(nullable: bool) -> ObjectBuilder {
 /// and at least one when `required`: JSON Schema's `maxLength` would count
 /// the spaces the server trims.
 fn trimmed(excluded: &str, required: bool, max: usize) -> String {
-    let edge = format!(r"[^\s{excluded}]");
+    let edge = format!("[^{SPACE}{excluded}]");
     let inner = format!("[^{excluded}]{{0,{}}}", max.saturating_sub(2));
     let text = format!("{edge}(?:{inner}{edge})?");
     if required {
-        format!(r"^\s*{text}\s*$")
+        trimmed_around(&text)
     } else {
-        format!(r"^\s*(?:{text})?\s*$")
+        trimmed_around(&format!("(?:{text})?"))
     }
 }
 
@@ -78,7 +88,7 @@ pub fn name_or_null() -> Object {
 
 fn email_schema(nullable: bool) -> Object {
     string(nullable)
-        .pattern(Some(format!(r"^\s*{}\s*$", super::EMAIL_PATTERN)))
+        .pattern(Some(trimmed_around(super::EMAIL_PATTERN)))
         .description(Some(
             "An e-mail address that every mail server takes: an ASCII local part \
              (dot-separated words), a domain of 2-5 labels in Latin or Cyrillic letters, \
@@ -127,7 +137,7 @@ pub fn phone_or_null() -> Object {
 /// An address's phone: blank (or null) means none.
 pub fn phone_blank_or_null() -> Object {
     let mut schema = phone_schema(true);
-    schema.pattern = Some(format!(r"^(\s*|{})$", phone_pattern()));
+    schema.pattern = Some(format!("^(?:[{SPACE}]*|{})$", phone_pattern()));
     schema.description = Some(
         "Blank or null for none; otherwise as a phone elsewhere: ".to_owned()
             + schema.description.as_deref().unwrap_or_default(),
@@ -149,6 +159,25 @@ fn slug_schema(nullable: bool) -> Object {
              characters (a category's, store's or product's is made from its name when absent)",
         ))
         .examples([serde_json::json!("summer-sale")])
+        .build()
+}
+
+/// An address's country: ISO 3166-1 alpha-2, either case.
+pub fn country() -> Object {
+    string(false)
+        .pattern(Some(trimmed_around("[A-Za-z]{2}")))
+        .description(Some("ISO 3166-1 alpha-2, either case"))
+        .examples([serde_json::json!("KZ")])
+        .build()
+}
+
+/// The digits Kaspi sent a buyer (`marketplace::completion`).
+pub fn kaspi_code_or_null() -> Object {
+    string(true)
+        .pattern(Some(trimmed_around("[0-9]{1,10}")))
+        .description(Some(
+            "The code Kaspi sent the buyer; leave it out to have Kaspi send one",
+        ))
         .build()
 }
 
@@ -236,6 +265,16 @@ mod tests {
                 "{s:?}"
             );
         }
+    }
+
+    #[test]
+    fn trimmed_patterns_trim_what_str_trim_trims() {
+        let re = pattern(name());
+        for s in ["\u{85}Ann\u{85}", "\u{3000}Ann", "\u{feff}Ann"] {
+            assert_eq!(re.is_match(s), crate::validate::name(s).is_ok(), "{s:?}");
+        }
+        let blank = "\u{85}\u{2028} \t";
+        assert!(!re.is_match(blank) && crate::validate::name(blank).is_err());
     }
 
     #[test]
