@@ -1,8 +1,9 @@
-//! The OpenAPI schemas of the values the parsers above accept, for request
-//! fields declared with `#[schema(schema_with = ...)]`. Each pattern is an
-//! ECMA-262 regex that matches exactly what its parser takes (a fuzzer
-//! checks both ways: what the schema allows is accepted, what it forbids is
-//! refused), so a generated client validates as the server does.
+//! The OpenAPI schemas of the values the parsers of `validate` (and
+//! `catalog::slug`) accept, for request fields declared with
+//! `#[schema(schema_with = ...)]`. Each pattern is an ECMA-262 regex that
+//! matches exactly what its parser takes (a fuzzer checks both ways: what
+//! the schema allows is accepted, what it forbids is refused), so a
+//! generated client validates as the server does.
 
 use utoipa::openapi::{
     schema::{ObjectBuilder, SchemaType, Type},
