@@ -236,7 +236,8 @@ fn header(description: &str) -> RefOr<utoipa::openapi::header::Header> {
 /// catalogue reads, `X-Cart-Token` on a guest's cart.
 fn declare_headers(openapi: &mut OpenApi) {
     for (method, path, op) in operations(openapi) {
-        if method == "get" && ETAGGED.contains(&path.as_str()) {
+        let etagged = method == "get" && ETAGGED.contains(&path.as_str());
+        if etagged {
             op.responses
                 .responses
                 .entry("304".into())
@@ -256,10 +257,7 @@ fn declare_headers(openapi: &mut OpenApi) {
                     header("The guest's cart token, when the cart is a guest's: send it back on every cart request")
                 });
             }
-            if (status.starts_with('2') || status == "304")
-                && method == "get"
-                && ETAGGED.contains(&path.as_str())
-            {
+            if etagged && (status.starts_with('2') || status == "304") {
                 r.headers
                     .entry("ETag".into())
                     .or_insert_with(|| header("The body's entity tag, for If-None-Match"));

@@ -22,18 +22,20 @@ pub struct ContactMessage {
     /// Where the shop answers.
     #[schema(schema_with = crate::validate::schema::email)]
     pub email: String,
-    #[schema(
-        example = "Do you deliver to Almaty?",
-        min_length = 1,
-        max_length = 5000,
-        pattern = r"[^\s\x00]"
-    )]
+    #[schema(schema_with = message_schema)]
     pub message: String,
     /// Leave empty. People never see this field; robots fill it in, and
     /// their message is accepted and dropped.
     #[serde(default)]
     #[schema(example = "")]
     pub website: String,
+}
+
+/// Not blank once trimmed, at most `MAX_MESSAGE` characters.
+fn message_schema() -> utoipa::openapi::Object {
+    let mut schema = crate::validate::schema::line(MAX_MESSAGE, false);
+    schema.examples = vec![serde_json::json!("Do you deliver to Almaty?")];
+    schema
 }
 
 /// A message that passed validation.

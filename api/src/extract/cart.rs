@@ -9,6 +9,18 @@ use crate::{error::ApiError, AppState};
 
 pub const CART_TOKEN: &str = "x-cart-token";
 
+/// The `X-Cart-Token` header as the OpenAPI document declares it, for
+/// `params(CartTokenHeader)`: what `CartToken` takes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Only its parameter description is used.
+pub struct CartTokenHeader {
+    /// A guest's cart (at login and registration: the one to merge into the
+    /// account's).
+    #[param(rename = "X-Cart-Token", pattern = "^[\\x21-\\x7e]{1,128}$")]
+    x_cart_token: Option<String>,
+}
+
 /// The `X-Cart-Token` header, when sent (a malformed one is a 400).
 pub struct CartToken(pub Option<String>);
 

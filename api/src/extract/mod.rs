@@ -8,7 +8,7 @@ mod json;
 mod pagination;
 
 pub use auth::{AdminUser, AuthUser, MaybeUser};
-pub use cart::{CartCaller, CartToken, CART_TOKEN};
+pub use cart::{CartCaller, CartToken, CartTokenHeader, CART_TOKEN};
 pub use client_ip::ClientIp;
 pub use id::Id;
 pub use json::{parse as parse_json, Json};

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     error::{ApiError, ApiResult, Problem},
-    extract::{AuthUser, CartToken, ClientIp, Json},
+    extract::{AuthUser, CartToken, CartTokenHeader, ClientIp, Json},
     routes::me::UserView,
     AppState,
 };
@@ -104,7 +104,7 @@ fn session(
 /// got fewer units than asked for), the coupon moves when the account's cart
 /// has none, and the guest cart is gone. An unknown token merges nothing.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
-    params(("X-Cart-Token" = Option<String>, Header, description = "the guest cart to merge into the account's", pattern = "^[\\x21-\\x7e]{1,128}$")),
+    params(CartTokenHeader),
     request_body = RegisterRequest,
     responses(
         (status = 201, body = SessionResponse),
@@ -138,7 +138,7 @@ async fn register(
 pub struct LoginRequest {
     /// Any text: an unknown or malformed address is the same 401 as a wrong
     /// password.
-    #[schema(required = true, pattern = r"[^\s\x00]")]
+    #[schema(required = true, schema_with = bazaar_core::validate::schema::nonblank)]
     email: String,
     #[schema(required = true, min_length = 1)]
     password: String,
@@ -153,7 +153,7 @@ pub struct LoginRequest {
 /// A guest's `X-Cart-Token` merges that cart into the account's, as at
 /// registration.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
-    params(("X-Cart-Token" = Option<String>, Header, description = "the guest cart to merge into the account's", pattern = "^[\\x21-\\x7e]{1,128}$")),
+    params(CartTokenHeader),
     request_body = LoginRequest,
     responses(
         (status = 200, body = SessionResponse),
@@ -188,7 +188,7 @@ async fn merge_cart(state: &AppState, cart: CartToken, user: uuid::Uuid) -> Opti
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RefreshRequest {
-    #[schema(required = true, pattern = r"[^\s\x00]")]
+    #[schema(required = true, schema_with = bazaar_core::validate::schema::nonblank)]
     refresh_token: String,
 }
 
@@ -261,7 +261,7 @@ async fn forgot_password(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResetRequest {
-    #[schema(required = true, pattern = r"[^\s\x00]")]
+    #[schema(required = true, schema_with = bazaar_core::validate::schema::nonblank)]
     token: String,
     #[schema(required = true, min_length = 8, max_length = 128)]
     new_password: String,

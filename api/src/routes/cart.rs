@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ApiResult, Problem},
-    extract::{CartCaller, Id, Json, CART_TOKEN},
+    extract::{CartCaller, CartTokenHeader, Id, Json, CART_TOKEN},
     AppState,
 };
 
@@ -53,7 +53,7 @@ pub struct CartQuery {
 /// The caller's cart with server-computed totals. Guests send
 /// `X-Cart-Token`; without one (and without a bearer token) the cart is empty.
 #[utoipa::path(get, path = "/api/v1/cart", tag = "cart",
-    params(CartQuery, ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart", pattern = "^[\\x21-\\x7e]{1,128}$")),
+    params(CartQuery, CartTokenHeader),
     responses((status = 200, body = Cart),
         (status = 404, description = "unknown or expired guest token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "unknown shipping method", body = Problem, content_type = "application/problem+json")))]
@@ -86,7 +86,7 @@ pub struct AddItem {
 /// Add a variant. A guest without `X-Cart-Token` gets a new cart and its
 /// token (in the body and the `X-Cart-Token` response header).
 #[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart",
-    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart", pattern = "^[\\x21-\\x7e]{1,128}$")),
+    params(CartTokenHeader),
     request_body = AddItem,
     responses((status = 201, body = Cart),
         (status = 409, description = "not enough stock: `lines`", body = Problem, content_type = "application/problem+json"),
@@ -120,7 +120,7 @@ pub struct UpdateItem {
 
 /// Set a line's quantity.
 #[utoipa::path(patch, path = "/api/v1/cart/items/{id}", tag = "cart",
-    params(("id" = Uuid, Path, description = "cart item id"), ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart", pattern = "^[\\x21-\\x7e]{1,128}$")),
+    params(("id" = Uuid, Path, description = "cart item id"), CartTokenHeader),
     request_body = UpdateItem,
     responses((status = 200, body = Cart),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -138,7 +138,7 @@ async fn update_item(
 
 /// Remove a line.
 #[utoipa::path(delete, path = "/api/v1/cart/items/{id}", tag = "cart",
-    params(("id" = Uuid, Path, description = "cart item id"), ("X-Cart-Token" = Option<String>, Header, description = "a guest's cart", pattern = "^[\\x21-\\x7e]{1,128}$")),
+    params(("id" = Uuid, Path, description = "cart item id"), CartTokenHeader),
     responses((status = 200, body = Cart), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn remove_item(
     State(state): State<AppState>,
@@ -159,7 +159,7 @@ pub struct ApplyCoupon {
 
 /// Apply a coupon; it is checked against the cart now and again at checkout.
 #[utoipa::path(post, path = "/api/v1/cart/coupon", tag = "cart",
-    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart", pattern = "^[\\x21-\\x7e]{1,128}$")),
+    params(CartTokenHeader),
     request_body = ApplyCoupon,
     responses((status = 200, body = Cart),
         (status = 404, description = "no cart", body = Problem, content_type = "application/problem+json"),
@@ -176,7 +176,7 @@ async fn apply_coupon(
 
 /// Remove the coupon.
 #[utoipa::path(delete, path = "/api/v1/cart/coupon", tag = "cart",
-    params(("X-Cart-Token" = Option<String>, Header, description = "a guest's cart", pattern = "^[\\x21-\\x7e]{1,128}$")),
+    params(CartTokenHeader),
     responses((status = 200, body = Cart), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn remove_coupon(State(state): State<AppState>, caller: CartCaller) -> ApiResult<Response> {
     let owner = owner(caller)?;

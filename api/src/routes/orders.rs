@@ -134,16 +134,11 @@ async fn track(
 #[into_params(parameter_in = Query)]
 pub struct BackOfficeQuery {
     /// pending, paid, confirmed, shipped, delivered, cancelled or refunded
-    /// (empty: any, as a form's untouched field; surrounding spaces, as
-    /// `validate::schema::SPACE` spells them, are trimmed).
-    #[param(
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(pending|paid|confirmed|shipped|delivered|cancelled|refunded)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    /// (empty: any, as a form's untouched field).
+    #[param(schema_with = status_filter)]
     pub status: Option<String>,
     /// web, kaspi or ozon (empty: any).
-    #[param(
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(web|kaspi|ozon)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[param(schema_with = source_filter)]
     pub source: Option<String>,
     /// Created at or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,
@@ -153,6 +148,16 @@ pub struct BackOfficeQuery {
     pub customer: Option<String>,
     /// One order's number (`BZ-000123`, `KS-...`, `OZ-...`).
     pub number: Option<String>,
+}
+
+fn status_filter() -> utoipa::openapi::Object {
+    bazaar_core::validate::schema::choice_or_empty(
+        "pending|paid|confirmed|shipped|delivered|cancelled|refunded",
+    )
+}
+
+fn source_filter() -> utoipa::openapi::Object {
+    bazaar_core::validate::schema::choice_or_empty("web|kaspi|ozon")
 }
 
 impl BackOfficeQuery {

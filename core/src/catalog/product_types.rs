@@ -48,14 +48,8 @@ pub struct Attribute {
 }
 
 fn values_schema() -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-    ArrayBuilder::new()
-        .items(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some(r"[^\s\x00]"))
-                .max_length(Some(100)),
-        )
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(crate::validate::schema::line(100, false))
         .max_items(Some(200))
         .unique_items(true)
         .build()
