@@ -3,6 +3,7 @@
 
 pub mod cache;
 mod console;
+pub mod drain;
 pub mod error;
 mod extract;
 mod middleware;
@@ -16,7 +17,7 @@ mod state;
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use axum::{extract::DefaultBodyLimit, Router};
+use axum::{extract::DefaultBodyLimit, serve::ListenerExt, Router};
 use bazaar_core::config::Config;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -77,7 +78,8 @@ fn cors(config: &Config) -> CorsLayer {
     }
 }
 
-/// Serves the API on `listener` until `shutdown`, then drains open requests.
+/// Serves the API on `listener` until `shutdown`, then drains its
+/// connections (see `drain`) and the requests in flight.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -85,11 +87,24 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "api listening");
+    let drain_limit = state.config.shutdown_drain;
+    let listener = drain::DrainingListener::new(listener, shutdown.clone())?;
+    let all_closed = listener.all_closed();
+    let stopping = shutdown.clone();
+    let app = app(state).layer(axum::middleware::from_fn(move |req, next| {
+        drain::close_when_stopping(stopping.clone(), req, next)
+    }));
     axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        // tap_io: ConnectInfo<SocketAddr> for any listener whose address is one.
+        listener.tap_io(|_| {}),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .with_graceful_shutdown(async move {
+        shutdown.cancelled().await;
+        if tokio::time::timeout(drain_limit, all_closed).await.is_err() {
+            tracing::warn!(?drain_limit, "connections still open after the drain; closing them");
+        }
+    })
     .await
     .context("serving HTTP")
 }

@@ -73,9 +73,35 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::PoolTimedOut => {
                 Error::Overloaded("the database is busy; try again shortly")
             }
+            _ if database_unavailable(&e) => Error::Overloaded(DATABASE_UNAVAILABLE),
             _ => Error::Internal(e.into()),
         }
     }
+}
+
+pub const DATABASE_UNAVAILABLE: &str = "the database is unavailable; try again shortly";
+
+/// True when `e` says the database cannot be reached right now (restarting,
+/// failing over, refusing connections) rather than that the query is wrong:
+/// the request may succeed when retried, so it is a 503, not a 500.
+pub fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed => true,
+        // SQLSTATE class 08 (connection exception), 57P01-03 (shut down by
+        // the administrator, crashed, starting up) and 53300 (too many
+        // connections).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
+/// [`database_unavailable`] for an error anywhere in `e`'s chain of causes.
+pub fn database_unavailable_within(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<sqlx::Error>())
+        .any(database_unavailable)
 }
 
 impl Error {
@@ -91,5 +117,29 @@ pub fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
             db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint)
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused() -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
+    }
+
+    #[test]
+    fn a_database_that_cannot_be_reached_is_a_503_not_a_500() {
+        assert!(matches!(Error::from(refused()), Error::Overloaded(_)));
+        assert!(matches!(Error::from(sqlx::Error::PoolClosed), Error::Overloaded(_)));
+        assert!(matches!(Error::from(sqlx::Error::RowNotFound), Error::Internal(_)));
+    }
+
+    #[test]
+    fn the_cause_is_found_behind_contexts() {
+        let wrapped = anyhow::Error::from(refused()).context("loading the cart");
+        assert!(database_unavailable_within(&wrapped));
+        let other = anyhow::Error::from(sqlx::Error::RowNotFound).context("loading the cart");
+        assert!(!database_unavailable_within(&other));
     }
 }

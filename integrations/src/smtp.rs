@@ -99,6 +99,16 @@ impl Mailer {
         &self.description
     }
 
+    /// The same Message-ID for every delivery of one job: a message sent
+    /// again after a worker crash (delivery is at least once) is the same
+    /// message to the recipient's mail system, which shows it once.
+    fn message_id_for(&self, key: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(key.as_bytes());
+        let id: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("<{id}.bazaar@{}>", self.from.email.domain())
+    }
+
     pub fn build(&self, mail: &OutgoingMail<'_>) -> Result<Message, ProviderError> {
         let to: Mailbox = mail
             .to
@@ -107,11 +117,13 @@ impl Mailer {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(mail.subject)
-            .message_id(None);
-        if let Some(key) = mail.idempotency_key {
-            builder = builder.header(IdempotencyKeyHeader(key.to_owned()));
-        }
+            .subject(mail.subject);
+        builder = match mail.idempotency_key {
+            Some(key) => builder
+                .message_id(Some(self.message_id_for(key)))
+                .header(IdempotencyKeyHeader(key.to_owned())),
+            None => builder.message_id(None),
+        };
         builder
             .multipart(MultiPart::alternative_plain_html(
                 mail.text.to_owned(),
@@ -165,6 +177,30 @@ mod tests {
         assert!(raw.contains("multipart/alternative"));
         assert!(raw.contains("plain body"));
         assert!(raw.contains("<p>html body</p>"));
+    }
+
+    #[test]
+    fn every_delivery_of_one_job_has_the_same_message_id() {
+        let mailer = Mailer::new(None, "shop <shop@example.com>", &std::env::temp_dir()).unwrap();
+        let message_id = |key| {
+            let msg = mailer
+                .build(&OutgoingMail {
+                    to: "ann@example.com",
+                    subject: "Hi",
+                    text: "x",
+                    html: "x",
+                    idempotency_key: key,
+                })
+                .unwrap();
+            let raw = String::from_utf8(msg.formatted()).unwrap();
+            let line = raw.lines().find(|l| l.starts_with("Message-ID: ")).unwrap();
+            line["Message-ID: ".len()..].to_owned()
+        };
+        let first = message_id(Some("order:1"));
+        assert_eq!(first, message_id(Some("order:1")));
+        assert_ne!(first, message_id(Some("order:2")));
+        assert!(first.starts_with('<') && first.ends_with(".bazaar@example.com>"), "{first}");
+        assert_ne!(message_id(None), message_id(None));
     }
 
     #[test]

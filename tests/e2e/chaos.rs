@@ -311,3 +311,101 @@ async fn sigterm_lets_running_jobs_finish_and_loses_none() {
     .await;
     assert_every_probe_ran_once(&app, 60).await;
 }
+
+/// patches/apalis-redis, fetch_next.lua: a task id left in a queue after
+/// its data was vacuumed (a second copy of a finished task: a killed
+/// worker's orphans re-queued after the relay redelivered them, then the
+/// clean-up ran) is dropped. Upstream it failed every fetch of the queue,
+/// for every worker, for good; the scale-out test found it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_task_whose_data_was_vacuumed_does_not_stall_its_queue() {
+    let app = TestApp::builder().without_worker().start().await;
+    let queue = queue_keys::queue_name(&app.config.redis_prefix, "ops");
+    let redis = redis::Client::open(app.config.redis_url.as_str()).unwrap();
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    // More such ids than one fetch takes (50): upstream, every fetch that
+    // reaches the probes also holds one of them.
+    let gone: Vec<String> = (0..200).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    redis::cmd("RPUSH")
+        .arg(queue_keys::active_list(&queue))
+        .arg(&gone)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    enqueue_probes(&app, "after-", 5, 0).await;
+    app.start_worker();
+    eventually("the probes behind it", Duration::from_secs(30), || async {
+        (probes_done(&app).await == 5).then_some(())
+    })
+    .await;
+    assert_every_probe_ran_once(&app, 5).await;
+    // And the ids are gone: upstream they went round for good, between
+    // failed workers' in-flight sets and the queue (orphan recovery).
+    eventually("the ids without data dropped", Duration::from_secs(10), || async {
+        let mut c = conn.clone();
+        let mut held: Vec<String> = redis::cmd("LRANGE")
+            .arg(queue_keys::active_list(&queue))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut c)
+            .await
+            .ok()?;
+        let inflight: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{queue}:inflight:*"))
+            .query_async(&mut c)
+            .await
+            .ok()?;
+        for set in inflight {
+            let members: Vec<String> = redis::cmd("SMEMBERS").arg(set).query_async(&mut c).await.ok()?;
+            held.extend(members);
+        }
+        (!held.iter().any(|id| gone.contains(id))).then_some(())
+    })
+    .await;
+}
+
+/// patches/apalis-redis, vacuum.lua: a task whose attempt failed (the
+/// worker could not record its outcome: PostgreSQL restarting) waits in the
+/// scheduled set with the status "Failed" until its retry. The clean-up
+/// keeps its data; upstream deleted it as if the task were dead, and the
+/// retry found nothing to run. A task in the dead set is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clean_up_keeps_a_failed_task_that_waits_for_its_retry() {
+    let app = TestApp::spawn().await;
+    let queue = queue_keys::queue_name(&app.config.redis_prefix, "ops");
+    let redis = redis::Client::open(app.config.redis_url.as_str()).unwrap();
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let (retrying, dead) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
+    let later = chrono::Utc::now().timestamp() + 3600;
+    for id in [&retrying, &dead] {
+        redis::pipe()
+            .hset(format!("{queue}:data"), id, "{}")
+            .hset_multiple(format!("{queue}:meta:{id}"), &[("status", "Failed"), ("attempts", "1")])
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+    redis::pipe()
+        .zadd(queue_keys::scheduled_set(&queue), &retrying, later)
+        .sadd(queue_keys::dead_set(&queue), &dead)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+
+    let mut db = app.pool.acquire().await.unwrap();
+    let cleanup = bazaar_core::jobs::Cleanup {
+        tick: "retry-test".into(),
+    };
+    outbox::enqueue(&mut db, &app.config.pipeline, &cleanup)
+        .await
+        .unwrap();
+    app.drain().await;
+
+    let kept: (bool, bool) = redis::pipe()
+        .hexists(format!("{queue}:data"), &retrying)
+        .hexists(format!("{queue}:data"), &dead)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, (true, false), "(retrying, dead) data kept after the clean-up");
+}

@@ -32,5 +32,6 @@ mod payments;
 mod pipeline;
 mod products;
 mod reviews;
+mod scale_out;
 mod search;
 mod tweets;

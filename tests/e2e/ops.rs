@@ -364,3 +364,61 @@ async fn a_database_with_every_connection_busy_is_a_503_with_retry_after_not_a_5
     drop(held);
     assert_eq!(app.get_auth("/api/v1/me", &token).await.status(), 200);
 }
+
+/// One HTTP/1.1 GET on an open connection; the answer's head, lower-cased.
+async fn get_on(conn: &mut tokio::net::TcpStream, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: bazaar\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before answering: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer).to_lowercase();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if answer.len() >= end + 4 + length {
+                return text[..end].to_owned();
+            }
+        }
+    }
+}
+
+/// `bazaar_api::drain`: on SIGTERM the API refuses new connections at once,
+/// still answers on the ones it has (closing each after its answer, so a
+/// proxy never writes to a connection being closed) and exits when they are
+/// gone, long before SHUTDOWN_DRAIN_SECS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_api_refuses_new_connections_and_closes_open_ones_after_their_next_answer() {
+    let app = TestApp::builder().without_worker().start().await;
+    let port = free_port();
+    let mut vars = app.vars.clone();
+    vars.insert("BAZAAR_BIND".into(), format!("127.0.0.1:{port}"));
+    vars.insert("SHUTDOWN_DRAIN_SECS".into(), "60".into());
+    let mut api = BazaarProcess::spawn("api", &vars);
+    let mut conn = eventually("the api to listen", Duration::from_secs(60), || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()
+    })
+    .await;
+    let head = get_on(&mut conn, "/health/live").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+
+    api.signal("TERM");
+    eventually("new connections to be refused", Duration::from_secs(10), || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err().then_some(())
+    })
+    .await;
+    assert!(api.try_status().is_none(), "exited with a connection open");
+    let head = get_on(&mut conn, "/health/live").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    let status = api.wait(Duration::from_secs(15)).await;
+    assert!(status.success(), "{status:?}: {}", api.log_text());
+}

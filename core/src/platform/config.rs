@@ -36,6 +36,9 @@ pub struct Config {
     /// How long a request waits for a free database connection before it is
     /// answered 503 with Retry-After.
     pub database_acquire_timeout: Duration,
+    /// How long a stopping API keeps serving its open connections (each
+    /// answer closing its own) before closing the rest; see `bazaar_api::drain`.
+    pub shutdown_drain: Duration,
     pub redis_url: String,
     pub redis_prefix: String,
     pub redis_response_timeout: Duration,
@@ -408,6 +411,7 @@ impl Config {
             database_url: env.string("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bazaar"),
             database_max_connections: env.parse("DATABASE_MAX_CONNECTIONS", default_pool_size())?,
             database_acquire_timeout: env.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 2_000)?,
+            shutdown_drain: env.secs("SHUTDOWN_DRAIN_SECS", 15)?,
             redis_url: env.string("REDIS_URL", "redis://127.0.0.1:6379"),
             redis_prefix: env.string("REDIS_PREFIX", "bazaar"),
             redis_response_timeout: env.millis("REDIS_RESPONSE_TIMEOUT_MS", 5_000)?,

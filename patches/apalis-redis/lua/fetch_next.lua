@@ -62,20 +62,30 @@ if count > 0 then
     redis.call("ltrim", KEYS[2], count, -1)
 
     -- Fetch job data
-    results = redis.call(
+    local data = redis.call(
         "hmget",
         KEYS[4],
         unpack(task_ids)
     )
 
-    -- Fetch metadata
-    for _, task_id in ipairs(task_ids) do
-        local meta_key = KEYS[6] .. ":" .. task_id
-        local fields = redis.call("hgetall", meta_key)
+    for i, task_id in ipairs(task_ids) do
+        if data[i] then
+            table.insert(results, data[i])
 
-        -- Insert task ID as the first element
-        table.insert(fields, 1, task_id)
-        table.insert(meta, fields)
+            -- Fetch metadata
+            local meta_key = KEYS[6] .. ":" .. task_id
+            local fields = redis.call("hgetall", meta_key)
+
+            -- Insert task ID as the first element
+            table.insert(fields, 1, task_id)
+            table.insert(meta, fields)
+        else
+            -- bazaar patch: no data means a second copy of a task that
+            -- finished and was vacuumed (orphan recovery or a producer can
+            -- queue one id twice). Nothing is left to run; returning the
+            -- nil made the whole fetch fail, every time, for every worker.
+            redis.call("srem", worker_inflight_set, task_id)
+        end
     end
 end
 

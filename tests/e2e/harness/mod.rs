@@ -5,7 +5,9 @@
 pub mod browser;
 pub mod console;
 pub mod kaspi;
+pub mod nginx;
 pub mod ozon;
+pub mod postgres_server;
 pub mod process;
 pub mod redis_server;
 pub mod smtp;
@@ -44,6 +46,14 @@ fn base_database_url() -> String {
 
 pub fn base_redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Servers that refuse root (initdb) or need a user to drop to (nginx).
+pub fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// Polls `check` until it returns `Some`, failing the test with `what` after `limit`.

@@ -16,6 +16,7 @@ where
         let items = vacuum_script
             .key(self.persist.config.job_data_hash())
             .key(self.persist.config.job_meta_hash())
+            .key(self.persist.config.dead_jobs_set())
             .invoke_async(self.get_connection())
             .await?;
         Ok(items)
@@ -25,6 +26,7 @@ where
         let items = vacuum_script
             .key(self.persist.config.job_data_hash())
             .key(self.persist.config.job_meta_hash())
+            .key(self.persist.config.dead_jobs_set())
             .arg(duration.as_secs())
             .invoke_async(self.get_connection())
             .await?;
