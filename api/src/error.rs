@@ -148,9 +148,7 @@ impl From<Error> for ApiError {
             },
             // A database error that reached us through an anyhow context
             // is still a database that is away for a moment.
-            Error::Internal(e)
-                if bazaar_core::error::database_unavailable_within(&e) =>
-            {
+            Error::Internal(e) if bazaar_core::error::database_unavailable_within(&e) => {
                 tracing::warn!(error = format!("{e:#}"), "database unavailable");
                 ApiError::from(Error::Overloaded(bazaar_core::error::DATABASE_UNAVAILABLE))
             }

@@ -102,7 +102,10 @@ pub async fn serve(
     .with_graceful_shutdown(async move {
         shutdown.cancelled().await;
         if tokio::time::timeout(drain_limit, all_closed).await.is_err() {
-            tracing::warn!(?drain_limit, "connections still open after the drain; closing them");
+            tracing::warn!(
+                ?drain_limit,
+                "connections still open after the drain; closing them"
+            );
         }
     })
     .await

@@ -43,9 +43,7 @@ fn shared_error(e: Arc<bazaar_core::Error>) -> ApiError {
         Err(shared) => match &*shared {
             Error::NotFound => Error::NotFound.into(),
             Error::Overloaded(detail) => Error::Overloaded(detail).into(),
-            Error::Internal(e)
-                if bazaar_core::error::database_unavailable_within(e) =>
-            {
+            Error::Internal(e) if bazaar_core::error::database_unavailable_within(e) => {
                 Error::Overloaded(bazaar_core::error::DATABASE_UNAVAILABLE).into()
             }
             _ => ApiError::internal(shared),

@@ -131,8 +131,14 @@ mod tests {
     #[test]
     fn a_database_that_cannot_be_reached_is_a_503_not_a_500() {
         assert!(matches!(Error::from(refused()), Error::Overloaded(_)));
-        assert!(matches!(Error::from(sqlx::Error::PoolClosed), Error::Overloaded(_)));
-        assert!(matches!(Error::from(sqlx::Error::RowNotFound), Error::Internal(_)));
+        assert!(matches!(
+            Error::from(sqlx::Error::PoolClosed),
+            Error::Overloaded(_)
+        ));
+        assert!(matches!(
+            Error::from(sqlx::Error::RowNotFound),
+            Error::Internal(_)
+        ));
     }
 
     #[test]

@@ -199,7 +199,10 @@ mod tests {
         let first = message_id(Some("order:1"));
         assert_eq!(first, message_id(Some("order:1")));
         assert_ne!(first, message_id(Some("order:2")));
-        assert!(first.starts_with('<') && first.ends_with(".bazaar@example.com>"), "{first}");
+        assert!(
+            first.starts_with('<') && first.ends_with(".bazaar@example.com>"),
+            "{first}"
+        );
         assert_ne!(message_id(None), message_id(None));
     }
 

@@ -341,26 +341,34 @@ async fn a_queued_task_whose_data_was_vacuumed_does_not_stall_its_queue() {
     assert_every_probe_ran_once(&app, 5).await;
     // And the ids are gone: upstream they went round for good, between
     // failed workers' in-flight sets and the queue (orphan recovery).
-    eventually("the ids without data dropped", Duration::from_secs(10), || async {
-        let mut c = conn.clone();
-        let mut held: Vec<String> = redis::cmd("LRANGE")
-            .arg(queue_keys::active_list(&queue))
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut c)
-            .await
-            .ok()?;
-        let inflight: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{queue}:inflight:*"))
-            .query_async(&mut c)
-            .await
-            .ok()?;
-        for set in inflight {
-            let members: Vec<String> = redis::cmd("SMEMBERS").arg(set).query_async(&mut c).await.ok()?;
-            held.extend(members);
-        }
-        (!held.iter().any(|id| gone.contains(id))).then_some(())
-    })
+    eventually(
+        "the ids without data dropped",
+        Duration::from_secs(10),
+        || async {
+            let mut c = conn.clone();
+            let mut held: Vec<String> = redis::cmd("LRANGE")
+                .arg(queue_keys::active_list(&queue))
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut c)
+                .await
+                .ok()?;
+            let inflight: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{queue}:inflight:*"))
+                .query_async(&mut c)
+                .await
+                .ok()?;
+            for set in inflight {
+                let members: Vec<String> = redis::cmd("SMEMBERS")
+                    .arg(set)
+                    .query_async(&mut c)
+                    .await
+                    .ok()?;
+                held.extend(members);
+            }
+            (!held.iter().any(|id| gone.contains(id))).then_some(())
+        },
+    )
     .await;
 }
 
@@ -375,12 +383,18 @@ async fn the_clean_up_keeps_a_failed_task_that_waits_for_its_retry() {
     let queue = queue_keys::queue_name(&app.config.redis_prefix, "ops");
     let redis = redis::Client::open(app.config.redis_url.as_str()).unwrap();
     let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
-    let (retrying, dead) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
+    let (retrying, dead) = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
     let later = chrono::Utc::now().timestamp() + 3600;
     for id in [&retrying, &dead] {
         redis::pipe()
             .hset(format!("{queue}:data"), id, "{}")
-            .hset_multiple(format!("{queue}:meta:{id}"), &[("status", "Failed"), ("attempts", "1")])
+            .hset_multiple(
+                format!("{queue}:meta:{id}"),
+                &[("status", "Failed"), ("attempts", "1")],
+            )
             .query_async::<()>(&mut conn)
             .await
             .unwrap();
@@ -407,5 +421,9 @@ async fn the_clean_up_keeps_a_failed_task_that_waits_for_its_retry() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert_eq!(kept, (true, false), "(retrying, dead) data kept after the clean-up");
+    assert_eq!(
+        kept,
+        (true, false),
+        "(retrying, dead) data kept after the clean-up"
+    );
 }

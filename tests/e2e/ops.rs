@@ -375,7 +375,11 @@ async fn get_on(conn: &mut tokio::net::TcpStream, path: &str) -> String {
     let mut buf = [0u8; 4096];
     loop {
         let n = conn.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed before answering: {}", String::from_utf8_lossy(&answer));
+        assert!(
+            n > 0,
+            "closed before answering: {}",
+            String::from_utf8_lossy(&answer)
+        );
         answer.extend_from_slice(&buf[..n]);
         let text = String::from_utf8_lossy(&answer).to_lowercase();
         if let Some(end) = text.find("\r\n\r\n") {
@@ -403,7 +407,9 @@ async fn a_stopping_api_refuses_new_connections_and_closes_open_ones_after_their
     vars.insert("SHUTDOWN_DRAIN_SECS".into(), "60".into());
     let mut api = BazaarProcess::spawn("api", &vars);
     let mut conn = eventually("the api to listen", Duration::from_secs(60), || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
     })
     .await;
     let head = get_on(&mut conn, "/health/live").await;
@@ -411,9 +417,16 @@ async fn a_stopping_api_refuses_new_connections_and_closes_open_ones_after_their
     assert!(!head.contains("connection: close"), "{head}");
 
     api.signal("TERM");
-    eventually("new connections to be refused", Duration::from_secs(10), || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err().then_some(())
-    })
+    eventually(
+        "new connections to be refused",
+        Duration::from_secs(10),
+        || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+                .then_some(())
+        },
+    )
     .await;
     assert!(api.try_status().is_none(), "exited with a connection open");
     let head = get_on(&mut conn, "/health/live").await;

@@ -198,7 +198,11 @@ async fn two_of_each_role_behind_nginx_lose_nothing_to_a_stopped_api_a_killed_wo
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
-    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
     sqlx::query("UPDATE variants SET stock = 1000000, reserved = 0")
         .execute(&app.pool)
         .await
@@ -231,8 +235,10 @@ async fn two_of_each_role_behind_nginx_lose_nothing_to_a_stopped_api_a_killed_wo
     for i in 0..20 {
         let r = client
             .post(format!("{}/api/v1/auth/register", nginx.url()))
-            .json(&json!({ "email": format!("buyer{i}@example.com"), "password": PASSWORD,
-                           "name": format!("Buyer {i}"), "role": "customer" }))
+            .json(
+                &json!({ "email": format!("buyer{i}@example.com"), "password": PASSWORD,
+                           "name": format!("Buyer {i}"), "role": "customer" }),
+            )
             .send()
             .await
             .unwrap();
@@ -297,7 +303,11 @@ async fn two_of_each_role_behind_nginx_lose_nothing_to_a_stopped_api_a_killed_wo
     apis[0].signal("TERM");
     let exit = apis[0].wait(Duration::from_secs(30)).await;
     let drained_in = terminated.elapsed();
-    assert!(exit.success(), "the stopped api exited {exit:?}: {}", apis[0].log_text());
+    assert!(
+        exit.success(),
+        "the stopped api exited {exit:?}: {}",
+        apis[0].log_text()
+    );
     apis[0] = spawn_api(ports[0]);
     ready(ports[0]).await;
 
@@ -323,14 +333,24 @@ async fn two_of_each_role_behind_nginx_lose_nothing_to_a_stopped_api_a_killed_wo
     }
     let loaded_for = began.elapsed();
     let ended_at = Utc::now();
-    assert!(apis.iter_mut().all(|a| a.try_status().is_none()), "an api died");
-    assert!(workers[1].try_status().is_none(), "the surviving worker died");
+    assert!(
+        apis.iter_mut().all(|a| a.try_status().is_none()),
+        "an api died"
+    );
+    assert!(
+        workers[1].try_status().is_none(),
+        "the surviving worker died"
+    );
 
     // The schedulers stop (no new ticks), then every job runs, none fails.
     for scheduler in &mut schedulers {
         scheduler.signal("TERM");
         let exit = scheduler.wait(Duration::from_secs(30)).await;
-        assert!(exit.success(), "a scheduler exited {exit:?}: {}", scheduler.log_text());
+        assert!(
+            exit.success(),
+            "a scheduler exited {exit:?}: {}",
+            scheduler.log_text()
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
@@ -378,16 +398,27 @@ async fn two_of_each_role_behind_nginx_lose_nothing_to_a_stopped_api_a_killed_wo
     // While the database is away the API says so: 503 (with Retry-After,
     // see ops::a_database_with_every_connection_busy...), never a 500.
     assert!(
-        record.attempts.iter().filter(|a| a.failed()).all(|a| a.status == Some(503)),
+        record
+            .attempts
+            .iter()
+            .filter(|a| a.failed())
+            .all(|a| a.status == Some(503)),
         "failures during the restart other than 503"
     );
     // nginx saw the same failures the storefront did.
     let nginx_failures = nginx
         .access_log()
         .iter()
-        .filter(|l| l["status"].as_u64().is_none_or(|s| !(200..400).contains(&s)))
+        .filter(|l| {
+            l["status"]
+                .as_u64()
+                .is_none_or(|s| !(200..400).contains(&s))
+        })
         .count();
-    assert_eq!(nginx_failures, failed_during, "nginx's log and the storefront disagree");
+    assert_eq!(
+        nginx_failures, failed_during,
+        "nginx's log and the storefront disagree"
+    );
 
     // Orders: one per checkout key, and no other.
     let placed: HashSet<String> = record.orders.values().cloned().collect();
@@ -399,7 +430,10 @@ async fn two_of_each_role_behind_nginx_lose_nothing_to_a_stopped_api_a_killed_wo
         .into_iter()
         .collect();
     let in_db: HashSet<String> = numbers.values().cloned().collect();
-    assert_eq!(in_db, placed, "orders in the database vs checkouts that succeeded");
+    assert_eq!(
+        in_db, placed,
+        "orders in the database vs checkouts that succeeded"
+    );
 
     // Mails: each order's confirmation arrived, as one message.
     let mut messages: HashMap<String, HashSet<String>> = HashMap::new();
@@ -440,19 +474,22 @@ async fn two_of_each_role_behind_nginx_lose_nothing_to_a_stopped_api_a_killed_wo
     .await
     .unwrap();
     assert_eq!(units, placed.len() as i64, "one unit per order");
-    assert_eq!((reserved, disagreeing), (units, 0), "reservations vs orders");
+    assert_eq!(
+        (reserved, disagreeing),
+        (units, 0),
+        "reservations vs orders"
+    );
 
     // The scheduler: every tick ran once (a tick is a primary key, and an
     // idempotency key for its jobs); only ticks while PostgreSQL was down
     // (give or take the second being claimed) are missing.
-    let health_ticks: Vec<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT tick_at FROM health_runs WHERE tick_at BETWEEN $1 AND $2",
-    )
-    .bind(began_at)
-    .bind(ended_at)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let health_ticks: Vec<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT tick_at FROM health_runs WHERE tick_at BETWEEN $1 AND $2")
+            .bind(began_at)
+            .bind(ended_at)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
     let expiry_ticks: Vec<DateTime<Utc>> = sqlx::query_scalar::<_, String>(
         // A finished job's payload is dropped; its key names the tick.
         "SELECT substr(idempotency_key, length('ops.expire_reservations:') + 1) FROM outbox
@@ -468,7 +505,10 @@ async fn two_of_each_role_behind_nginx_lose_nothing_to_a_stopped_api_a_killed_wo
     let second = chrono::TimeDelta::seconds(1);
     let outage = (restart_began_at - second)..=(restart_ended_at + second);
     let mut missed = 0;
-    for (what, ran) in [("health check", &health_ticks), ("reservation expiry", &expiry_ticks)] {
+    for (what, ran) in [
+        ("health check", &health_ticks),
+        ("reservation expiry", &expiry_ticks),
+    ] {
         let mut tick = began_at.duration_trunc(second).unwrap() + second;
         while tick + second < ended_at {
             if !ran.contains(&tick) {
@@ -482,7 +522,11 @@ async fn two_of_each_role_behind_nginx_lose_nothing_to_a_stopped_api_a_killed_wo
         }
     }
 
-    let checkouts = record.attempts.iter().filter(|a| a.what == "checkout").count();
+    let checkouts = record
+        .attempts
+        .iter()
+        .filter(|a| a.what == "checkout")
+        .count();
     println!(
         "scale-out figures ({clients} clients for {loaded_for:.1?}, 2 api + 2 worker + 2 scheduler behind nginx):\n\
          \x20 requests              {} ({checkouts} checkout attempts, {} reads), {:.0}/s\n\

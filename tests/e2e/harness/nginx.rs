@@ -30,14 +30,21 @@ pub fn local_config(upstreams: &[SocketAddr], port: u16, dir: &std::path::Path) 
         .map(|a| format!("server     {a};\n        "))
         .collect();
     let dir = dir.display();
-    let user = if running_as_root() { "user  www-data;" } else { "" };
+    let user = if running_as_root() {
+        "user  www-data;"
+    } else {
+        ""
+    };
     let replacements = [
         ("user  nginx;", user.to_owned()),
         (
             "error_log  /var/log/nginx/error.log  warn;",
             format!("error_log  {dir}/error.log  warn;"),
         ),
-        ("pid        /var/run/nginx.pid;", format!("pid  {dir}/nginx.pid;")),
+        (
+            "pid        /var/run/nginx.pid;",
+            format!("pid  {dir}/nginx.pid;"),
+        ),
         (
             "access_log  /var/log/nginx/access.log  json_combined;",
             format!(
@@ -47,12 +54,21 @@ pub fn local_config(upstreams: &[SocketAddr], port: u16, dir: &std::path::Path) 
             ),
         ),
         ("resolver  127.0.0.11  valid=10s  ipv6=off;", String::new()),
-        ("server     api:8080 resolve;   # `resolve` needs nginx >= 1.27.3\n        ", servers),
-        ("listen       80;", format!("listen       127.0.0.1:{port};")),
+        (
+            "server     api:8080 resolve;   # `resolve` needs nginx >= 1.27.3\n        ",
+            servers,
+        ),
+        (
+            "listen       80;",
+            format!("listen       127.0.0.1:{port};"),
+        ),
     ];
     let mut config = original;
     for (from, to) in replacements {
-        assert!(config.contains(from), "ops/nginx.conf no longer has {from:?}: update harness::nginx");
+        assert!(
+            config.contains(from),
+            "ops/nginx.conf no longer has {from:?}: update harness::nginx"
+        );
         config = config.replacen(from, &to, 1);
     }
     config
@@ -60,7 +76,8 @@ pub fn local_config(upstreams: &[SocketAddr], port: u16, dir: &std::path::Path) 
 
 impl Nginx {
     pub async fn start(upstreams: &[SocketAddr]) -> Self {
-        let dir = std::env::temp_dir().join(format!("bazaar-nginx-{}", uuid::Uuid::now_v7().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("bazaar-nginx-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(dir.join("logs")).expect("nginx directory");
         let port = free_port();
         let file = dir.join("nginx.conf");
@@ -78,7 +95,10 @@ impl Nginx {
             .expect("nginx is installed (ops/scripts/test.sh installs Debian's nginx-light)");
         let nginx = Self { port, dir, child };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "nginx did not start: {}",

@@ -25,7 +25,11 @@ fn bin_dir() -> PathBuf {
         }
     }
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
         .unwrap_or_default();
     versions.sort();
     versions
@@ -72,7 +76,16 @@ impl PostgresServer {
         );
         server.run(
             "pg_ctl",
-            &["-D", &data, "-l", &server.log(), "-o", &options, "-w", "start"],
+            &[
+                "-D",
+                &data,
+                "-l",
+                &server.log(),
+                "-o",
+                &options,
+                "-w",
+                "start",
+            ],
         );
         server
     }
@@ -88,7 +101,16 @@ impl PostgresServer {
     pub fn restart(&self) {
         self.run(
             "pg_ctl",
-            &["-D", &self.data(), "-l", &self.log(), "-m", "fast", "-w", "restart"],
+            &[
+                "-D",
+                &self.data(),
+                "-l",
+                &self.log(),
+                "-m",
+                "fast",
+                "-w",
+                "restart",
+            ],
         );
     }
 
