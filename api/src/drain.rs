@@ -7,13 +7,21 @@
 //! on SIGTERM the API instead
 //!
 //! 1. closes its listening socket: new connections are refused, which nginx
-//!    retries on another upstream (nothing was sent), and
+//!    retries on another upstream (nothing was sent on them), and
 //! 2. keeps serving the connections it has, each answer saying
 //!    `Connection: close`, so the client closes every connection after its
 //!    next answer, and idle ones expire on the client's side
 //!    (nginx: `keepalive_timeout` in the upstream block);
 //! 3. stops once no connection is left, or after `SHUTDOWN_DRAIN_SECS`,
 //!    when hyper closes what remains and waits for requests in flight.
+//!
+//! Connections the kernel completed before the socket closed are accepted
+//! and served first. One completed in the microseconds between that last
+//! look and the close is reset: nginx retries it unless it had already
+//! written a request on it (then a 502), a window far smaller than hyper's
+//! closing of every idle connection. HTTP/2 has no `Connection` header: an HTTP/2 client
+//! talking to the API directly keeps its connection until the drain limit
+//! (nginx speaks HTTP/1.1 to its upstreams).
 
 use std::{
     io,
@@ -31,6 +39,7 @@ use axum::{
     response::Response,
     serve::Listener,
 };
+use futures::FutureExt;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
@@ -77,26 +86,38 @@ impl Listener for DrainingListener {
                 std::future::pending::<()>().await;
                 unreachable!("pending never resolves");
             };
-            tokio::select! {
+            let accepted = tokio::select! {
                 biased;
                 _ = self.stop.cancelled() => {
-                    // Dropping the socket makes the kernel refuse connections.
-                    self.socket = None;
-                    tracing::info!(addr = %self.addr, "no longer accepting connections; draining");
+                    // Connections the kernel completed already may carry a
+                    // request: serve them, then drop the socket, which makes
+                    // the kernel refuse the next ones.
+                    match socket.accept().now_or_never() {
+                        Some(accepted) => accepted,
+                        None => {
+                            self.socket = None;
+                            tracing::info!(addr = %self.addr, "no longer accepting connections; draining");
+                            continue;
+                        }
+                    }
                 }
-                accepted = socket.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        self.open.send_modify(|n| *n += 1);
-                        let stream = CountedStream { stream, open: self.open.clone() };
-                        return (stream, peer);
-                    }
-                    // Out of file descriptors and the like: as axum does,
-                    // wait a moment rather than spin.
-                    Err(e) => {
-                        tracing::error!(error = %e, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                },
+                accepted = socket.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    self.open.send_modify(|n| *n += 1);
+                    let stream = CountedStream {
+                        stream,
+                        open: self.open.clone(),
+                    };
+                    return (stream, peer);
+                }
+                // Out of file descriptors and the like: as axum does, wait a
+                // moment rather than spin.
+                Err(e) => {
+                    tracing::error!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
             }
         }
     }

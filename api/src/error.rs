@@ -146,12 +146,6 @@ impl From<Error> for ApiError {
                 retry_after: Some(1),
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", d)
             },
-            // A database error that reached us through an anyhow context
-            // is still a database that is away for a moment.
-            Error::Internal(e) if bazaar_core::error::database_unavailable_within(&e) => {
-                tracing::warn!(error = format!("{e:#}"), "database unavailable");
-                ApiError::from(Error::Overloaded(bazaar_core::error::DATABASE_UNAVAILABLE))
-            }
             Error::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
                 ApiError::bare(StatusCode::INTERNAL_SERVER_ERROR)

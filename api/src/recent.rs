@@ -37,16 +37,11 @@ impl<K, V> Clone for Recent<K, V> {
 /// One load's error, answered to every request that waited for it: each
 /// gets the status the error means (a 503 stays a 503 for all of them).
 fn shared_error(e: Arc<bazaar_core::Error>) -> ApiError {
-    use bazaar_core::Error;
     match Arc::try_unwrap(e) {
         Ok(e) => e.into(),
-        Err(shared) => match &*shared {
-            Error::NotFound => Error::NotFound.into(),
-            Error::Overloaded(detail) => Error::Overloaded(detail).into(),
-            Error::Internal(e) if bazaar_core::error::database_unavailable_within(e) => {
-                Error::Overloaded(bazaar_core::error::DATABASE_UNAVAILABLE).into()
-            }
-            _ => ApiError::internal(shared),
+        Err(shared) => match shared.try_clone() {
+            Some(e) => e.into(),
+            None => ApiError::internal(shared),
         },
     }
 }

@@ -55,7 +55,19 @@ pub enum Error {
     #[error("{0}")]
     Overloaded(&'static str),
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// An unexpected failure is `Internal` (a 500), unless a database error in
+/// its chain says the database is away for a moment: then it is a 503.
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        if database_unavailable_within(&e) {
+            Error::Overloaded(DATABASE_UNAVAILABLE)
+        } else {
+            Error::Internal(e)
+        }
+    }
 }
 
 impl From<sqlx::Error> for Error {
@@ -87,11 +99,13 @@ pub const DATABASE_UNAVAILABLE: &str = "the database is unavailable; try again s
 pub fn database_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed => true,
-        // SQLSTATE class 08 (connection exception), 57P01-03 (shut down by
-        // the administrator, crashed, starting up) and 53300 (too many
-        // connections).
+        // SQLSTATE class 08 (connection exception) but 08P01 (a protocol
+        // violation: our bug), 57P01-03 (shut down by the administrator,
+        // crashed, starting up), 57P05 (idle session timeout) and 53300 (too
+        // many connections).
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+            (code.starts_with("08") && code != "08P01")
+                || matches!(&*code, "57P01" | "57P02" | "57P03" | "57P05" | "53300")
         }),
         _ => false,
     }
@@ -105,6 +119,26 @@ pub fn database_unavailable_within(e: &anyhow::Error) -> bool {
 }
 
 impl Error {
+    /// A copy, for an error shared by several waiters (a single-flight
+    /// load); `None` for `Internal`, whose cause cannot be copied.
+    pub fn try_clone(&self) -> Option<Error> {
+        Some(match self {
+            Error::NotFound => Error::NotFound,
+            Error::Conflict(d) => Error::Conflict(d.clone()),
+            Error::Validation(errors) => Error::Validation(errors.clone()),
+            Error::BadRequest(d) => Error::BadRequest(d),
+            Error::Unauthorized(d) => Error::Unauthorized(d),
+            Error::Forbidden(d) => Error::Forbidden(d),
+            Error::OutOfStock(lines) => Error::OutOfStock(lines.clone()),
+            Error::Upstream(d) => Error::Upstream(d.clone()),
+            Error::RateLimited { retry_after_secs } => Error::RateLimited {
+                retry_after_secs: *retry_after_secs,
+            },
+            Error::Overloaded(d) => Error::Overloaded(d),
+            Error::Internal(_) => return None,
+        })
+    }
+
     pub fn invalid(field: &str, message: &str) -> Self {
         Error::Validation(vec![FieldError::new(field, message)])
     }
@@ -145,6 +179,7 @@ mod tests {
     fn the_cause_is_found_behind_contexts() {
         let wrapped = anyhow::Error::from(refused()).context("loading the cart");
         assert!(database_unavailable_within(&wrapped));
+        assert!(matches!(Error::from(wrapped), Error::Overloaded(_)));
         let other = anyhow::Error::from(sqlx::Error::RowNotFound).context("loading the cart");
         assert!(!database_unavailable_within(&other));
     }

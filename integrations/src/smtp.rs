@@ -101,7 +101,7 @@ impl Mailer {
 
     /// The same Message-ID for every delivery of one job: a message sent
     /// again after a worker crash (delivery is at least once) is the same
-    /// message to the recipient's mail system, which shows it once.
+    /// message to the recipient's mail system (which may show it once).
     fn message_id_for(&self, key: &str) -> String {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(key.as_bytes());

@@ -323,9 +323,9 @@ async fn a_queued_task_whose_data_was_vacuumed_does_not_stall_its_queue() {
     let queue = queue_keys::queue_name(&app.config.redis_prefix, "ops");
     let redis = redis::Client::open(app.config.redis_url.as_str()).unwrap();
     let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
-    // More such ids than one fetch takes (50): upstream, every fetch that
-    // reaches the probes also holds one of them.
-    let gone: Vec<String> = (0..200).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    // More such ids than four fetches take (50 each): upstream, each fetch
+    // holds one of them, fails, and the ids go round (orphan recovery).
+    let gone: Vec<String> = (0..201).map(|_| uuid::Uuid::now_v7().to_string()).collect();
     redis::cmd("RPUSH")
         .arg(queue_keys::active_list(&queue))
         .arg(&gone)
@@ -376,7 +376,7 @@ async fn a_queued_task_whose_data_was_vacuumed_does_not_stall_its_queue() {
 /// worker could not record its outcome: PostgreSQL restarting) waits in the
 /// scheduled set with the status "Failed" until its retry. The clean-up
 /// keeps its data; upstream deleted it as if the task were dead, and the
-/// retry found nothing to run. A task in the dead set is removed.
+/// retry found nothing to run. A task out of attempts (dead) is removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clean_up_keeps_a_failed_task_that_waits_for_its_retry() {
     let app = TestApp::spawn().await;
@@ -388,12 +388,13 @@ async fn the_clean_up_keeps_a_failed_task_that_waits_for_its_retry() {
         uuid::Uuid::now_v7().to_string(),
     );
     let later = chrono::Utc::now().timestamp() + 3600;
-    for id in [&retrying, &dead] {
+    // handle_results.lua: a failed attempt is retried until the 25th.
+    for (id, attempts) in [(&retrying, "1"), (&dead, "25")] {
         redis::pipe()
             .hset(format!("{queue}:data"), id, "{}")
             .hset_multiple(
                 format!("{queue}:meta:{id}"),
-                &[("status", "Failed"), ("attempts", "1")],
+                &[("status", "Failed"), ("attempts", attempts)],
             )
             .query_async::<()>(&mut conn)
             .await

@@ -776,6 +776,26 @@ mod tests {
         Config::from(&Env::new(move |k| map.get(k).cloned()))
     }
 
+    /// The module's promise: every variable read here is in `.env.example`
+    /// (the names spelled out whole; `QUEUE_<NAME>_*` are listed by pattern).
+    #[test]
+    fn every_variable_read_here_is_in_the_env_example() {
+        let source = include_str!("config.rs");
+        let example = include_str!("../../../.env.example");
+        let names = regex::Regex::new(r#"env\s*\.\s*(?:string|opt_parse|parse|secs|millis|secret|bool|get)\(\s*"([A-Z][A-Z0-9_]+)""#)
+            .unwrap();
+        let read: Vec<&str> = names
+            .captures_iter(source)
+            .map(|c| c.get(1).unwrap().as_str())
+            .collect();
+        assert!(read.len() > 60, "the pattern finds the variables: {read:?}");
+        let missing: Vec<&&str> = read
+            .iter()
+            .filter(|name| !example.contains(*name))
+            .collect();
+        assert!(missing.is_empty(), ".env.example lacks {missing:?}");
+    }
+
     #[test]
     fn defaults_match_the_documented_table() {
         let c = config(&[]).expect("defaults are valid");

@@ -55,9 +55,6 @@ local results = {}
 local meta = {}
 
 if count > 0 then
-    -- Mark jobs as inflight
-    redis.call("sadd", worker_inflight_set, unpack(task_ids))
-
     -- Remove fetched jobs from the active queue
     redis.call("ltrim", KEYS[2], count, -1)
 
@@ -68,8 +65,16 @@ if count > 0 then
         unpack(task_ids)
     )
 
+    -- bazaar patch: an id without data is a second copy of a task that
+    -- finished and was vacuumed (orphan recovery or a producer can queue one
+    -- id twice). Nothing is left to run: it is dropped, and not marked in
+    -- flight (a first copy may be in flight on this worker, and its ack needs
+    -- the entry). Upstream returned the nil, which failed the whole fetch,
+    -- every time, for every worker.
+    local inflight = {}
     for i, task_id in ipairs(task_ids) do
         if data[i] then
+            table.insert(inflight, task_id)
             table.insert(results, data[i])
 
             -- Fetch metadata
@@ -79,13 +84,12 @@ if count > 0 then
             -- Insert task ID as the first element
             table.insert(fields, 1, task_id)
             table.insert(meta, fields)
-        else
-            -- bazaar patch: no data means a second copy of a task that
-            -- finished and was vacuumed (orphan recovery or a producer can
-            -- queue one id twice). Nothing is left to run; returning the
-            -- nil made the whole fetch fail, every time, for every worker.
-            redis.call("srem", worker_inflight_set, task_id)
         end
+    end
+
+    -- Mark jobs as inflight
+    if #inflight > 0 then
+        redis.call("sadd", worker_inflight_set, unpack(inflight))
     end
 end
 

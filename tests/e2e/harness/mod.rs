@@ -50,10 +50,13 @@ pub fn base_redis_url() -> String {
 
 /// Servers that refuse root (initdb) or need a user to drop to (nginx).
 pub fn running_as_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    })
 }
 
 /// Polls `check` until it returns `Some`, failing the test with `what` after `limit`.

@@ -12,21 +12,25 @@ where
     Self: Backend<Error = Error>,
 {
     async fn vacuum(&mut self) -> Result<usize, Self::Error> {
-        let vacuum_script = redis::Script::new(include_str!("../../lua/vacuum.lua"));
+        let vacuum_script = redis::Script::new(concat!(
+            include_str!("../../lua/finished.lua"),
+            include_str!("../../lua/vacuum.lua")
+        ));
         let items = vacuum_script
             .key(self.persist.config.job_data_hash())
             .key(self.persist.config.job_meta_hash())
-            .key(self.persist.config.dead_jobs_set())
             .invoke_async(self.get_connection())
             .await?;
         Ok(items)
     }
     async fn vacuum_before(&mut self, duration: Duration) -> Result<usize, Self::Error> {
-        let vacuum_script = redis::Script::new(include_str!("../../lua/vacuum_before.lua"));
+        let vacuum_script = redis::Script::new(concat!(
+            include_str!("../../lua/finished.lua"),
+            include_str!("../../lua/vacuum_before.lua")
+        ));
         let items = vacuum_script
             .key(self.persist.config.job_data_hash())
             .key(self.persist.config.job_meta_hash())
-            .key(self.persist.config.dead_jobs_set())
             .arg(duration.as_secs())
             .invoke_async(self.get_connection())
             .await?;
