@@ -181,6 +181,7 @@ async fn two_of_each_role_behind_nginx_lose_nothing_to_a_stopped_api_a_killed_wo
     // Declared before the app, so dropped after it (its last checks).
     let pg = Arc::new(PostgresServer::start());
     let app = TestApp::builder()
+        .alone()
         .without_worker()
         .var("DATABASE_URL", pg.url("bazaar"))
         .var("RATE_LIMIT_LOGIN_PER_IP", "100000")

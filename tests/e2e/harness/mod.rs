@@ -78,6 +78,19 @@ where
     }
 }
 
+/// The machine, shared by the tests that run at once. A test that loads
+/// all of it on purpose (the scale-out test: ten processes and nginx) takes
+/// it alone (`Builder::alone`), so neither it nor a neighbour fails for want
+/// of CPU; every other test shares it.
+static MACHINE: std::sync::LazyLock<Arc<tokio::sync::RwLock<()>>> =
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::RwLock::new(())));
+
+/// A test's hold on the machine: one of the two guards, held to be dropped.
+struct MachineShare {
+    _shared: Option<tokio::sync::OwnedRwLockReadGuard<()>>,
+    _alone: Option<tokio::sync::OwnedRwLockWriteGuard<()>>,
+}
+
 /// Drops test databases left by earlier runs (older than an hour), once per
 /// test process. Their names carry a UUIDv7, whose first 48 bits are the
 /// creation time in milliseconds.
@@ -128,11 +141,19 @@ pub struct Builder {
     kaspi: bool,
     /// A fake Ozon with these limits (bazaar configured to match).
     ozon: Option<ozon::Limits>,
+    /// Runs with no other test (see `MACHINE`).
+    alone: bool,
 }
 
 impl Builder {
     pub fn var(mut self, k: &str, v: impl Into<String>) -> Self {
         self.vars.insert(k.into(), v.into());
+        self
+    }
+
+    /// No other test runs meanwhile: for a test that loads the machine.
+    pub fn alone(mut self) -> Self {
+        self.alone = true;
         self
     }
 
@@ -200,6 +221,17 @@ impl Builder {
     }
 
     pub async fn start(mut self) -> TestApp {
+        let machine = if self.alone {
+            MachineShare {
+                _shared: None,
+                _alone: Some(MACHINE.clone().write_owned().await),
+            }
+        } else {
+            MachineShare {
+                _shared: Some(MACHINE.clone().read_owned().await),
+                _alone: None,
+            }
+        };
         drop_stale_databases().await;
         let name = format!("bazaar_t_{}", uuid::Uuid::now_v7().simple());
         let db_url = format!("{}/{name}", base_database_url());
@@ -402,6 +434,7 @@ impl Builder {
             stripe: fake_stripe,
             kaspi: fake_kaspi,
             ozon: fake_ozon,
+            _machine: machine,
         };
         if self.worker {
             app.start_worker();
@@ -431,6 +464,8 @@ pub struct TestApp {
     worker_started: AtomicBool,
     /// Why this test leaves jobs behind, when it says so (`leaves_jobs`).
     leaves_jobs: Mutex<Option<&'static str>>,
+    /// Held until the test ends (see `MACHINE`); dropped last.
+    _machine: MachineShare,
 }
 
 /// At the end of every test (unless it said why not, `leaves_jobs`), no job
@@ -462,6 +497,7 @@ impl TestApp {
             stripe: false,
             kaspi: false,
             ozon: None,
+            alone: false,
         }
     }
 
