@@ -564,13 +564,18 @@ impl TestApp {
     }
 
     /// Starts an in-process worker (relay + apalis workers) on this app's config.
+    /// A worker in this process with a pool of its own, as `bazaar worker`
+    /// has: sharing the test's (and API's) eight connections starved two
+    /// workers' batches on a busy machine, which no deployment does.
     pub fn start_worker(&self) {
         self.worker_started.store(true, Ordering::SeqCst);
-        tokio::spawn(bazaar_worker::run(
-            self.config.clone(),
-            self.pool.clone(),
-            self.shutdown.clone(),
-        ));
+        let (config, shutdown) = (self.config.clone(), self.shutdown.clone());
+        tokio::spawn(async move {
+            let pool = bazaar_worker::connect_pool(&config)
+                .await
+                .expect("the worker's pool");
+            bazaar_worker::run(config, pool, shutdown).await
+        });
     }
 
     pub fn start_scheduler(&self) {
