@@ -105,7 +105,7 @@ impl Mailer {
     fn message_id_for(&self, key: &str) -> String {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(key.as_bytes());
-        let id: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let id = hex::encode(&digest[..16]);
         format!("<{id}.bazaar@{}>", self.from.email.domain())
     }
 

@@ -8,7 +8,11 @@ use std::{
 
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, process::BazaarProcess, redis_server::free_port, TestApp};
+use crate::harness::{
+    process::{wait_until_serving, BazaarProcess},
+    redis_server::free_port,
+    TestApp,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_create_reads_the_password_from_stdin() {
@@ -65,16 +69,8 @@ async fn sigterm_stops_every_role_with_exit_code_zero() {
     let mut vars = app.vars.clone();
     vars.insert("BAZAAR_BIND".into(), format!("127.0.0.1:{port}"));
     let mut all = BazaarProcess::spawn("all", &vars);
-    let client = reqwest::Client::new();
-    eventually("bazaar all to listen", Duration::from_secs(60), || async {
-        let r = client
-            .get(format!("http://127.0.0.1:{port}/health/live"))
-            .send()
-            .await
-            .ok()?;
-        (r.status() == 200).then_some(())
-    })
-    .await;
+    let live = format!("http://127.0.0.1:{port}/health/live");
+    wait_until_serving(&live, Duration::from_secs(60)).await;
     all.signal("TERM");
     let status = all.wait(Duration::from_secs(30)).await;
     assert!(status.success(), "exit {status:?}; log: {}", all.log_text());
@@ -144,16 +140,7 @@ async fn an_unreachable_redis_is_one_clear_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_leaves_no_dead_rows() {
     let app = TestApp::spawn().await;
-    let out = Command::new(env!("CARGO_BIN_EXE_bazaar"))
-        .args(["seed", "--products", "300"])
-        .envs(&app.vars)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    app.seed(300);
     // The seed's backend has exited, so its statistics are flushed.
     let (updates, analysed): (i64, bool) = sqlx::query_as(
         "SELECT n_tup_upd, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'products'",

@@ -13,7 +13,12 @@ use std::time::Duration;
 use crate::{
     commerce::{number, place, shop, PRICE},
     fixtures::{customer, expect, send},
-    harness::{eventually, process::BazaarProcess, redis_server::free_port, TestApp},
+    harness::{
+        eventually,
+        process::{wait_until_serving, BazaarProcess},
+        redis_server::free_port,
+        TestApp,
+    },
 };
 
 async fn get(app: &TestApp, path: &str) -> Value {
@@ -177,11 +182,7 @@ async fn api_process(app: &TestApp, extra: &[(&str, &str)]) -> (BazaarProcess, S
     }
     let process = BazaarProcess::spawn("api", &vars);
     let base = format!("http://127.0.0.1:{port}");
-    eventually("the api to listen", Duration::from_secs(30), || async {
-        let r = reqwest::get(format!("{base}/health/live")).await.ok()?;
-        r.status().is_success().then_some(())
-    })
-    .await;
+    wait_until_serving(&format!("{base}/health/live"), Duration::from_secs(30)).await;
     (process, base)
 }
 

@@ -407,14 +407,7 @@ async fn the_clean_up_keeps_a_failed_task_that_waits_for_its_retry() {
         .await
         .unwrap();
 
-    let mut db = app.pool.acquire().await.unwrap();
-    let cleanup = bazaar_core::jobs::Cleanup {
-        tick: "retry-test".into(),
-    };
-    outbox::enqueue(&mut db, &app.config.pipeline, &cleanup)
-        .await
-        .unwrap();
-    app.drain().await;
+    app.clean_up().await;
 
     let kept: (bool, bool) = redis::pipe()
         .hexists(format!("{queue}:data"), &retrying)

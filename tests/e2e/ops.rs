@@ -3,7 +3,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    eventually, process::BazaarProcess, redis_server::free_port, RedisServer, TestApp,
+    eventually,
+    process::{wait_until_serving, BazaarProcess},
+    redis_server::free_port,
+    RedisServer, TestApp,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,15 +265,7 @@ async fn in_production_metrics_are_served_on_metrics_bind_only() {
     let mut process = BazaarProcess::spawn("api", &vars);
     let client = reqwest::Client::new();
     let public = format!("http://127.0.0.1:{api}");
-    eventually("the api to listen", Duration::from_secs(30), || async {
-        let r = client
-            .get(format!("{public}/health/live"))
-            .send()
-            .await
-            .ok()?;
-        r.status().is_success().then_some(())
-    })
-    .await;
+    wait_until_serving(&format!("{public}/health/live"), Duration::from_secs(30)).await;
     let r = client
         .get(format!("{public}/metrics"))
         .send()

@@ -241,14 +241,7 @@ async fn cleanup_trims_finished_jobs_and_the_task_data_apalis_never_expires() {
         .unwrap();
     assert!(data_before >= 20, "apalis keeps task data: {data_before}");
 
-    let mut conn = app.pool.acquire().await.unwrap();
-    let cleanup = bazaar_core::jobs::Cleanup {
-        tick: "test".into(),
-    };
-    outbox::enqueue(&mut conn, &app.config.pipeline, &cleanup)
-        .await
-        .unwrap();
-    app.drain().await;
+    app.clean_up().await;
 
     let probes_left: i64 =
         sqlx::query_scalar("SELECT count(*) FROM outbox WHERE kind = 'ops.probe'")

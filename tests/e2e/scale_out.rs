@@ -29,8 +29,11 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::harness::{
-    eventually, nginx::Nginx, postgres_server::PostgresServer, process::BazaarProcess,
-    redis_server::free_port, TestApp, PASSWORD,
+    nginx::Nginx,
+    postgres_server::PostgresServer,
+    process::{wait_until_serving, BazaarProcess},
+    redis_server::free_port,
+    TestApp, PASSWORD,
 };
 
 fn setting(name: &str, default: u64) -> u64 {
@@ -157,20 +160,8 @@ impl Storefront {
 }
 
 async fn ready(port: u16) {
-    let client = reqwest::Client::new();
-    eventually(
-        &format!("the api on {port} to be ready"),
-        Duration::from_secs(90),
-        || async {
-            let r = client
-                .get(format!("http://127.0.0.1:{port}/health/ready"))
-                .send()
-                .await
-                .ok()?;
-            r.status().is_success().then_some(())
-        },
-    )
-    .await;
+    let url = format!("http://127.0.0.1:{port}/health/ready");
+    wait_until_serving(&url, Duration::from_secs(90)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,17 +184,7 @@ async fn two_of_each_role_behind_nginx_lose_nothing_to_a_stopped_api_a_killed_wo
         .var("SCHEDULE_EXPIRE_RESERVATIONS", "* * * * * *")
         .start()
         .await;
-    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_bazaar"))
-        .args(["seed", "--products", "200"])
-        .envs(&app.vars)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        seeded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seeded.stderr)
-    );
+    app.seed(200);
     sqlx::query("UPDATE variants SET stock = 1000000, reserved = 0")
         .execute(&app.pool)
         .await

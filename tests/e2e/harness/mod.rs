@@ -685,6 +685,35 @@ impl TestApp {
         (email, token)
     }
 
+    /// `bazaar seed --products N` against this app's database.
+    pub fn seed(&self, products: usize) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bazaar"))
+            .args(["seed", "--products", &products.to_string()])
+            .envs(&self.vars)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run bazaar seed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs the scheduled clean-up job once, through the outbox, and waits
+    /// for the queues to drain.
+    pub async fn clean_up(&self) {
+        let mut conn = self.pool.acquire().await.expect("connection");
+        let job = bazaar_core::jobs::Cleanup {
+            tick: "test".into(),
+        };
+        bazaar_core::outbox::enqueue(&mut conn, &self.config.pipeline, &job)
+            .await
+            .expect("enqueue the clean-up");
+        drop(conn);
+        self.drain().await;
+    }
+
     /// Waits until no job is pending; fails if any is left behind or failed.
     pub async fn drain(&self) {
         eventually(

@@ -7,6 +7,17 @@ use std::{
     time::Duration,
 };
 
+/// Waits until GET `url` answers 2xx (a started process is serving),
+/// failing the test after `limit`.
+pub async fn wait_until_serving(url: &str, limit: Duration) {
+    let client = reqwest::Client::new();
+    super::eventually(&format!("{url} to answer"), limit, || async {
+        let r = client.get(url).send().await.ok()?;
+        r.status().is_success().then_some(())
+    })
+    .await;
+}
+
 pub struct BazaarProcess {
     child: Child,
     pub log: PathBuf,
