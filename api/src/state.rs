@@ -3,6 +3,7 @@ use std::sync::Arc;
 use bazaar_core::{
     auth::{AuthService, JwtKeys, RateLimiter},
     backoffice::{dashboard::Dashboard, Scope},
+    catalog::products::Pages,
     catalog::search::{Embedded, Engine, Search},
     commerce::gateway::PaymentProviders,
     commerce::orders::AdminFilter,
@@ -18,8 +19,21 @@ use sqlx::PgPool;
 
 use crate::{cache::CatalogCache, recent::Recent};
 
+/// What every handler shares. Cloned per request by axum's `State`: one
+/// reference count, not a copy of every field (the JWT keys, the pools'
+/// handles).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub config: Arc<Config>,
     pub pool: PgPool,
     pub redis: ConnectionManager,
@@ -30,6 +44,8 @@ pub struct AppState {
     pub search: Search,
     pub storage: Storage,
     pub shop: Arc<Shop>,
+    /// Product pages, read in batches (`products::Pages`).
+    pub pages: Pages,
     /// The card gateway and payment webhooks, built by the process that
     /// starts the API (`bazaar_integrations::wire`).
     pub payments: PaymentProviders,
@@ -93,12 +109,13 @@ impl AppState {
         );
         let shop = Shop::new(&config);
         let back_office = &config.back_office;
-        Self {
+        Self(Arc::new(Shared {
             dashboards: Recent::new(back_office.dashboard_cache, 10_000),
             order_counts: Recent::new(back_office.order_totals_cache, 10_000),
             ingest: inbound::ingest(pool.clone(), shop.clone()),
             payment_events: payments::payment_ingest(pool.clone(), shop.clone()),
             kaspi: None,
+            pages: Pages::start(pool.clone()),
             shop: Arc::new(shop),
             messengers: MessengerWebhooks::default(),
             payments,
@@ -110,13 +127,18 @@ impl AppState {
             redis,
             auth: Arc::new(auth),
             keys,
-        }
+        }))
+    }
+
+    /// The state being configured, before the router shares it.
+    fn configuring(&mut self) -> &mut Shared {
+        Arc::get_mut(&mut self.0).expect("the state is configured before it is shared")
     }
 
     /// The messenger webhooks this process verifies, built by the process
     /// that starts the API (`bazaar_integrations::wire::messenger_webhooks`).
     pub fn with_messengers(mut self, messengers: MessengerWebhooks) -> Self {
-        self.messengers = messengers;
+        self.configuring().messengers = messengers;
         self
     }
 
@@ -124,7 +146,7 @@ impl AppState {
         mut self,
         kaspi: Option<Arc<dyn bazaar_core::marketplace::KaspiCompletion>>,
     ) -> Self {
-        self.kaspi = kaspi;
+        self.configuring().kaspi = kaspi;
         self
     }
 }

@@ -50,8 +50,8 @@ pub mod users;
 pub mod validate;
 
 pub use platform::{
-    config, db, group_commit, health, jobs, marketplace_config, outbox, provider, queue_keys,
-    redis_conn, storage, telemetry, throttle,
+    batch, config, db, group_commit, health, jobs, marketplace_config, outbox, provider,
+    queue_keys, redis_conn, storage, telemetry, throttle,
 };
 
 pub use error::{Error, FieldError, Result, ShortLine};

@@ -216,10 +216,7 @@ async fn list(
     let query = parse_query(&raw, page)?;
     let text = format!("products?{}", canonical(&raw));
     let load = || async {
-        let results = state
-            .search
-            .search(&state.pool, &state.shop, &query)
-            .await?;
+        let results = state.search.search(&state.shop, &query).await?;
         let shown: Vec<Uuid> = results.items.iter().map(|p| p.id).collect();
         let body = crate::cache::json_body(&ProductList {
             items: results.items,
@@ -256,7 +253,7 @@ async fn get(
 ) -> ApiResult<Response> {
     let actor = viewer.map(AuthUser::actor);
     let load = || async {
-        let product = products::get(&state.pool, &state.shop, actor, &key).await?;
+        let product = state.pages.get(&state.shop, actor, &key).await?;
         crate::cache::json_body(&product)
     };
     // Vendors and admins may manage the product and see more than the public.
@@ -341,7 +338,7 @@ async fn create(
     }
     tx.commit().await?;
     state.cache.products_changed(&[id]).await;
-    let product = products::managed_view(&state.pool, &state.shop, id).await?;
+    let product = state.pages.managed_view(&state.shop, id).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -384,9 +381,7 @@ async fn update(
     };
     products::update(&state.pool, user.actor(), id, patch).await?;
     state.cache.products_changed(&[id]).await;
-    Ok(Json(
-        products::managed_view(&state.pool, &state.shop, id).await?,
-    ))
+    Ok(Json(state.pages.managed_view(&state.shop, id).await?))
 }
 
 /// Delete a product (its store's owner or an admin). It leaves every listing

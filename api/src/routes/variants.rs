@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::{extract::State, http::StatusCode};
 use bazaar_core::{
     catalog::{
-        products::{self, Product, Variant},
+        products::{Product, Variant},
         variants::{self, Generate, VariantPatch},
     },
     money::Money,
@@ -96,7 +96,7 @@ async fn generate(
     state.cache.products_changed(&[id]).await;
     Ok((
         StatusCode::CREATED,
-        Json(products::managed_view(&state.pool, &state.shop, id).await?),
+        Json(state.pages.managed_view(&state.shop, id).await?),
     ))
 }
 
@@ -128,7 +128,9 @@ async fn update(
     } else {
         state.cache.products_changed(&[product]).await;
     }
-    products::managed_view(&state.pool, &state.shop, product)
+    state
+        .pages
+        .managed_view(&state.shop, product)
         .await?
         .variants
         .into_iter()

@@ -2,7 +2,7 @@
 //! manage their own stores' products, admins any. The public sees active
 //! products of open stores; managers also see inactive ones and stock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{product_types, sku, slug, Actor};
+use crate::batch::{Batcher, Handout};
 use crate::shop::Shop;
 use crate::{error::is_unique_violation, money::Money, users::Role, Error, FieldError, Result};
 
@@ -126,7 +127,7 @@ pub struct ProductSummary {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub(crate) struct Row {
     pub id: Uuid,
     pub slug: String,
@@ -198,7 +199,7 @@ const IN_STOCK: &str = ",
             AS in_stock";
 
 /// A product row with what a list item shows besides.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct SummaryRow {
     #[sqlx(flatten)]
     row: Row,
@@ -207,7 +208,7 @@ struct SummaryRow {
 }
 
 /// A product row with what its page shows besides.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct PageRow {
     #[sqlx(flatten)]
     row: Row,
@@ -230,18 +231,77 @@ pub(crate) async fn is_public(conn: &mut PgConnection, id: Uuid) -> Result<bool>
     Ok(find(conn, id).await?.is_some_and(|row| row.public()))
 }
 
-async fn page_by_key(pool: &PgPool, key: &str) -> Result<Option<PageRow>> {
-    let query = match Uuid::parse_str(key) {
-        Ok(id) => sqlx::query_as(AssertSqlSafe(format!(
-            "{COLUMNS}{IMAGES}{VARIANTS}{FROM} AND p.id = $1"
-        )))
-        .bind(id),
-        Err(_) => sqlx::query_as(AssertSqlSafe(format!(
-            "{COLUMNS}{IMAGES}{VARIANTS}{FROM} AND p.slug = $1"
-        )))
-        .bind(key),
-    };
-    Ok(query.fetch_optional(pool).await?)
+/// Product pages, read in batches: the pages asked for while one statement
+/// runs are read together by the next (`batch::Batcher`), so a burst of
+/// storefront visits costs PostgreSQL one statement, one plan and one round
+/// trip per batch instead of one each. A lone visit is read at once. Cheap
+/// to clone.
+#[derive(Clone)]
+pub struct Pages(Batcher<String, Option<PageRow>>);
+
+/// Page statements in flight at once (of the pool's connections). Fewer
+/// means larger batches: on the 2-core benchmark, 64 clients got 1 reader
+/// 9,600 pages/s, 2 readers 9,400-10,800, 4 readers 8,800, 8 readers
+/// 6,800; two keep one slow statement from holding every page up.
+const PAGE_READERS: usize = 2;
+const PAGE_BATCH: usize = 64;
+
+impl Pages {
+    pub fn start(pool: PgPool) -> Self {
+        Self(Batcher::new(
+            "too many product pages are waiting; try again shortly",
+            PAGE_READERS,
+            PAGE_BATCH,
+            move |keys: Vec<String>| {
+                let pool = pool.clone();
+                async move { pages_by_keys(&pool, &keys).await }
+            },
+        ))
+    }
+
+    /// A product by id or slug, as `viewer` may see it.
+    pub async fn get(&self, shop: &Shop, viewer: Option<Actor>, key: &str) -> Result<Product> {
+        match self.0.one(key.to_owned()).await? {
+            Some(page) if page.row.managed_by(viewer) => Ok(assemble(shop, page, true)),
+            Some(page) if page.row.public() => Ok(assemble(shop, page, false)),
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    /// The full view for the product's managers, after a write (read by a
+    /// statement that starts after the call: the write is in it).
+    pub async fn managed_view(&self, shop: &Shop, id: Uuid) -> Result<Product> {
+        let page = self.0.one(id.to_string()).await?.ok_or(Error::NotFound)?;
+        Ok(assemble(shop, page, true))
+    }
+}
+
+/// The pages for `keys` (ids or slugs), one per key in order: one statement.
+async fn pages_by_keys(pool: &PgPool, keys: &[String]) -> Result<Vec<Option<PageRow>>> {
+    let wanted: Vec<std::result::Result<Uuid, &str>> = keys
+        .iter()
+        .map(|key| Uuid::parse_str(key).map_err(|_| key.as_str()))
+        .collect();
+    let ids: Vec<Uuid> = wanted.iter().filter_map(|w| w.ok()).collect();
+    let slugs: Vec<&str> = wanted.iter().filter_map(|w| w.err()).collect();
+    let rows: Vec<PageRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "{COLUMNS}{IMAGES}{VARIANTS}{FROM} AND (p.id = ANY($1) OR p.slug = ANY($2))"
+    )))
+    .bind(&ids)
+    .bind(&slugs)
+    .fetch_all(pool)
+    .await?;
+    let found: Vec<Option<usize>> = wanted
+        .iter()
+        .map(|w| {
+            rows.iter().position(|page| match w {
+                Ok(id) => page.row.id == *id,
+                Err(slug) => page.row.slug == *slug,
+            })
+        })
+        .collect();
+    let mut handout = Handout::new(rows.into_iter().enumerate(), found.iter().flatten());
+    Ok(found.iter().map(|at| handout.take(at.as_ref()?)).collect())
 }
 
 /// The id of the product with this slug, whoever may see it (the caller
@@ -277,7 +337,7 @@ fn price_range(shop: &Shop, min: Option<i64>, max: Option<i64>) -> Option<PriceR
     })
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 struct ImageRow {
     id: Uuid,
     storage_key: String,
@@ -294,7 +354,7 @@ impl ImageRow {
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 struct VariantRow {
     id: Uuid,
     sku: String,
@@ -386,60 +446,83 @@ fn assemble(shop: &Shop, page: PageRow, manager: bool) -> Product {
     }
 }
 
-/// A product by id or slug, as `viewer` may see it.
-pub async fn get(pool: &PgPool, shop: &Shop, viewer: Option<Actor>, key: &str) -> Result<Product> {
-    match page_by_key(pool, key).await? {
-        Some(page) if page.row.managed_by(viewer) => Ok(assemble(shop, page, true)),
-        Some(page) if page.row.public() => Ok(assemble(shop, page, false)),
-        _ => Err(Error::NotFound),
+/// List items, read in batches as `Pages` are: the listings and searches
+/// being answered at one time share one statement for their items. Cheap
+/// to clone.
+#[derive(Clone)]
+pub struct Summaries(Batcher<Vec<Uuid>, Vec<SummaryRow>>);
+
+impl Summaries {
+    pub fn start(pool: PgPool) -> Self {
+        Self(Batcher::new(
+            "too many product lists are waiting; try again shortly",
+            PAGE_READERS,
+            PAGE_BATCH,
+            move |lists: Vec<Vec<Uuid>>| {
+                let pool = pool.clone();
+                async move { summary_rows(&pool, &lists).await }
+            },
+        ))
+    }
+
+    /// List items for `ids`, in that order (deleted products left out).
+    pub async fn get(&self, shop: &Shop, ids: Vec<Uuid>) -> Result<Vec<ProductSummary>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self.0.one(ids).await?;
+        Ok(rows.into_iter().map(|row| summary(shop, row)).collect())
     }
 }
 
-/// The full view for the product's managers, after a write.
-pub async fn managed_view(pool: &PgPool, shop: &Shop, id: Uuid) -> Result<Product> {
-    let page = page_by_key(pool, &id.to_string())
-        .await?
-        .ok_or(Error::NotFound)?;
-    Ok(assemble(shop, page, true))
-}
-
-/// List items for `ids`, in that order.
-pub async fn summaries(pool: &PgPool, shop: &Shop, ids: &[Uuid]) -> Result<Vec<ProductSummary>> {
+/// The rows of each list of ids, in its order: one statement.
+async fn summary_rows(pool: &PgPool, lists: &[Vec<Uuid>]) -> Result<Vec<Vec<SummaryRow>>> {
+    let ids: Vec<Uuid> = lists
+        .iter()
+        .flatten()
+        .copied()
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .collect();
     let rows: Vec<SummaryRow> = sqlx::query_as(AssertSqlSafe(format!(
         "{COLUMNS}{IN_STOCK}{IMAGES}{FROM} AND p.id = ANY($1)"
     )))
-    .bind(ids)
+    .bind(&ids)
     .fetch_all(pool)
     .await?;
-    let mut by_id: HashMap<Uuid, SummaryRow> = rows.into_iter().map(|r| (r.row.id, r)).collect();
-    Ok(ids
+    let mut handout = Handout::new(
+        rows.into_iter().map(|r| (r.row.id, r)),
+        lists.iter().flatten(),
+    );
+    Ok(lists
         .iter()
-        .filter_map(|id| by_id.remove(id))
-        .map(|summary| {
-            let SummaryRow {
-                mut row,
-                in_stock,
-                images,
-            } = summary;
-            let (store, category, product_type) = row.refs();
-            ProductSummary {
-                id: row.id,
-                images: images.0.into_iter().map(|i| i.image(shop)).collect(),
-                price_range: price_range(shop, row.min_price, row.max_price),
-                in_stock,
-                rating: Rating::new(row.rating_sum, row.rating_count),
-                slug: row.slug,
-                name: row.name,
-                code: row.code,
-                store,
-                category,
-                product_type,
-                attributes: row.attributes.0,
-                active: row.active,
-                created_at: row.created_at,
-            }
-        })
+        .map(|ids| ids.iter().filter_map(|id| handout.take(id)).collect())
         .collect())
+}
+
+fn summary(shop: &Shop, summary: SummaryRow) -> ProductSummary {
+    let SummaryRow {
+        mut row,
+        in_stock,
+        images,
+    } = summary;
+    let (store, category, product_type) = row.refs();
+    ProductSummary {
+        id: row.id,
+        images: images.0.into_iter().map(|i| i.image(shop)).collect(),
+        price_range: price_range(shop, row.min_price, row.max_price),
+        in_stock,
+        rating: Rating::new(row.rating_sum, row.rating_count),
+        slug: row.slug,
+        name: row.name,
+        code: row.code,
+        store,
+        category,
+        product_type,
+        attributes: row.attributes.0,
+        active: row.active,
+        created_at: row.created_at,
+    }
 }
 
 const MAX_DESCRIPTION: usize = 20_000;

@@ -1,106 +1,56 @@
-//! Group commit: requests that arrive while one statement is being written
-//! go into the next statement together, so a burst costs one round trip and
-//! one commit per batch instead of per request. Each caller still gets its
-//! answer only after the statement holding its item has committed: nothing
-//! is acknowledged before it is durable.
+//! Group commit: webhook deliveries that arrive while one statement is being
+//! written go into the next statement together (`batch::Batcher`), so a
+//! burst costs one round trip and one commit per batch instead of per
+//! request. Each caller still gets its answer only after the statement
+//! holding its item has committed: nothing is acknowledged before it is
+//! durable.
 //!
 //! Used by the webhooks (payment events, messenger deliveries): providers
 //! want a fast 200 and send in bursts.
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::future::Future;
 
-use tokio::sync::{mpsc, oneshot, Mutex};
+use super::batch::Batcher;
+use crate::Result;
 
-use crate::{Error, Result};
-
-type Reply = oneshot::Sender<std::result::Result<bool, String>>;
-type Write<T> =
-    Arc<dyn Fn(Vec<T>) -> Pin<Box<dyn Future<Output = Result<Vec<bool>>> + Send>> + Send + Sync>;
-
-/// Items waiting beyond this are refused (503, the provider retries) rather
-/// than queued in memory without bound.
-const BACKLOG: usize = 8192;
 const MAX_BATCH: usize = 1000;
 /// Statements in flight at once: one being written while the next fills.
 const WRITERS: usize = 2;
 
-/// A group-commit writer. Cheap to clone.
-pub struct GroupCommit<T> {
-    tx: mpsc::Sender<(T, Reply)>,
-    what: &'static str,
-}
+/// A group-commit writer: per item, whether it was new. Cheap to clone.
+pub type GroupCommit<T> = Batcher<T, bool>;
 
-impl<T> Clone for GroupCommit<T> {
-    fn clone(&self) -> Self {
-        Self {
-            tx: self.tx.clone(),
-            what: self.what,
-        }
-    }
-}
-
-impl<T: Send + 'static> GroupCommit<T> {
+impl<T: Send + 'static> Batcher<T, bool> {
     /// Starts the writers. `write` stores a batch in one transaction and
-    /// says, per item in order, whether it was new.
+    /// says, per item in order, whether it was new. `what` is the 503's
+    /// detail when the backlog is full (the provider retries).
     pub fn start<F, Fut>(what: &'static str, write: F) -> Self
     where
         F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<bool>>> + Send + 'static,
     {
-        let write: Write<T> = Arc::new(move |items| Box::pin(write(items)));
-        let (tx, rx) = mpsc::channel(BACKLOG);
-        let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..WRITERS {
-            let (write, rx) = (write.clone(), rx.clone());
-            tokio::spawn(async move {
-                let mut batch: Vec<(T, Reply)> = Vec::with_capacity(MAX_BATCH);
-                loop {
-                    if rx.lock().await.recv_many(&mut batch, MAX_BATCH).await == 0 {
-                        return;
-                    }
-                    let (items, replies): (Vec<T>, Vec<Reply>) = batch.drain(..).unzip();
-                    let outcome = write(items).await;
-                    for (i, reply) in replies.into_iter().enumerate() {
-                        let answer = match &outcome {
-                            Ok(new) => Ok(new.get(i).copied().unwrap_or(false)),
-                            Err(e) => Err(e.to_string()),
-                        };
-                        let _ = reply.send(answer);
-                    }
-                }
-            });
-        }
-        Self { tx, what }
+        Batcher::new(what, WRITERS, MAX_BATCH, write)
     }
 
-    /// Stores `items`; returns how many were new. `Overloaded` when the
-    /// backlog is full.
+    /// Stores `items`; returns how many were new.
     pub async fn record(&self, items: Vec<T>) -> Result<usize> {
-        let mut waiting = Vec::with_capacity(items.len());
-        for item in items {
-            let (reply, answer) = oneshot::channel();
-            self.tx
-                .try_send((item, reply))
-                .map_err(|_| Error::Overloaded(self.what))?;
-            waiting.push(answer);
-        }
-        let mut new = 0;
-        for answer in waiting {
-            match answer.await {
-                Ok(Ok(true)) => new += 1,
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => return Err(Error::Internal(anyhow::anyhow!(e))),
-                Err(_) => return Err(Error::Overloaded(self.what)),
-            }
-        }
-        Ok(new)
+        Ok(self
+            .each(items)
+            .await?
+            .into_iter()
+            .filter(|new| *new)
+            .count())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::Error;
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    };
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_items_share_statements_and_each_gets_its_own_answer() {

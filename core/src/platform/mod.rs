@@ -5,6 +5,7 @@
 //! (`bazaar_core::outbox`), so a caller's path says what it uses, not where
 //! it is filed.
 
+pub mod batch;
 pub mod config;
 pub mod db;
 pub mod group_commit;

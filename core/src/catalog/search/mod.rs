@@ -20,7 +20,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::products::{self, PriceRange, ProductSummary};
+use super::products::{PriceRange, ProductSummary, Summaries};
 use super::Change;
 use crate::shop::Shop;
 use crate::{money::Money, Result};
@@ -169,17 +169,19 @@ pub trait Engine: Send + Sync {
 pub struct Search {
     engine: Option<Arc<dyn Engine>>,
     postgres: Postgres,
+    items: Summaries,
 }
 
 impl Search {
     pub fn new(pool: PgPool, engine: Option<Arc<dyn Engine>>) -> Self {
         Self {
             engine,
-            postgres: Postgres::new(pool),
+            postgres: Postgres::new(pool.clone()),
+            items: Summaries::start(pool),
         }
     }
 
-    pub async fn search(&self, pool: &PgPool, shop: &Shop, query: &Query) -> Result<Results> {
+    pub async fn search(&self, shop: &Shop, query: &Query) -> Result<Results> {
         // PostgreSQL refuses NUL in text (a 400, `Error::from`): every engine
         // answers the same.
         if query.texts().any(|t| t.contains('\0')) {
@@ -215,7 +217,7 @@ impl Search {
             _ => None,
         };
         Ok(Results {
-            items: products::summaries(pool, shop, &hits.ids).await?,
+            items: self.items.get(shop, hits.ids).await?,
             total: hits.total,
             facets: Facets {
                 categories: hits.categories,
