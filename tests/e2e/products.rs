@@ -679,3 +679,93 @@ async fn concurrent_price_changes_leave_the_price_range_exact() {
         );
     }
 }
+
+/// Product pages and list items are read in batches (`platform::batch`):
+/// the requests in flight together share one statement. Many concurrent
+/// readers, asking for products by slug and by id, the same product several
+/// times in one burst, with unknown keys among them, each get exactly the
+/// product they asked for (or a 404); concurrent listing pages each get
+/// their own items, as read one at a time. The cache is off so that every
+/// read goes to the batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_readers_of_pages_and_lists_each_get_their_own_products() {
+    let app = TestApp::builder()
+        .var("CATALOG_CACHE", "false")
+        .without_worker()
+        .start()
+        .await;
+    app.seed(60);
+    let products: Vec<(uuid::Uuid, String, String)> = sqlx::query_as(
+        "SELECT p.id, p.slug, p.name FROM products p JOIN stores s ON s.id = p.store_id
+          WHERE p.active AND p.deleted_at IS NULL AND s.active",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(products.len() >= 50, "{} products", products.len());
+
+    // Every product three times (twice by slug, once by id), and keys that
+    // match nothing, all at once.
+    let mut asks: Vec<(String, Option<(uuid::Uuid, &str)>)> = Vec::new();
+    for (id, slug, name) in &products {
+        for key in [slug.clone(), id.to_string(), slug.clone()] {
+            asks.push((key, Some((*id, name.as_str()))));
+        }
+    }
+    asks.push(("no-such-product".into(), None));
+    asks.push((uuid::Uuid::now_v7().to_string(), None));
+    let answers = futures::future::join_all(asks.iter().map(|(key, _)| {
+        app.client
+            .get(app.url(&format!("/api/v1/products/{key}")))
+            .send()
+    }))
+    .await;
+    for ((key, wanted), answer) in asks.iter().zip(answers) {
+        let answer = answer.unwrap();
+        match wanted {
+            Some((id, name)) => {
+                assert_eq!(answer.status(), 200, "{key}");
+                let page: Value = answer.json().await.unwrap();
+                assert_eq!(page["id"], id.to_string(), "{key}");
+                assert_eq!(page["name"], *name, "{key}");
+            }
+            None => assert_eq!(answer.status(), 404, "{key}"),
+        }
+    }
+
+    // Listing pages read one at a time, then all together (each twice).
+    let page_path = |page: usize| format!("/api/v1/products?sort=newest&per_page=7&page={page}");
+    let ids = |listing: &Value| -> Vec<String> {
+        listing["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut alone = Vec::new();
+    for page in 1..=9 {
+        alone.push(ids(
+            &expect(&app, "GET", &page_path(page), None, None, 200).await
+        ));
+    }
+    assert_eq!(
+        alone
+            .iter()
+            .flatten()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        products.len().min(63),
+        "the pages read alone hold distinct products"
+    );
+    let paths: Vec<String> = (1..=9).chain(1..=9).map(page_path).collect();
+    let together = futures::future::join_all(
+        paths
+            .iter()
+            .map(|path| expect(&app, "GET", path, None, None, 200)),
+    )
+    .await;
+    for (i, listing) in together.iter().enumerate() {
+        assert_eq!(ids(listing), alone[i % 9], "page {}", i % 9 + 1);
+    }
+}
