@@ -684,7 +684,8 @@ async fn concurrent_price_changes_leave_the_price_range_exact() {
 /// the requests in flight together share one statement. Many concurrent
 /// readers, asking for products by slug and by id, the same product several
 /// times in one burst, with unknown keys among them, each get exactly the
-/// product they asked for (or a 404); concurrent listing pages each get
+/// product they asked for (or a 404; a key PostgreSQL cannot read is a 400
+/// for its asker alone); concurrent listing pages each get
 /// their own items, as read one at a time. The cache is off so that every
 /// read goes to the batches.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -714,6 +715,7 @@ async fn concurrent_readers_of_pages_and_lists_each_get_their_own_products() {
     }
     asks.push(("no-such-product".into(), None));
     asks.push((uuid::Uuid::now_v7().to_string(), None));
+    asks.push(("%00".into(), None));
     let answers = futures::future::join_all(asks.iter().map(|(key, _)| {
         app.client
             .get(app.url(&format!("/api/v1/products/{key}")))
@@ -729,6 +731,7 @@ async fn concurrent_readers_of_pages_and_lists_each_get_their_own_products() {
                 assert_eq!(page["id"], id.to_string(), "{key}");
                 assert_eq!(page["name"], *name, "{key}");
             }
+            None if key == "%00" => assert_eq!(answer.status(), 400, "{key}"),
             None => assert_eq!(answer.status(), 404, "{key}"),
         }
     }

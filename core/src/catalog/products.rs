@@ -261,6 +261,11 @@ impl Pages {
 
     /// A product by id or slug, as `viewer` may see it.
     pub async fn get(&self, shop: &Shop, viewer: Option<Actor>, key: &str) -> Result<Product> {
+        // PostgreSQL refuses it, and would fail the whole batch: refused
+        // here, alone (a 400, as PostgreSQL's refusal is).
+        if key.contains('\0') {
+            return Err(Error::BadRequest("text must not contain NUL characters"));
+        }
         match self.0.one(key.to_owned()).await? {
             Some(page) if page.row.managed_by(viewer) => Ok(assemble(shop, page, true)),
             Some(page) if page.row.public() => Ok(assemble(shop, page, false)),
