@@ -78,7 +78,7 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::Database(db)
                 if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
             {
-                Error::BadRequest("text must not contain NUL characters")
+                Error::BadRequest(NUL_IN_TEXT)
             }
             // Every connection busy past the pool's wait: the database is
             // overloaded, not broken. 503 with Retry-After, not a 500.
@@ -90,6 +90,9 @@ impl From<sqlx::Error> for Error {
         }
     }
 }
+
+/// Text PostgreSQL cannot store; refused wherever it is found first.
+pub const NUL_IN_TEXT: &str = "text must not contain NUL characters";
 
 pub const DATABASE_UNAVAILABLE: &str = "the database is unavailable; try again shortly";
 

@@ -66,7 +66,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.windows(6).any(|w| w == b"\\u0000") {
         return Err(ApiError::validation(vec![FieldError::new(
             "body",
-            "text must not contain NUL characters",
+            bazaar_core::error::NUL_IN_TEXT,
         )]));
     }
     // Every request body is an object; serde would also accept an array for a

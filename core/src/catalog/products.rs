@@ -239,19 +239,20 @@ pub(crate) async fn is_public(conn: &mut PgConnection, id: Uuid) -> Result<bool>
 #[derive(Clone)]
 pub struct Pages(Batcher<String, Option<PageRow>>);
 
-/// Page statements in flight at once (of the pool's connections). Fewer
-/// means larger batches: on the 2-core benchmark, 64 clients got 1 reader
-/// 9,600 pages/s, 2 readers 9,400-10,800, 4 readers 8,800, 8 readers
-/// 6,800; two keep one slow statement from holding every page up.
-const PAGE_READERS: usize = 2;
-const PAGE_BATCH: usize = 64;
+/// Statements in flight at once for pages, and for list items (of the
+/// pool's connections). Fewer means larger batches: on the 2-core
+/// benchmark, 64 clients got 1 reader 9,600 pages/s, 2 readers
+/// 9,400-10,800, 4 readers 8,800, 8 readers 6,800; two keep one slow
+/// statement from holding every page up.
+const READERS: usize = 2;
+const READ_BATCH: usize = 64;
 
 impl Pages {
     pub fn start(pool: PgPool) -> Self {
         Self(Batcher::new(
             "too many product pages are waiting; try again shortly",
-            PAGE_READERS,
-            PAGE_BATCH,
+            READERS,
+            READ_BATCH,
             move |keys: Vec<String>| {
                 let pool = pool.clone();
                 async move { pages_by_keys(&pool, &keys).await }
@@ -264,7 +265,7 @@ impl Pages {
         // PostgreSQL refuses it, and would fail the whole batch: refused
         // here, alone (a 400, as PostgreSQL's refusal is).
         if key.contains('\0') {
-            return Err(Error::BadRequest("text must not contain NUL characters"));
+            return Err(Error::BadRequest(crate::error::NUL_IN_TEXT));
         }
         match self.0.one(key.to_owned()).await? {
             Some(page) if page.row.managed_by(viewer) => Ok(assemble(shop, page, true)),
@@ -461,8 +462,8 @@ impl Summaries {
     pub fn start(pool: PgPool) -> Self {
         Self(Batcher::new(
             "too many product lists are waiting; try again shortly",
-            PAGE_READERS,
-            PAGE_BATCH,
+            READERS,
+            READ_BATCH,
             move |lists: Vec<Vec<Uuid>>| {
                 let pool = pool.clone();
                 async move { summary_rows(&pool, &lists).await }

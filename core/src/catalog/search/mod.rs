@@ -185,9 +185,7 @@ impl Search {
         // PostgreSQL refuses NUL in text (a 400, `Error::from`): every engine
         // answers the same.
         if query.texts().any(|t| t.contains('\0')) {
-            return Err(crate::Error::BadRequest(
-                "text must not contain NUL characters",
-            ));
+            return Err(crate::Error::BadRequest(crate::error::NUL_IN_TEXT));
         }
         let mut hits = None;
         let mut engine = "postgres";
