@@ -254,31 +254,37 @@ async fn a_full_route_class_sheds_with_503_and_retry_after() {
         "{base}/api/v1/products?category={}",
         shop.catalog.category_id
     );
-    // Two slow reads fill the class: a lock holds them in PostgreSQL.
+    // Two slow reads fill the class: a lock holds them in PostgreSQL. They
+    // are sent one at a time, each waited for in PostgreSQL: sent together,
+    // list reads share one statement (batched), so the count of waiting
+    // statements would not tell whether both are inside.
     let mut lock = app.pool.begin().await.unwrap();
     sqlx::query("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *lock)
         .await
         .unwrap();
-    let slow: Vec<_> = (0..2)
-        .map(|_| tokio::spawn(client.get(&listing).send()))
-        .collect();
-    // Both are inside, waiting for the lock in PostgreSQL.
-    eventually(
-        "two reads waiting for the lock",
-        Duration::from_secs(30),
-        || async {
-            let waiting: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .fetch_one(&app.pool)
-            .await
-            .ok()?;
-            (waiting == 2).then_some(())
-        },
-    )
-    .await;
+    let mut slow = Vec::new();
+    for inside in 1..=2i64 {
+        slow.push(tokio::spawn(client.get(&listing).send()));
+        eventually(
+            "the read waiting for the lock",
+            Duration::from_secs(30),
+            || async {
+                // List items' statement (products by id), not background
+                // reads of the catalogue that the lock holds up as well.
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_stat_activity
+                      WHERE datname = current_database() AND wait_event_type = 'Lock'
+                        AND query LIKE '%p.id = ANY($1)'",
+                )
+                .fetch_one(&app.pool)
+                .await
+                .ok()?;
+                (waiting == inside).then_some(())
+            },
+        )
+        .await;
+    }
     let shed = client
         .get(&listing)
         .timeout(Duration::from_secs(5))
