@@ -840,6 +840,36 @@ async fn rename_the_shirt_behind_the_engines_back<'m>(app: &TestApp, m: &'m Mode
     shirt
 }
 
+/// Listings filtered by nothing but a category (or nothing at all), in
+/// every order, with their facets, as the model has them.
+async fn assert_category_listings(app: &TestApp, m: &Model) {
+    let categories = [None, Some(CLOTHING), Some(HOME)];
+    for category in categories {
+        let (filter, param) = match category {
+            Some(c) => (
+                all().category(c),
+                format!("category={}&", m.categories[c].slug),
+            ),
+            None => (all(), String::new()),
+        };
+        let body = search(app, &format!("{param}per_page=1")).await;
+        assert_eq!(facets_of(&body), m.facets(&filter), "{param}");
+        for (sort, order) in [
+            ("price", Sort::Price),
+            ("-price", Sort::PriceDesc),
+            ("newest", Sort::Newest),
+            ("rating", Sort::Rating),
+        ] {
+            let query = format!("{param}sort={sort}");
+            assert_eq!(
+                names(app, m, &query).await,
+                m.sorted(&filter, order),
+                "{query}"
+            );
+        }
+    }
+}
+
 async fn search(app: &TestApp, query: &str) -> Value {
     expect(
         app,
@@ -1539,6 +1569,9 @@ async fn the_embedded_engine_re_reads_just_the_products_a_write_names() {
         .unwrap();
     let north = m.stores[NORTH].vendor.clone();
     let south = m.stores[SOUTH].vendor.clone();
+    // Read before the writes, so the engine has made these listings (it
+    // keeps unfiltered ones): what it made must not outlive the writes.
+    assert_category_listings(&app, &m).await;
 
     // Renamed and moved to another category through the API.
     let path = format!("/api/v1/products/{}", m.products[hoodie].id);
@@ -1598,10 +1631,13 @@ async fn the_embedded_engine_re_reads_just_the_products_a_write_names() {
         assert_eq!(facets_of(&body), m.facets(&filter), "{query}");
     }
     assert_items(&m, &search(&app, "per_page=100").await);
+    assert_category_listings(&app, &m).await;
 
     // Back on the storefront: its old place, its old name.
     set_active(true).await;
+    m.products[fleece].active = true;
     assert_eq!(found(&app, &m, &q("fleece")).await, ["Zip Fleece Hoodie"]);
+    assert_category_listings(&app, &m).await;
 
     // A product named by another process's message.
     catalog::publish(&app.config, &Change::Products(vec![shirt.parse().unwrap()]))

@@ -14,6 +14,7 @@
 //! A reader never gets results older than a write this process made or
 //! heard of.
 
+mod browse;
 mod snapshot;
 mod text;
 

@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::super::{CategoryCount, Hits, Matching, Query, Sort};
+use super::browse::{Browse, Listing};
 use super::text::{Document, Text};
 use crate::Result;
 
@@ -34,6 +35,8 @@ pub struct Snapshot {
     /// ... and split into (code, value).
     facets: Vec<(String, String)>,
     text: Text,
+    /// Unfiltered category listings, made on first use.
+    browse: Browse,
 }
 
 #[derive(Clone)]
@@ -314,6 +317,7 @@ impl Builder {
             facets[*id as usize] = split_facet(fv);
         }
         Ok(Snapshot {
+            browse: Browse::new(self.categories.len()),
             by_id: self
                 .docs
                 .iter()
@@ -434,6 +438,7 @@ impl Snapshot {
             patch_text(index, removed, added).await?
         };
         Ok(Snapshot {
+            browse: Browse::new(categories.len()),
             docs,
             by_id,
             categories,
@@ -507,6 +512,9 @@ impl Snapshot {
         let Some(filter) = self.filter(query) else {
             return Ok(Some(Hits::default()));
         };
+        if query.q.is_none() && query.store.is_none() && !query.needs_variant() {
+            return Ok(Some(self.browse(query, &filter)));
+        }
         // (doc, score)
         let mut matched: Vec<(u32, f32)> = match &query.q {
             Some(q) => {
@@ -522,28 +530,79 @@ impl Snapshot {
                     .filter(|(doc, _)| filter.accepts(&self.docs[*doc as usize]))
                     .collect()
             }
-            // A category's products come from its list, not a scan of all.
-            None => match &filter.categories {
-                Some(set) => set
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, chosen)| **chosen)
-                    .flat_map(|(c, _)| self.categories[c].products.iter().copied())
-                    .filter(|doc| filter.accepts(&self.docs[*doc as usize]))
-                    .map(|doc| (doc, 0.0))
-                    .collect(),
-                None => (0..self.docs.len() as u32)
-                    .filter(|doc| filter.accepts(&self.docs[*doc as usize]))
-                    .map(|doc| (doc, 0.0))
-                    .collect(),
-            },
+            None => self
+                .matching(&filter)
+                .into_iter()
+                .map(|doc| (doc, 0.0))
+                .collect(),
         };
+        let mut hits = self.aggregate(matched.iter().map(|(doc, _)| *doc));
+        let (offset, end) = page_bounds(query, matched.len());
+        let order = |a: &(u32, f32), b: &(u32, f32)| self.order(query, a, b);
+        if end < matched.len() && end > 0 {
+            matched.select_nth_unstable_by(end - 1, order);
+            matched.truncate(end);
+        }
+        matched.sort_unstable_by(order);
+        hits.ids = matched
+            .get(offset..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|(doc, _)| self.docs[*doc as usize].id)
+            .collect();
+        Ok(Some(hits))
+    }
 
+    /// A listing without a query or filters other than the category: from
+    /// what this snapshot computed for the category the first time.
+    fn browse(&self, query: &Query, filter: &Filter) -> Hits {
+        let position = query
+            .category
+            .as_ref()
+            .and_then(|key| self.keys.categories.get(key).copied());
+        let listing = self.browse.listing(position, || {
+            let docs = self.matching(filter);
+            Listing::new(self.aggregate(docs.iter().copied()), docs)
+        });
+        let ordered = listing.ordered(query.sort, |mut docs| {
+            docs.sort_unstable_by(|a, b| self.order(query, &(*a, 0.0), &(*b, 0.0)));
+            docs
+        });
+        let (offset, end) = page_bounds(query, ordered.len());
+        let mut hits = listing.hits.clone();
+        hits.ids = ordered[offset..end]
+            .iter()
+            .map(|doc| self.docs[*doc as usize].id)
+            .collect();
+        hits
+    }
+
+    /// The products `filter` accepts, without a text query. A category's
+    /// products come from its list, not a scan of all.
+    fn matching(&self, filter: &Filter) -> Vec<u32> {
+        match &filter.categories {
+            Some(set) => set
+                .iter()
+                .enumerate()
+                .filter(|(_, chosen)| **chosen)
+                .flat_map(|(c, _)| self.categories[c].products.iter().copied())
+                .filter(|doc| filter.accepts(&self.docs[*doc as usize]))
+                .collect(),
+            None => (0..self.docs.len() as u32)
+                .filter(|doc| filter.accepts(&self.docs[*doc as usize]))
+                .collect(),
+        }
+    }
+
+    /// The total, facets and price range of the products `matched` (the
+    /// page's ids left empty).
+    fn aggregate(&self, matched: impl ExactSizeIterator<Item = u32>) -> Hits {
+        let total = matched.len();
         let mut per_category = vec![0i64; self.categories.len()];
         let mut per_facet = vec![0i64; self.facets.len()];
         let (mut min_price, mut max_price) = (None::<i64>, None::<i64>);
-        for (doc, _) in &matched {
-            let d = &self.docs[*doc as usize];
+        for doc in matched {
+            let d = &self.docs[doc as usize];
             per_category[d.category as usize] += 1;
             for f in d.facets.iter() {
                 per_facet[*f as usize] += 1;
@@ -581,32 +640,14 @@ impl Snapshot {
                 .then_with(|| b.2.cmp(&a.2))
                 .then_with(|| a.1.cmp(&b.1))
         });
-
-        let total = matched.len();
-        let offset = usize::try_from(query.offset).unwrap_or(0).min(total);
-        let end = offset
-            .saturating_add(usize::try_from(query.limit).unwrap_or(0))
-            .min(total);
-        let order = |a: &(u32, f32), b: &(u32, f32)| self.order(query, a, b);
-        if end < total && end > 0 {
-            matched.select_nth_unstable_by(end - 1, order);
-            matched.truncate(end);
-        }
-        matched.sort_unstable_by(order);
-        let ids = matched
-            .get(offset..end)
-            .unwrap_or_default()
-            .iter()
-            .map(|(doc, _)| self.docs[*doc as usize].id)
-            .collect();
-        Ok(Some(Hits {
+        Hits {
             total: total as i64,
-            ids,
+            ids: Vec::new(),
             categories,
             attributes,
             min_price,
             max_price,
-        }))
+        }
     }
 
     /// The order of the PostgreSQL engine's `ORDER BY` for this sort.
@@ -682,6 +723,15 @@ impl Snapshot {
             }),
         })
     }
+}
+
+/// The page of a result of `total`: offset and end, both within it.
+fn page_bounds(query: &Query, total: usize) -> (usize, usize) {
+    let offset = usize::try_from(query.offset).unwrap_or(0).min(total);
+    let end = offset
+        .saturating_add(usize::try_from(query.limit).unwrap_or(0))
+        .min(total);
+    (offset, end)
 }
 
 struct Filter {
