@@ -43,7 +43,7 @@ paths() { # $1 db; writes detail, list, search
   local db=$1 sql="psql -h 127.0.0.1 -U postgres -d $1 -tAq"
   $sql -c "SELECT '/api/v1/products/' || slug FROM products WHERE active AND deleted_at IS NULL ORDER BY random() LIMIT 2000" > "$work/detail"
   $sql -c "
-    WITH c AS (SELECT slug FROM categories), f AS (SELECT DISTINCT unnest(facet_values) fv FROM products)
+    WITH c AS MATERIALIZED (SELECT slug FROM categories), f AS MATERIALIZED (SELECT DISTINCT unnest(facet_values) fv FROM products)
     SELECT '/api/v1/products?category=' || (SELECT slug FROM c WHERE g > 0 ORDER BY random() LIMIT 1)
         || '&sort=' || (ARRAY['newest','price','-price','rating'])[1 + floor(random() * 4)::int]
         || '&page=' || (1 + floor(random() * 5)::int) || '&per_page=24'
@@ -51,9 +51,9 @@ paths() { # $1 db; writes detail, list, search
         || CASE WHEN random() < 0.3 THEN (SELECT '&attr.' || split_part(fv, '=', 1) || '=' || replace(split_part(fv, '=', 2), ' ', '%20') FROM f WHERE g > 0 ORDER BY random() LIMIT 1) ELSE '' END
       FROM generate_series(1, 2000) g" > "$work/list"
   $sql -c "
-    WITH w AS (SELECT DISTINCT lower(w) AS w FROM products, regexp_split_to_table(name, ' ') w WHERE length(w) > 3),
-         c AS (SELECT slug FROM categories WHERE parent_id IS NULL),
-         f AS (SELECT DISTINCT unnest(facet_values) fv FROM products)
+    WITH w AS MATERIALIZED (SELECT DISTINCT lower(w) AS w FROM products, regexp_split_to_table(name, ' ') w WHERE length(w) > 3),
+         c AS MATERIALIZED (SELECT slug FROM categories WHERE parent_id IS NULL),
+         f AS MATERIALIZED (SELECT DISTINCT unnest(facet_values) fv FROM products)
     SELECT '/api/v1/products?q=' || CASE WHEN random() < 0.1 THEN overlay(t.w placing 'x' from 3 for 1) ELSE t.w END
         || CASE WHEN random() < 0.5 THEN '&category=' || (SELECT slug FROM c WHERE g > 0 ORDER BY random() LIMIT 1) ELSE '' END
         || CASE WHEN random() < 0.5 THEN '&in_stock=true' ELSE '' END
