@@ -147,6 +147,14 @@ impl Filter {
     }
 }
 
+/// Each `sort` parameter a listing takes (relevance aside) and its order.
+const EVERY_SORT: [(&str, Sort); 4] = [
+    ("price", Sort::Price),
+    ("-price", Sort::PriceDesc),
+    ("newest", Sort::Newest),
+    ("rating", Sort::Rating),
+];
+
 #[derive(Clone, Copy)]
 enum Sort {
     Price,
@@ -854,12 +862,7 @@ async fn assert_category_listings(app: &TestApp, m: &Model) {
         };
         let body = search(app, &format!("{param}per_page=1")).await;
         assert_eq!(facets_of(&body), m.facets(&filter), "{param}");
-        for (sort, order) in [
-            ("price", Sort::Price),
-            ("-price", Sort::PriceDesc),
-            ("newest", Sort::Newest),
-            ("rating", Sort::Rating),
-        ] {
+        for (sort, order) in EVERY_SORT {
             let query = format!("{param}sort={sort}");
             assert_eq!(
                 names(app, m, &query).await,
@@ -1268,12 +1271,7 @@ async fn each_sort_orders_the_result_as_the_model_expects(engine: &str) {
         );
     }
     let clothing = format!("category={}", m.categories[CLOTHING].slug);
-    for (param, sort) in [
-        ("price", Sort::Price),
-        ("-price", Sort::PriceDesc),
-        ("newest", Sort::Newest),
-        ("rating", Sort::Rating),
-    ] {
+    for (param, sort) in EVERY_SORT {
         let query = format!("{clothing}&sort={param}");
         assert_eq!(
             names(&app, &m, &query).await,
@@ -1359,12 +1357,7 @@ async fn pages_partition_the_sorted_result(engine: &str) {
     let m = arrange(&app).await;
     let facets = m.facets(&all());
 
-    for (param, sort) in [
-        ("price", Sort::Price),
-        ("-price", Sort::PriceDesc),
-        ("newest", Sort::Newest),
-        ("rating", Sort::Rating),
-    ] {
+    for (param, sort) in EVERY_SORT {
         let want = m.sorted(&all(), sort);
         let pages = want.len().div_ceil(3);
         assert_ne!(want.len() % 3, 0, "the last page is shorter");

@@ -22,7 +22,7 @@ pub(super) struct Browse {
 pub(super) struct Listing {
     pub hits: Hits,
     /// By key, in no order.
-    pub docs: Box<[u32]>,
+    docs: Box<[u32]>,
     orders: [OnceLock<Box<[u32]>>; SORTS],
 }
 

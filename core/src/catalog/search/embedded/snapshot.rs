@@ -530,11 +530,7 @@ impl Snapshot {
                     .filter(|(doc, _)| filter.accepts(&self.docs[*doc as usize]))
                     .collect()
             }
-            None => self
-                .matching(&filter)
-                .into_iter()
-                .map(|doc| (doc, 0.0))
-                .collect(),
+            None => self.matching(&filter).map(|doc| (doc, 0.0)).collect(),
         };
         let mut hits = self.aggregate(matched.iter().map(|(doc, _)| *doc));
         let (offset, end) = page_bounds(query, matched.len());
@@ -561,7 +557,7 @@ impl Snapshot {
             .as_ref()
             .and_then(|key| self.keys.categories.get(key).copied());
         let listing = self.browse.listing(position, || {
-            let docs = self.matching(filter);
+            let docs: Vec<u32> = self.matching(filter).collect();
             Listing::new(self.aggregate(docs.iter().copied()), docs)
         });
         let ordered = listing.ordered(query.sort, |mut docs| {
@@ -579,19 +575,17 @@ impl Snapshot {
 
     /// The products `filter` accepts, without a text query. A category's
     /// products come from its list, not a scan of all.
-    fn matching(&self, filter: &Filter) -> Vec<u32> {
-        match &filter.categories {
-            Some(set) => set
-                .iter()
-                .enumerate()
-                .filter(|(_, chosen)| **chosen)
-                .flat_map(|(c, _)| self.categories[c].products.iter().copied())
-                .filter(|doc| filter.accepts(&self.docs[*doc as usize]))
-                .collect(),
-            None => (0..self.docs.len() as u32)
-                .filter(|doc| filter.accepts(&self.docs[*doc as usize]))
-                .collect(),
-        }
+    fn matching<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = u32> + 'a {
+        let candidates: Box<dyn Iterator<Item = u32> + 'a> = match &filter.categories {
+            Some(set) => Box::new(
+                set.iter()
+                    .enumerate()
+                    .filter(|(_, chosen)| **chosen)
+                    .flat_map(|(c, _)| self.categories[c].products.iter().copied()),
+            ),
+            None => Box::new(0..self.docs.len() as u32),
+        };
+        candidates.filter(|doc| filter.accepts(&self.docs[*doc as usize]))
     }
 
     /// The total, facets and price range of the products `matched` (the
