@@ -29,7 +29,7 @@ pub use state::AppState;
 /// The whole HTTP application: API routes, webhooks, health, metrics, docs.
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = routes::router().split_for_parts();
-    let openapi = openapi::finish(openapi, &state.shop.currency);
+    let openapi_json = openapi::document(openapi, &state.shop.currency);
     let cors = cors(&state.config);
     let max_body = state.config.max_body_bytes;
     let shedder = shed::Shedder::new(&state.config.concurrency);
@@ -41,7 +41,14 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(api)
         .merge(console::router())
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let body = openapi_json.clone();
+                async move { ([(http::header::CONTENT_TYPE, "application/json")], body) }
+            }),
+        )
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(
             middleware::problem_for_bare_errors,

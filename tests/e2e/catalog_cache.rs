@@ -187,17 +187,85 @@ async fn api_process(app: &TestApp, extra: &[(&str, &str)]) -> (BazaarProcess, S
 }
 
 async fn cache_count(base: &str, outcome: &str) -> f64 {
+    metric(
+        base,
+        &format!("bazaar_catalog_cache_total{{outcome=\"{outcome}\"}}"),
+    )
+    .await
+}
+
+/// The sum of the process's series named `series` (with its labels).
+async fn metric(base: &str, series: &str) -> f64 {
     let text = reqwest::get(format!("{base}/metrics"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    let prefix = format!("bazaar_catalog_cache_total{{outcome=\"{outcome}\"}}");
     text.lines()
-        .filter(|l| l.starts_with(&prefix))
+        .filter(|l| {
+            l.strip_prefix(series)
+                .is_some_and(|rest| rest.starts_with(' '))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// More distinct pages than `CATALOG_CACHE_BYTES` holds: the cache evicts
+/// down to its bound, says in /metrics what it holds, and a page served
+/// from it (held packed) is the page as it was read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_keeps_to_its_bound_and_reports_what_it_holds() {
+    const BOUND: f64 = 65_536.0;
+    let app = TestApp::builder().without_worker().start().await;
+    let shop = shop(&app).await;
+    let (_api, base) = api_process(&app, &[("CATALOG_CACHE_BYTES", "65536")]).await;
+    let client = reqwest::Client::new();
+    let listing = |per_page: u8, page: u8| {
+        format!(
+            "{base}/api/v1/products?category={}&per_page={per_page}&page={page}",
+            shop.catalog.category_id
+        )
+    };
+    let read = |url: String| {
+        let client = client.clone();
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    eventually("the cache to serve", Duration::from_secs(30), || async {
+        client.get(listing(1, 1)).send().await.ok()?;
+        (cache_count(&base, "hit").await > 0.0).then_some(())
+    })
+    .await;
+    let hits = cache_count(&base, "hit").await;
+    let first = read(listing(2, 1)).await;
+    assert_eq!(read(listing(2, 1)).await, first, "the cached page differs");
+    assert_eq!(cache_count(&base, "hit").await, hits + 1.0);
+
+    let mut distinct = 1u32;
+    for per_page in 3..=24 {
+        for page in 1..=10 {
+            read(listing(per_page, page)).await;
+            distinct += 1;
+        }
+    }
+    let (bytes, entries) = eventually(
+        "the cache back within its bound",
+        Duration::from_secs(30),
+        || async {
+            let bytes = metric(&base, "bazaar_catalog_cache_bytes").await;
+            let entries = metric(&base, "bazaar_catalog_cache_entries").await;
+            (bytes > 0.0 && bytes <= BOUND).then_some((bytes, entries))
+        },
+    )
+    .await;
+    assert!(
+        entries >= 1.0 && entries < f64::from(distinct),
+        "{entries} entries of {distinct} pages read in {bytes} bytes"
+    );
 }
 
 /// Sixty-four readers of one uncached listing wait for one computation.

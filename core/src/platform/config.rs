@@ -468,7 +468,7 @@ impl Config {
             currency: currency(env.string("CURRENCY", "KZT"))?,
             max_image_bytes: env.parse("MAX_IMAGE_BYTES", 5 * 1024 * 1024)?,
             catalog_cache: env.bool("CATALOG_CACHE", true)?,
-            catalog_cache_bytes: env.parse("CATALOG_CACHE_BYTES", 16 * 1024 * 1024)?,
+            catalog_cache_bytes: env.parse("CATALOG_CACHE_BYTES", 7 * 1024 * 1024)?,
             search: SearchConfig {
                 engine: match env.string("SEARCH_ENGINE", "embedded").as_str() {
                     "embedded" => SearchEngine::Embedded,

@@ -12,16 +12,18 @@
 //! indexed as they are.
 
 use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::directory::RamDirectory;
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
 };
 use tantivy::tokenizer::{
-    Language, LowerCaser, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+    Language, LowerCaser, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer, TokenizerManager,
     WhitespaceTokenizer,
 };
 use tantivy::{
-    DocId, Index, IndexReader, IndexWriter, Score, Searcher, SegmentReader, TantivyDocument, Term,
+    DocId, Index, IndexReader, IndexWriter, Score, Searcher, SegmentReader,
+    SingleSegmentIndexWriter, TantivyDocument, Term,
 };
 
 use super::super::Matching;
@@ -29,9 +31,11 @@ use super::super::Matching;
 /// How much a word in the name (or code) counts against one in the
 /// description: PostgreSQL's default weights for A and B are 1.0 and 0.4.
 const NAME_BOOST: Score = 2.5;
-/// The smallest indexing budget tantivy accepts; the index of a catalogue
-/// is built once per rebuild on one thread.
+/// The smallest budget tantivy's `IndexWriter` accepts, for patches.
 const WRITER_BYTES: usize = 15_000_000;
+/// What sizes the build's term table at first (a third of it); the table
+/// grows when a catalogue's vocabulary needs more.
+const BUILD_BYTES: usize = 3_000_000;
 
 /// One product's text, keyed by its position in the snapshot.
 pub struct Document<'a> {
@@ -49,6 +53,12 @@ pub struct Text {
     index: Index,
     reader: IndexReader,
     searcher: Searcher,
+    fields: Fields,
+    lexer: Lexer,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
     /// The document's position in the snapshot.
     key: Field,
     /// Lexemes of name and code (weight A).
@@ -57,7 +67,6 @@ pub struct Text {
     described: Field,
     /// The name's words as written (lower case), for typos.
     words: Field,
-    lexer: Lexer,
 }
 
 impl Text {
@@ -70,43 +79,48 @@ impl Text {
                     .set_index_option(IndexRecordOption::WithFreqs),
             )
         };
-        // Indexed too: a patch deletes a product's document by its key.
-        let key = schema.add_u64_field("key", FAST | INDEXED);
-        let named = schema.add_text_field("named", indexed("lexemes"));
-        let described = schema.add_text_field("described", indexed("lexemes"));
-        let words = schema.add_text_field("words", indexed("words"));
-        let index = Index::create_in_ram(schema.build());
-        index.tokenizers().register(
+        let fields = Fields {
+            // Indexed too: a patch deletes a product's document by its key.
+            key: schema.add_u64_field("key", FAST | INDEXED),
+            named: schema.add_text_field("named", indexed("lexemes")),
+            described: schema.add_text_field("described", indexed("lexemes")),
+            words: schema.add_text_field("words", indexed("words")),
+        };
+        let tokenizers = TokenizerManager::default();
+        tokenizers.register(
             "lexemes",
             TextAnalyzer::from(WhitespaceTokenizer::default()),
         );
-        index.tokenizers().register("words", words_analyzer());
-
-        let mut writer: IndexWriter<TantivyDocument> =
-            index.writer_with_num_threads(1, WRITER_BYTES)?;
+        tokenizers.register("words", words_analyzer());
+        // One segment written on this thread as the documents come. An
+        // `IndexWriter` (15 MB budget at least) adds an indexing thread, a
+        // channel allocated for 10,000 documents up front and a merge; with
+        // this (and the OpenAPI document kept as JSON) the API's start-up
+        // peak fell from 60 to 44 MiB at 10,000 products. tantivy marks the
+        // builder's `single_segment_index_writer` `doc(hidden)` (it is
+        // public, and what its own tests build with): the search tests
+        // cover it on every upgrade.
+        let mut writer: SingleSegmentIndexWriter<TantivyDocument> = Index::builder()
+            .schema(schema.build())
+            .tokenizers(tokenizers)
+            .single_segment_index_writer(RamDirectory::create(), BUILD_BYTES)?;
+        let lexer = Lexer::new();
+        let mut scratch = lexer.clone();
+        for d in documents {
+            writer.add_document(fields.document(&mut scratch, &d))?;
+        }
+        let index = writer.finalize()?;
         let reader: IndexReader = index
             .reader_builder()
             .reload_policy(tantivy::ReloadPolicy::Manual)
             .try_into()?;
-        let mut text = Text {
+        Ok(Text {
             index,
             searcher: reader.searcher(),
             reader,
-            key,
-            named,
-            described,
-            words,
-            lexer: Lexer::new(),
-        };
-        let mut lexer = text.lexer.clone();
-        for d in documents {
-            writer.add_document(text.document(&mut lexer, &d))?;
-        }
-        writer.commit()?;
-        drop(writer);
-        text.reader.reload()?;
-        text.searcher = text.reader.searcher();
-        Ok(text)
+            fields,
+            lexer,
+        })
     }
 
     /// The index with the documents of `removed` keys taken out and `added`
@@ -120,12 +134,12 @@ impl Text {
         let mut writer: IndexWriter<TantivyDocument> =
             self.index.writer_with_num_threads(1, WRITER_BYTES)?;
         for key in removed {
-            writer.delete_term(Term::from_field_u64(self.key, u64::from(*key)));
+            writer.delete_term(Term::from_field_u64(self.fields.key, u64::from(*key)));
         }
         // Added after the deletes: a delete only takes what came before it.
         let mut lexer = self.lexer.clone();
         for d in added {
-            writer.add_document(self.document(&mut lexer, &d))?;
+            writer.add_document(self.fields.document(&mut lexer, &d))?;
         }
         writer.commit()?;
         // Each patch leaves a small segment; merged here, not left to pile
@@ -136,18 +150,6 @@ impl Text {
             searcher: self.reader.searcher(),
             ..self.clone()
         })
-    }
-
-    fn document(&self, lexer: &mut Lexer, d: &Document<'_>) -> TantivyDocument {
-        let mut doc = TantivyDocument::default();
-        doc.add_u64(self.key, u64::from(d.key));
-        let mut a = lexer.indexed(d.name);
-        a.push(' ');
-        a.push_str(&lexer.words(d.code).join(" "));
-        doc.add_text(self.named, a);
-        doc.add_text(self.described, lexer.indexed(d.description));
-        doc.add_text(self.words, d.name);
-        doc
     }
 
     /// Keys and scores of the products matching `q`; `None` for web-search
@@ -234,9 +236,9 @@ impl Text {
         Box::new(BooleanQuery::new(vec![
             (
                 Occur::Should,
-                Box::new(BoostQuery::new(term(self.named), NAME_BOOST)),
+                Box::new(BoostQuery::new(term(self.fields.named), NAME_BOOST)),
             ),
-            (Occur::Should, term(self.described)),
+            (Occur::Should, term(self.fields.described)),
         ]))
     }
 
@@ -249,7 +251,7 @@ impl Text {
             .words(q)
             .into_iter()
             .map(|w| {
-                let term = Term::from_field_text(self.words, &w);
+                let term = Term::from_field_text(self.fields.words, &w);
                 let query: Box<dyn Query> = match w.chars().count() {
                     0..=3 => Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
                     4..=7 => Box::new(FuzzyTermQuery::new(term, 1, true)),
@@ -259,6 +261,20 @@ impl Text {
             })
             .collect();
         (!all.is_empty()).then(|| Box::new(BooleanQuery::new(all)) as Box<dyn Query>)
+    }
+}
+
+impl Fields {
+    fn document(self, lexer: &mut Lexer, d: &Document<'_>) -> TantivyDocument {
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(self.key, u64::from(d.key));
+        let mut a = lexer.indexed(d.name);
+        a.push(' ');
+        a.push_str(&lexer.words(d.code).join(" "));
+        doc.add_text(self.named, a);
+        doc.add_text(self.described, lexer.indexed(d.description));
+        doc.add_text(self.words, d.name);
+        doc
     }
 }
 
