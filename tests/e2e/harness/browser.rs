@@ -13,7 +13,7 @@ use std::{
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use super::TestApp;
+use super::{redis_server::free_port, TestApp};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -24,13 +24,6 @@ pub struct Browser {
     base: String,
     shots: PathBuf,
     profile: PathBuf,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 async fn driver_ready(port: u16, deadline: Instant) -> bool {
