@@ -615,6 +615,15 @@ async fn text_postgres_cannot_store_is_a_400_not_a_500() {
         let r = send(&app, "GET", &path, None, None).await;
         assert_eq!(r.status(), 400, "{path}");
     }
+    // A search's text is a field of the listing's query: 422 naming it, and
+    // saying what is wrong with it (it said "at most 200 characters").
+    let r = send(&app, "GET", "/api/v1/products?q=a%00b", None, None).await;
+    assert_eq!(r.status(), 422);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(
+        problem["errors"],
+        json!([{ "field": "q", "message": "text must not contain NUL characters" }])
+    );
     let r = send(
         &app,
         "PATCH",

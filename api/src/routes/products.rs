@@ -116,7 +116,10 @@ fn parse_query(raw: &str, page: Pagination) -> Result<search::Query, ApiError> {
         match key.as_ref() {
             "page" | "per_page" => {}
             "q" if value.is_empty() => {}
-            "q" if value.chars().count() > MAX_QUERY || value.contains('\0') => {
+            "q" if value.contains('\0') => {
+                errors.push(FieldError::new("q", bazaar_core::error::NUL_IN_TEXT))
+            }
+            "q" if value.chars().count() > MAX_QUERY => {
                 errors.push(FieldError::new("q", "must be at most 200 characters"))
             }
             "q" => query.q = Some(value),
