@@ -9,8 +9,8 @@ use std::{
 use serde_json::{json, Value};
 
 use crate::harness::{
+    ports::free_port,
     process::{wait_until_serving, BazaarProcess},
-    redis_server::free_port,
     TestApp,
 };
 

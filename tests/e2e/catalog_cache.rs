@@ -15,8 +15,8 @@ use crate::{
     fixtures::{customer, expect, send},
     harness::{
         eventually,
+        ports::free_port,
         process::{wait_until_serving, BazaarProcess},
-        redis_server::free_port,
         TestApp,
     },
 };

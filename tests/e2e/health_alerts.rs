@@ -147,8 +147,8 @@ async fn two_scheduler_processes_run_each_tick_once() {
         .await;
     let admin = app.admin_token().await;
     let ports = [
-        crate::harness::redis_server::free_port(),
-        crate::harness::redis_server::free_port(),
+        crate::harness::ports::free_port(),
+        crate::harness::ports::free_port(),
     ];
     let _schedulers: Vec<_> = ports
         .iter()

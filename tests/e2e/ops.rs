@@ -4,8 +4,8 @@ use serde_json::{json, Value};
 
 use crate::harness::{
     eventually,
+    ports::free_port,
     process::{wait_until_serving, BazaarProcess},
-    redis_server::free_port,
     RedisServer, TestApp,
 };
 
@@ -232,7 +232,7 @@ async fn without_smtp_mail_is_written_as_eml_files() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_serves_metrics_on_metrics_bind() {
     let app = TestApp::builder().without_worker().start().await;
-    let port = crate::harness::redis_server::free_port();
+    let port = crate::harness::ports::free_port();
     let mut vars = app.vars.clone();
     vars.insert("METRICS_BIND".into(), format!("127.0.0.1:{port}"));
     let _worker = crate::harness::process::BazaarProcess::spawn("worker", &vars);

@@ -30,9 +30,9 @@ use uuid::Uuid;
 
 use crate::harness::{
     nginx::Nginx,
+    ports::free_port,
     postgres_server::PostgresServer,
     process::{wait_until_serving, BazaarProcess},
-    redis_server::free_port,
     TestApp, PASSWORD,
 };
 

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::{
     fixtures::{catalog, expect, png, upload, vendor},
-    harness::{eventually, redis_server::free_port, TestApp},
+    harness::{eventually, ports::free_port, TestApp},
 };
 
 async fn announce_jobs(app: &TestApp) -> Vec<(String, i32)> {

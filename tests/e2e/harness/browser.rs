@@ -13,7 +13,7 @@ use std::{
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use super::{redis_server::free_port, TestApp};
+use super::{ports::free_port, TestApp};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";

@@ -7,6 +7,7 @@ pub mod console;
 pub mod kaspi;
 pub mod nginx;
 pub mod ozon;
+pub mod ports;
 pub mod postgres_server;
 pub mod process;
 pub mod redis_server;

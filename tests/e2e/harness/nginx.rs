@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use super::{redis_server::free_port, running_as_root};
+use super::{ports::free_port, running_as_root};
 
 pub struct Nginx {
     pub port: u16,

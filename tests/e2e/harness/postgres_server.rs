@@ -8,7 +8,7 @@ use std::{
     process::{Command, Output},
 };
 
-use super::{redis_server::free_port, running_as_root};
+use super::{ports::free_port, running_as_root};
 
 pub struct PostgresServer {
     pub port: u16,

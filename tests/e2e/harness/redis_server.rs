@@ -6,34 +6,11 @@ use std::{
     time::Duration,
 };
 
+use super::ports::free_port;
+
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
-}
-
-/// A port for a server a test starts (an API, a worker's metrics, Redis),
-/// free when asked for. Taken from below the kernel's ephemeral range
-/// (32768 and up here), which `bind(0)` and outgoing connections draw from,
-/// and each handed out once per run: a port the kernel handed out for
-/// `bind(0)` could be handed to another test before this one's server
-/// bound it, and an API that lost that race left its test talking to the
-/// other test's server (seen on CI: a production-mode API's public
-/// `/metrics` answered 200 by another process). Runs started together
-/// begin at different places (by process id) and skip ports in use.
-pub fn free_port() -> u16 {
-    const FIRST: u16 = 20_000;
-    const SPAN: u16 = 10_000;
-    static NEXT: std::sync::OnceLock<std::sync::atomic::AtomicU32> = std::sync::OnceLock::new();
-    let next =
-        NEXT.get_or_init(|| std::sync::atomic::AtomicU32::new(std::process::id() % 50 * 200));
-    for _ in 0..SPAN {
-        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let port = FIRST + u16::try_from(n % u32::from(SPAN)).expect("below SPAN");
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
 }
 
 impl RedisServer {
