@@ -94,63 +94,41 @@ pub async fn list(pool: &PgPool, include_inactive: bool) -> Result<Vec<ShippingM
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-/// The customer's e-mail and name with the shipping method (checkout's
-/// lookups in one round trip).
-pub async fn find_with_customer(
-    conn: &mut PgConnection,
-    id: Uuid,
-    user: Uuid,
-) -> Result<(String, String, Option<ShippingMethod>)> {
-    type Joined = (
-        String,
-        String,
-        Option<Uuid>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<i32>,
-        Option<i32>,
-        Option<bool>,
-        Option<DateTime<Utc>>,
-    );
-    let j: Joined = sqlx::query_as(
-        "SELECT u.email, u.name, m.id, m.name, m.price, m.free_above, m.currency,
-                m.estimated_days_min, m.estimated_days_max, m.active, m.created_at
-         FROM users u LEFT JOIN shipping_methods m ON m.id = $1
-         WHERE u.id = $2",
-    )
-    .bind(id)
-    .bind(user)
-    .fetch_one(conn)
-    .await?;
-    let method = match j {
-        (
-            _,
-            _,
-            Some(id),
-            Some(name),
-            Some(price),
-            free_above,
-            Some(currency),
-            Some(lo),
-            Some(hi),
-            Some(active),
-            Some(created_at),
-        ) => Some(ShippingMethod::from(Row {
-            id,
-            name,
-            price,
-            free_above,
-            currency,
-            estimated_days_min: lo,
-            estimated_days_max: hi,
-            active,
-            created_at,
-        })),
-        _ => None,
-    };
-    Ok((j.0, j.1, method))
+/// A shipping method's columns from a `LEFT JOIN shipping_methods m`, for a
+/// statement that reads the method with other things (checkout's claim).
+pub const JOINED: &str = "m.id AS m_id, m.name AS m_name, m.price AS m_price, \
+     m.free_above AS m_free_above, m.currency AS m_currency, \
+     m.estimated_days_min AS m_days_min, m.estimated_days_max AS m_days_max, \
+     m.active AS m_active, m.created_at AS m_created_at";
+
+/// [`JOINED`]'s columns: all null when there is no such method.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Joined {
+    m_id: Option<Uuid>,
+    m_name: Option<String>,
+    m_price: Option<i64>,
+    m_free_above: Option<i64>,
+    m_currency: Option<String>,
+    m_days_min: Option<i32>,
+    m_days_max: Option<i32>,
+    m_active: Option<bool>,
+    m_created_at: Option<DateTime<Utc>>,
+}
+
+impl Joined {
+    pub fn method(self) -> Option<ShippingMethod> {
+        Some(ShippingMethod::from(Row {
+            id: self.m_id?,
+            name: self.m_name?,
+            price: self.m_price?,
+            free_above: self.m_free_above,
+            currency: self.m_currency?,
+            estimated_days_min: self.m_days_min?,
+            estimated_days_max: self.m_days_max?,
+            active: self.m_active?,
+            created_at: self.m_created_at?,
+        }))
+    }
 }
 
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<ShippingMethod>> {
