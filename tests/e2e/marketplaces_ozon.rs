@@ -509,3 +509,76 @@ async fn the_last_five_units_are_sold_once_across_the_site_kaspi_and_ozon() {
     assert_eq!(held + deducted, 5, "every unit found a buyer");
     assert_eq!(sold_on_site + held_by_marketplaces, 5);
 }
+
+/// The variant's Ozon figures are followed while it is listed there, and
+/// only then: listing marks the variant, a sale or a price edit moves the
+/// listing's versions, unlisting unmarks it, and a variant on Kaspi alone is
+/// not followed (the checkout's stock movement skips the Ozon trigger).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_variant_is_followed_for_ozon_while_it_is_listed_there() {
+    let app = TestApp::builder().ozon().kaspi().start().await;
+    let shop = shop(&app).await;
+    let variant = shop.variant("CTEE-S-RED");
+    let kaspi_only = shop.variant("CTEE-M-RED");
+    let marked = |id: String| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>("SELECT on_ozon FROM variants WHERE id = $1::uuid")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let versions = || async {
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT stock_version, price_version FROM listings
+              WHERE variant_id = $1::uuid AND marketplace = 'ozon'",
+        )
+        .bind(&variant)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    assert!(!marked(variant.clone()).await, "not listed yet");
+    list_on_ozon(&app, &shop, &["CTEE-S-RED"]).await;
+    expect(
+        &app,
+        "PUT",
+        &format!("/api/v1/variants/{kaspi_only}/listings/kaspi"),
+        Some(&shop.catalog.vendor),
+        Some(json!({"price_override": {"amount": 612_345, "currency": "KZT"}})),
+        200,
+    )
+    .await;
+    assert!(marked(variant.clone()).await, "listed on Ozon");
+    assert!(!marked(kaspi_only.clone()).await, "listed on Kaspi only");
+
+    let (stock_before, price_before) = versions().await;
+    let buyer = customer(&app, "buyer@example.com").await;
+    for sku in ["CTEE-S-RED", "CTEE-M-RED"] {
+        place(&app, &buyer, &shop.buy_now("cash_on_delivery", &[(sku, 1)])).await;
+    }
+    set_price(&app, &shop, &variant, PRICE + 100).await;
+    let (stock_after, price_after) = versions().await;
+    assert_eq!(stock_after, stock_before + 1, "the sale is due on Ozon");
+    assert_eq!(
+        price_after,
+        price_before + 1,
+        "the new price is due on Ozon"
+    );
+
+    let path = format!("/api/v1/variants/{variant}/listings/ozon");
+    expect(&app, "DELETE", &path, Some(&shop.catalog.vendor), None, 204).await;
+    assert!(!marked(variant.clone()).await, "unlisted");
+    // Selling an unlisted variant touches no listing (there is none) and
+    // still works.
+    place(
+        &app,
+        &buyer,
+        &shop.buy_now("cash_on_delivery", &[("CTEE-S-RED", 1)]),
+    )
+    .await;
+    list_on_ozon(&app, &shop, &["CTEE-S-RED"]).await;
+    assert!(marked(variant.clone()).await, "listed again");
+}

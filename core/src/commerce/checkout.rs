@@ -1,5 +1,6 @@
 //! Checkout, in named steps (`place`): one transaction claims the
-//! idempotency key (drawing the order number), prices the basket, writes the
+//! idempotency key (drawing the order number and reading the customer and
+//! the shipping method in the same statement), prices the basket, writes the
 //! order with its line snapshots, first timeline entry and confirmation
 //! notice (every channel the customer enabled, `messaging::notify`) in one
 //! statement, then takes the contended locks last (coupon, stock) and
