@@ -50,6 +50,21 @@ curl -sf -o /dev/null -X POST "http://$BAZAAR_BIND/api/v1/checkout" -H 'content-
   -d "{\"items\":[{\"variant_id\":\"$(head -1 "$work/variants")\",\"quantity\":1}],\"shipping_method_id\":\"$shipping\",\"payment_method\":\"cash_on_delivery\",\"phone\":\"+77011234567\",\"address\":{\"name\":\"Bench\",\"line1\":\"Abay 1\",\"city\":\"Almaty\",\"postal_code\":\"050000\",\"country\":\"KZ\"}}" \
   || { echo "a checkout by hand failed" >&2; exit 1; }
 echo "variants: $(wc -l < "$work/variants"), customers: $(wc -l < "$work/tokens")"
+# This machine's write speed varies by the hour (pgbench TPC-B from 1,188 to
+# 2,901 tps at 16 clients on the same day): the yardstick is printed before
+# the checkouts and after, so figures from different hours can be compared.
+# YARDSTICK=0 skips it.
+yardstick() {
+  [ "${YARDSTICK:-1}" = 0 ] && return
+  local pgb=bazaar_bench_yardstick
+  if ! psql -h 127.0.0.1 -U postgres -d "$pgb" -tAc "SELECT 1 FROM pgbench_branches LIMIT 1" >/dev/null 2>&1; then
+    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $pgb" -c "CREATE DATABASE $pgb" >/dev/null
+    pgbench -h 127.0.0.1 -U postgres -i -s 10 -q "$pgb" >/dev/null 2>&1
+  fi
+  echo "== yardstick ($1): pgbench TPC-B, 16 clients, 10 s: $(pgbench -h 127.0.0.1 -U postgres -c 16 -j 2 -T 10 "$pgb" 2>/dev/null \
+    | sed -nE 's/^tps = ([0-9]+).*/\1/p') tps"
+}
+yardstick before
 run() {
   local name=$1 file=$2
   echo "== $name: $conns connections, $duration"
@@ -59,6 +74,7 @@ run() {
 }
 run "distinct variants (no contention)" "$work/variants"
 run "one hot variant (full contention)" "$work/hot"
+yardstick after
 echo "== books"
 sql "SELECT count(*) || ' orders, ' || sum(total) || ' total' FROM orders"
 bad=$(sql "SELECT count(*) FROM variants v WHERE v.reserved > v.stock OR v.reserved <>
