@@ -502,3 +502,59 @@ async fn an_order_without_a_phone_takes_the_phone_of_its_address() {
         "{problem}"
     );
 }
+
+/// The claim reads the shipping method with the customer: a method that is
+/// unknown or switched off is a 422 on `shipping_method_id`, and the failed
+/// attempt stores nothing (its key stays free for the corrected request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shipping_method_that_is_unknown_or_off_is_a_422_and_stores_nothing() {
+    let app = TestApp::builder().without_worker().start().await;
+    let shop = shop(&app).await;
+    let ann = customer(&app, "ann@example.com").await;
+    let method_path = format!("/api/v1/admin/shipping-methods/{}", shop.shipping_method_id);
+    let admin = Some(shop.catalog.admin.as_str());
+    let body = shop.buy_now("cash_on_delivery", &[("CTEE-S-RED", 1)]);
+    let mut unknown = body.clone();
+    unknown["shipping_method_id"] = json!(uuid::Uuid::now_v7());
+
+    let problem = assert_problem(checkout(&app, &ann, "order-1", &unknown).await, 422).await;
+    assert_eq!(
+        problem["errors"][0]["field"], "shipping_method_id",
+        "{problem}"
+    );
+    expect(
+        &app,
+        "PATCH",
+        &method_path,
+        admin,
+        Some(json!({"active": false})),
+        200,
+    )
+    .await;
+    let problem = assert_problem(checkout(&app, &ann, "order-2", &body).await, 422).await;
+    assert_eq!(
+        problem["errors"][0]["field"], "shipping_method_id",
+        "{problem}"
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM orders").await, 0);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM checkout_requests").await,
+        0
+    );
+    assert_eq!(stock(&app, &shop.variant("CTEE-S-RED")).await, (10, 0));
+
+    expect(
+        &app,
+        "PATCH",
+        &method_path,
+        admin,
+        Some(json!({"active": true})),
+        200,
+    )
+    .await;
+    let (status, placed) = attempt(&app, &ann, "order-2", &body).await;
+    assert_eq!(status, 201, "{placed}");
+    assert_eq!(placed["order"]["shipping_method"]["name"], "Courier");
+    assert_eq!(placed["order"]["totals"]["shipping"], money(SHIPPING));
+    assert_eq!(placed["order"]["email"], "ann@example.com");
+}
