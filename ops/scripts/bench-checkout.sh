@@ -58,7 +58,7 @@ yardstick() {
   [ "${YARDSTICK:-1}" = 0 ] && return
   local pgb=bazaar_bench_yardstick
   if ! psql -h 127.0.0.1 -U postgres -d "$pgb" -tAc "SELECT 1 FROM pgbench_branches LIMIT 1" >/dev/null 2>&1; then
-    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $pgb" -c "CREATE DATABASE $pgb" >/dev/null
+    PGOPTIONS="-c client_min_messages=warning" psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $pgb" -c "CREATE DATABASE $pgb" >/dev/null
     pgbench -h 127.0.0.1 -U postgres -i -s 10 -q "$pgb" >/dev/null 2>&1
   fi
   echo "== yardstick ($1): pgbench TPC-B, 16 clients, 10 s: $(pgbench -h 127.0.0.1 -U postgres -c 16 -j 2 -T 10 "$pgb" 2>/dev/null \
