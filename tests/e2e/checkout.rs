@@ -517,25 +517,30 @@ async fn a_shipping_method_that_is_unknown_or_off_is_a_422_and_stores_nothing() 
     let mut unknown = body.clone();
     unknown["shipping_method_id"] = json!(uuid::Uuid::now_v7());
 
-    let problem = assert_problem(checkout(&app, &ann, "order-1", &unknown).await, 422).await;
-    assert_eq!(
-        problem["errors"][0]["field"], "shipping_method_id",
-        "{problem}"
-    );
-    expect(
-        &app,
-        "PATCH",
-        &method_path,
-        admin,
-        Some(json!({"active": false})),
-        200,
-    )
-    .await;
-    let problem = assert_problem(checkout(&app, &ann, "order-2", &body).await, 422).await;
-    assert_eq!(
-        problem["errors"][0]["field"], "shipping_method_id",
-        "{problem}"
-    );
+    let switch = |active: bool| {
+        expect(
+            &app,
+            "PATCH",
+            &method_path,
+            admin,
+            Some(json!({ "active": active })),
+            200,
+        )
+    };
+    let refused = |key: &'static str, body: serde_json::Value| {
+        let (app, ann) = (&app, &ann);
+        async move {
+            let problem = assert_problem(checkout(app, ann, key, &body).await, 422).await;
+            assert_eq!(
+                problem["errors"][0]["field"], "shipping_method_id",
+                "{problem}"
+            );
+        }
+    };
+
+    refused("order-1", unknown).await;
+    switch(false).await;
+    refused("order-2", body.clone()).await;
     assert_eq!(count(&app, "SELECT count(*) FROM orders").await, 0);
     assert_eq!(
         count(&app, "SELECT count(*) FROM checkout_requests").await,
@@ -543,15 +548,7 @@ async fn a_shipping_method_that_is_unknown_or_off_is_a_422_and_stores_nothing() 
     );
     assert_eq!(stock(&app, &shop.variant("CTEE-S-RED")).await, (10, 0));
 
-    expect(
-        &app,
-        "PATCH",
-        &method_path,
-        admin,
-        Some(json!({"active": true})),
-        200,
-    )
-    .await;
+    switch(true).await;
     let (status, placed) = attempt(&app, &ann, "order-2", &body).await;
     assert_eq!(status, 201, "{placed}");
     assert_eq!(placed["order"]["shipping_method"]["name"], "Courier");

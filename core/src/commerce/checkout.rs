@@ -280,16 +280,16 @@ async fn claim(
 ) -> Result<Claim> {
     // Blocks while another transaction holds the same key, then sees its
     // outcome: its row if it committed, nothing if it rolled back.
-    let claimed: Claimed = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let claimed: Claimed = sqlx::query_as(concat!(
         "WITH c AS (
              INSERT INTO checkout_requests (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
              ON CONFLICT (user_id, key) DO NOTHING
              RETURNING order_number(nextval('order_numbers')) AS number)
-         SELECT c.number, u.email, u.name, {}
-         FROM users u LEFT JOIN shipping_methods m ON m.id = $5 LEFT JOIN c ON true
-         WHERE u.id = $1",
-        shipping::JOINED
-    )))
+         SELECT c.number, u.email, u.name, ",
+        joined_shipping_method!(),
+        " FROM users u LEFT JOIN shipping_methods m ON m.id = $5 LEFT JOIN c ON true
+         WHERE u.id = $1"
+    ))
     .bind(user)
     .bind(key)
     .bind(hash)

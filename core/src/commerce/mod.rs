@@ -19,6 +19,17 @@ macro_rules! line_name {
     };
 }
 
+/// A shipping method's columns from a `LEFT JOIN shipping_methods m`, read
+/// with other things (checkout's claim) into `shipping::Joined`.
+macro_rules! joined_shipping_method {
+    () => {
+        "m.id AS m_id, m.name AS m_name, m.price AS m_price, \
+         m.free_above AS m_free_above, m.currency AS m_currency, \
+         m.estimated_days_min AS m_days_min, m.estimated_days_max AS m_days_max, \
+         m.active AS m_active, m.created_at AS m_created_at"
+    };
+}
+
 pub mod addresses;
 pub mod cart;
 pub mod checkout;

@@ -94,14 +94,8 @@ pub async fn list(pool: &PgPool, include_inactive: bool) -> Result<Vec<ShippingM
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-/// A shipping method's columns from a `LEFT JOIN shipping_methods m`, for a
-/// statement that reads the method with other things (checkout's claim).
-pub const JOINED: &str = "m.id AS m_id, m.name AS m_name, m.price AS m_price, \
-     m.free_above AS m_free_above, m.currency AS m_currency, \
-     m.estimated_days_min AS m_days_min, m.estimated_days_max AS m_days_max, \
-     m.active AS m_active, m.created_at AS m_created_at";
-
-/// [`JOINED`]'s columns: all null when there is no such method.
+/// The columns of `joined_shipping_method!()`: all null when there is no
+/// such method.
 #[derive(Debug, sqlx::FromRow)]
 pub struct Joined {
     m_id: Option<Uuid>,
